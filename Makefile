@@ -1,0 +1,56 @@
+# Everything runs from the project's virtualenv (.venv), made by `make install`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install run test test-unit lint fmt typecheck bench infra infra-stop schemas clean
+
+$(BIN)/python: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(BIN)/python
+
+install: $(BIN)/python
+
+## Run the whole system locally: Kafka, then consent (8001), dsar (8002), breach (8003) on SQLite in ./var/
+run: install
+	scripts/run.sh
+
+## The whole test suite against a real Kafka broker and a real PostgreSQL server (both started here)
+test: install infra
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+## Only the tests that need neither Kafka nor PostgreSQL
+test-unit: install
+	$(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
+
+infra:
+	scripts/postgres.sh start
+	scripts/kafka.sh start
+
+infra-stop:
+	scripts/kafka.sh stop
+	scripts/postgres.sh stop
+
+lint: install
+	$(BIN)/ruff check services tests scripts benchmarks
+	$(BIN)/ruff format --check services tests scripts benchmarks
+
+fmt: install
+	$(BIN)/ruff format services tests scripts benchmarks
+	$(BIN)/ruff check --fix services tests scripts benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+## Regenerate the JSON Schemas of every event type (checked in under schemas/)
+schemas: install
+	$(BIN)/python -m services.common.schemagen
+
+bench: install infra
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,25 @@
+"""The breach service: the 72-hour register (`uvicorn --factory services.breach.main:create`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.breach.handlers import CONSUMERS
+from services.breach.settings import BreachSettings
+from services.common.app import create_app
+from services.common.runtime import Runtime
+
+
+def build_runtime(settings: BreachSettings | None = None) -> Runtime:
+    return Runtime(settings or BreachSettings(), Path(__file__).parent / "migrations", CONSUMERS)
+
+
+def create(runtime: Runtime | None = None) -> FastAPI:
+    return create_app(
+        runtime or build_runtime(),
+        routers=[],
+        title="breach",
+        description="Breach register with the 72-hour clock to the Autoriteit Persoonsgegevens (GDPR Art. 33, 34).",
+    )

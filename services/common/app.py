@@ -1,0 +1,103 @@
+"""The FastAPI application every service is built from: health, readiness, ledger, middleware."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.common.auth import Open, RateLimiter
+from services.common.kafka import kafka_reachable
+from services.common.ledger.routes import router as ledger_router
+from services.common.logs import BodyLimit, RequestContext, configure_logging
+from services.common.runtime import Runtime
+
+health = APIRouter(tags=["health"])
+
+
+@health.get("/healthz", dependencies=[Depends(Open("load-balancer probe", rate_limited=False))])
+async def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@health.get("/readyz", dependencies=[Depends(Open("load-balancer probe", rate_limited=False))])
+async def readyz(request: Request) -> JSONResponse:
+    """The database and Kafka are reachable; 503 with the reason when not."""
+    runtime: Runtime = request.app.state.runtime
+    problems: dict[str, str] = {}
+    try:
+        await runtime.db.ping()
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        problems["database"] = f"unreachable: {exc.__class__.__name__}: {exc}"[:300]
+    try:
+        await kafka_reachable(runtime.settings.kafka_bootstrap_servers)
+        if not runtime.topics_ready.is_set():
+            problems["kafka"] = "reachable, topics not created yet"
+    except Exception as exc:  # noqa: BLE001
+        problems["kafka"] = f"unreachable: {exc.__class__.__name__}: {exc}"[:300]
+    if problems:
+        return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+class DynamicCors:
+    """CORS for public routes: only origins that an active site key lists (refreshed from the database)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        origin = dict(scope["headers"]).get(b"origin")
+        allowed: list[str] = []
+        if origin is not None:
+            runtime: Runtime = scope["app"].state.runtime
+            origins = await runtime.credentials.all_origins()
+            allowed = [o for o in origins if o == origin.decode("latin-1")]
+        cors = CORSMiddleware(
+            self.app,
+            allow_origins=allowed,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["content-type", "x-site-key", "sec-gpc", "x-request-id"],
+            expose_headers=["x-request-id", "retry-after"],
+            max_age=600,
+        )
+        await cors(scope, receive, send)
+
+
+def create_app(runtime: Runtime, *, routers: list[APIRouter], title: str, description: str) -> FastAPI:
+    settings = runtime.settings
+    configure_logging(runtime.name, settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.credentials = runtime.credentials
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.include_router(health)
+    app.include_router(ledger_router)
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(DynamicCors)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext)
+    return app
+
+
+def runtime_of(request: Request) -> Any:
+    return request.app.state.runtime

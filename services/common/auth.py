@@ -1,0 +1,261 @@
+"""Who may call which route, defined once: every route declares exactly one `Access`.
+
+- `Scoped(...)`: a bearer token holding one of the scopes (admin, dpo, system); tokens are stored
+  as SHA-256 and compared in constant time.
+- `Public()`: browsers and widgets: a site key, its origin allow-list, a rate limit per IP and key.
+- `Open(reason)`: no credential because the route is itself the credential or is meant for anyone
+  (health probes, the public ledger, signed links, the webhook with its secret path); rate-limited per IP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from fastapi import HTTPException, Request
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from services.common.db import Database
+from services.common.models import ApiToken, SiteKey
+
+
+class Scope(StrEnum):
+    ADMIN = "admin"
+    DPO = "dpo"
+    SYSTEM = "system"
+
+
+ALL_SCOPES = frozenset(Scope)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return "pt_" + secrets.token_urlsafe(32)
+
+
+def new_site_key() -> str:
+    return "sk_" + secrets.token_urlsafe(18)
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Site:
+    key: str
+    name: str
+    origins: frozenset[str]
+
+
+class RateLimiter:
+    """A token bucket per key: `rate` requests a minute with bursts of up to `rate`."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.capacity = float(max(per_minute, 1))
+        self.refill = self.capacity / 60.0
+        self.buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str) -> float:
+        """0 when allowed; otherwise the seconds to wait."""
+        now = time.monotonic()
+        tokens, last = self.buckets.get(key, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - last) * self.refill)
+        if tokens >= 1.0:
+            self.buckets[key] = (tokens - 1.0, now)
+            if len(self.buckets) > 100_000:  # forget idle clients
+                self.buckets = {k: v for k, v in self.buckets.items() if now - v[1] < 120}
+            return 0.0
+        self.buckets[key] = (tokens, now)
+        return (1.0 - tokens) / self.refill
+
+
+class Credentials:
+    """Token and site-key lookups with a short in-memory cache (revocation is seen within `ttl`)."""
+
+    def __init__(self, db: Database, *, bootstrap_token: str | None = None, ttl: float = 5.0) -> None:
+        self.db = db
+        self.bootstrap_hash = hash_token(bootstrap_token) if bootstrap_token else None
+        self.ttl = ttl
+        self._tokens: dict[str, tuple[float, Principal | None]] = {}
+        self._sites: dict[str, tuple[float, Site | None]] = {}
+        self._origins: tuple[float, frozenset[str]] = (0.0, frozenset())
+
+    async def principal(self, token: str) -> Principal | None:
+        digest = hash_token(token)
+        if self.bootstrap_hash is not None and hmac.compare_digest(digest, self.bootstrap_hash):
+            return Principal("bootstrap-admin", ALL_SCOPES)
+        cached = self._tokens.get(digest)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        async with self.db.read() as session:
+            row = (
+                await session.execute(select(ApiToken).where(col(ApiToken.token_hash) == digest))
+            ).scalar_one_or_none()
+        principal = None
+        if row is not None and row.revoked_at is None and hmac.compare_digest(row.token_hash, digest):
+            principal = Principal(row.name, frozenset(row.scopes.split()))
+        self._tokens[digest] = (time.monotonic() + self.ttl, principal)
+        return principal
+
+    async def site(self, key: str) -> Site | None:
+        cached = self._sites.get(key)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        async with self.db.read() as session:
+            row = await session.get(SiteKey, key)
+        site = None
+        if row is not None and row.revoked_at is None:
+            site = Site(row.key, row.name, frozenset(json.loads(row.origins)))
+        self._sites[key] = (time.monotonic() + self.ttl, site)
+        return site
+
+    async def all_origins(self) -> frozenset[str]:
+        """Every origin of an active site key: the CORS preflight allow-list."""
+        if self._origins[0] > time.monotonic():
+            return self._origins[1]
+        async with self.db.read() as session:
+            rows = (await session.execute(select(col(SiteKey.origins)).where(col(SiteKey.revoked_at).is_(None)))).all()
+        origins = frozenset(o for (text,) in rows for o in json.loads(text))
+        self._origins = (time.monotonic() + self.ttl, origins)
+        return origins
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _limit(request: Request, key: str) -> None:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    wait = limiter.take(key)
+    if wait:
+        raise HTTPException(429, "too many requests; slow down", headers={"Retry-After": str(int(wait) + 1)})
+
+
+class Access:
+    """Marker base: the route-classification test looks for exactly one of these per route."""
+
+    kind = "unclassified"
+
+
+class Open(Access):
+    kind = "open"
+
+    def __init__(self, reason: str, *, rate_limited: bool = True) -> None:
+        self.reason = reason
+        self.rate_limited = rate_limited
+
+    async def __call__(self, request: Request) -> None:
+        if self.rate_limited:
+            _limit(request, f"open:{_client_ip(request)}")
+
+
+class Public(Access):
+    """Site key from the `X-Site-Key` header (or `site_key` query), origin allow-list, rate limit."""
+
+    kind = "public"
+
+    async def __call__(self, request: Request) -> Site:
+        key = request.headers.get("x-site-key") or request.query_params.get("site_key")
+        if not key:
+            raise HTTPException(
+                401, "a site key is required (X-Site-Key header)", headers={"WWW-Authenticate": "SiteKey"}
+            )
+        credentials: Credentials = request.app.state.credentials
+        site = await credentials.site(key)
+        if site is None:
+            raise HTTPException(401, "unknown or revoked site key", headers={"WWW-Authenticate": "SiteKey"})
+        origin = request.headers.get("origin")
+        if origin is not None and origin not in site.origins:
+            raise HTTPException(403, f"origin {origin} is not allowed for this site key")
+        _limit(request, f"public:{_client_ip(request)}:{site.key}")
+        request.state.site = site
+        return site
+
+
+class Scoped(Access):
+    kind = "scoped"
+
+    def __init__(self, *scopes: Scope) -> None:
+        if not scopes:
+            raise ValueError("a scoped route names at least one scope")
+        self.scopes = frozenset(scopes)
+
+    async def __call__(self, request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        credentials: Credentials = request.app.state.credentials
+        principal = await credentials.principal(token.strip())
+        if principal is None:
+            raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+        if not principal.scopes & self.scopes:
+            needed = " or ".join(sorted(self.scopes))
+            raise HTTPException(403, f"this route needs the scope {needed}")
+        request.state.principal = principal
+        return principal
+
+
+# --- management (the CLI and dev bootstrap) ----------------------------------------------------------
+
+
+async def create_token(db: Database, name: str, scopes: Iterable[str], token: str | None = None) -> str:
+    scopes = sorted(set(scopes))
+    unknown = set(scopes) - set(ALL_SCOPES)
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be among {', '.join(sorted(ALL_SCOPES))}; got {', '.join(scopes) or 'none'}")
+    token = token or new_token()
+    async with db.transaction() as session:
+        session.add(ApiToken(id=str(uuid.uuid4()), name=name, token_hash=hash_token(token), scopes=" ".join(scopes)))
+    return token
+
+
+async def revoke_token(db: Database, name_or_id: str) -> int:
+    async with db.transaction() as session:
+        result: Any = await session.execute(
+            update(ApiToken)
+            .where((col(ApiToken.name) == name_or_id) | (col(ApiToken.id) == name_or_id))
+            .where(col(ApiToken.revoked_at).is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+        return int(result.rowcount)
+
+
+async def create_site_key(db: Database, name: str, origins: Iterable[str], key: str | None = None) -> str:
+    origins = sorted(set(origins))
+    for origin in origins:
+        if not origin.startswith(("http://", "https://")) or origin.endswith("/"):
+            raise ValueError(f"origin {origin!r} must look like https://example.nl (scheme, host, no path)")
+    key = key or new_site_key()
+    async with db.transaction() as session:
+        existing = await session.get(SiteKey, key)
+        if existing is None:
+            session.add(SiteKey(key=key, name=name, origins=json.dumps(origins)))
+    return key
+
+
+async def revoke_site_key(db: Database, key: str) -> int:
+    async with db.transaction() as session:
+        result: Any = await session.execute(
+            update(SiteKey)
+            .where(col(SiteKey.key) == key)
+            .where(col(SiteKey.revoked_at).is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+        return int(result.rowcount)

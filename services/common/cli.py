@@ -1,0 +1,159 @@
+"""privacyctl: operate the services from the command line.
+
+    privacyctl migrate [--service S]
+    privacyctl token create --name NAME --scope admin [--scope dpo ...] [--service S]
+    privacyctl token revoke NAME_OR_ID [--service S]
+    privacyctl token list [--service S]
+    privacyctl site-key create --name NAME --origin https://example.nl [...] [--service S]
+    privacyctl site-key revoke KEY [--service S]
+
+S is consent, dsar, breach or all (default all: a token then works on every service). Each service's
+database comes from its own settings (CONSENT_DATABASE_URL, ...), as when the service runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from services.common import auth
+from services.common.db import Database
+from services.common.models import ApiToken
+from services.common.settings import MissingSecretError, ServiceSettings
+
+SERVICES = ("consent", "dsar", "breach")
+
+
+def settings_for(service: str) -> ServiceSettings:
+    if service == "consent":
+        from services.consent.settings import ConsentSettings
+
+        return ConsentSettings()
+    if service == "dsar":
+        from services.dsar.settings import DsarSettings
+
+        return DsarSettings()
+    from services.breach.settings import BreachSettings
+
+    return BreachSettings()
+
+
+def migrations_for(service: str) -> Path:
+    return Path(__file__).parent.parent / service / "migrations"
+
+
+async def _each(services: list[str], work: Callable[[Database, str], Awaitable[Any]]) -> None:
+    for service in services:
+        db = Database(settings_for(service).database_url)
+        try:
+            await db.migrate(migrations_for(service))
+            await work(db, service)
+        finally:
+            await db.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="privacyctl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_service(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--service", choices=[*SERVICES, "all"], default="all")
+        return p
+
+    with_service(sub.add_parser("migrate", help="apply database migrations"))
+    token = sub.add_parser("token", help="bearer tokens for staff and systems").add_subparsers(
+        dest="action", required=True
+    )
+    create = with_service(token.add_parser("create"))
+    create.add_argument("--name", required=True)
+    create.add_argument("--scope", action="append", required=True, choices=[s.value for s in auth.Scope])
+    with_service(token.add_parser("revoke")).add_argument("name_or_id")
+    with_service(token.add_parser("list"))
+    site = sub.add_parser("site-key", help="site keys for websites and widgets").add_subparsers(
+        dest="action", required=True
+    )
+    screate = with_service(site.add_parser("create"))
+    screate.add_argument("--name", required=True)
+    screate.add_argument("--origin", action="append", required=True, help="e.g. https://www.example.nl")
+    with_service(site.add_parser("revoke")).add_argument("key")
+    args = parser.parse_args(argv)
+    services = list(SERVICES) if args.service == "all" else [args.service]
+    try:
+        return asyncio.run(_run(args, services))
+    except MissingSecretError as exc:
+        print(f"privacyctl: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"privacyctl: {exc}", file=sys.stderr)
+        return 2
+
+
+async def _run(args: argparse.Namespace, services: list[str]) -> int:
+    out: list[str] = []
+    if args.command == "migrate":
+        await _each(services, lambda db, s: _say(out, f"{s}: migrated"))
+    elif args.command == "token" and args.action == "create":
+        secret = auth.new_token()
+
+        async def create(db: Database, _s: str) -> None:
+            await auth.create_token(db, args.name, args.scope, token=secret)
+
+        await _each(services, create)
+        out.append(secret)
+    elif args.command == "token" and args.action == "revoke":
+        counts: list[int] = []
+
+        async def revoke(db: Database, _s: str) -> None:
+            counts.append(await auth.revoke_token(db, args.name_or_id))
+
+        await _each(services, revoke)
+        if not sum(counts):
+            print(f"privacyctl: no active token named {args.name_or_id}", file=sys.stderr)
+            return 1
+        out.append(f"revoked {sum(counts)} token(s)")
+    elif args.command == "token" and args.action == "list":
+
+        async def listing(db: Database, service: str) -> None:
+            async with db.read() as session:
+                for t in (await session.execute(select(ApiToken))).scalars():
+                    state = "revoked" if t.revoked_at else "active"
+                    out.append(f"{service}\t{t.id}\t{t.name}\t{t.scopes}\t{state}")
+
+        await _each(services, listing)
+    elif args.command == "site-key" and args.action == "create":
+        key = auth.new_site_key()
+
+        async def screate(db: Database, _s: str) -> None:
+            await auth.create_site_key(db, args.name, args.origin, key=key)
+
+        await _each(services, screate)
+        out.append(key)
+    elif args.command == "site-key" and args.action == "revoke":
+        revoked: list[int] = []
+
+        async def srevoke(db: Database, _s: str) -> None:
+            revoked.append(await auth.revoke_site_key(db, args.key))
+
+        await _each(services, srevoke)
+        if not sum(revoked):
+            print(f"privacyctl: no active site key {args.key}", file=sys.stderr)
+            return 1
+        out.append(f"revoked site key in {sum(revoked)} service(s)")
+    print("\n".join(out))
+    return 0
+
+
+async def _say(out: list[str], line: str) -> None:
+    out.append(line)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

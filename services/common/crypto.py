@@ -1,0 +1,94 @@
+"""Pseudonyms and per-subject encryption (crypto-shredding) for personal data."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import unicodedata
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from services.common.models import SubjectKey
+
+
+class ShreddedError(LookupError):
+    """The subject's key was destroyed: its personal data can no longer be read."""
+
+
+def normalise_email(email: str) -> str:
+    return unicodedata.normalize("NFC", email.strip()).lower()
+
+
+def pseudonym(key: bytes, email: str) -> str:
+    """HMAC-SHA256 of the normalised email: stable, not reversible without the key."""
+    return hmac.new(key, normalise_email(email).encode(), hashlib.sha256).hexdigest()
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class SubjectVault:
+    """Per-subject AES-256-GCM data keys, wrapped with the key-encryption key (KEK) at rest."""
+
+    def __init__(self, kek: bytes) -> None:
+        if len(kek) != 32:
+            raise ValueError("the key-encryption key must be 32 bytes (AES-256)")
+        self._kek = AESGCM(kek)
+
+    def _wrap(self, key_id: str, key: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._kek.encrypt(nonce, key, key_id.encode())
+
+    def _unwrap(self, key_id: str, wrapped: bytes) -> bytes:
+        return self._kek.decrypt(wrapped[:12], wrapped[12:], key_id.encode())
+
+    async def key_for(self, session: AsyncSession, subject: str, *, create: bool = True) -> tuple[str, bytes]:
+        row = (await session.execute(select(SubjectKey).where(col(SubjectKey.subject) == subject))).scalar_one_or_none()
+        if row is not None:
+            return row.key_id, self._unwrap(row.key_id, row.wrapped_key)
+        if not create:
+            raise ShreddedError(subject)
+        key_id = "k_" + secrets.token_hex(12)
+        key = AESGCM.generate_key(bit_length=256)
+        session.add(SubjectKey(subject=subject, key_id=key_id, wrapped_key=self._wrap(key_id, key)))
+        await session.flush()
+        return key_id, key
+
+    async def encrypt(self, session: AsyncSession, subject: str, data: dict[str, Any]) -> tuple[str, str]:
+        """Encrypt personal data for a subject; returns (key id, base64 nonce||ciphertext)."""
+        key_id, key = await self.key_for(session, subject)
+        nonce = os.urandom(12)
+        blob = nonce + AESGCM(key).encrypt(nonce, canonical_json(data), f"{subject}:{key_id}".encode())
+        return key_id, base64.b64encode(blob).decode()
+
+    async def decrypt(self, session: AsyncSession, subject: str, key_id: str, ciphertext: str) -> dict[str, Any]:
+        row = (await session.execute(select(SubjectKey).where(col(SubjectKey.subject) == subject))).scalar_one_or_none()
+        if row is None or row.key_id != key_id:
+            raise ShreddedError(f"key {key_id} of subject {subject[:12]}… no longer exists")
+        key = self._unwrap(row.key_id, row.wrapped_key)
+        blob = base64.b64decode(ciphertext)
+        try:
+            plain = AESGCM(key).decrypt(blob[:12], blob[12:], f"{subject}:{key_id}".encode())
+        except InvalidTag as exc:
+            raise ShreddedError("ciphertext does not open with the subject's key") from exc
+        value: dict[str, Any] = json.loads(plain)
+        return value
+
+    @staticmethod
+    async def shred(session: AsyncSession, subject: str) -> str | None:
+        """Destroy the subject's key; returns its id, or None when there was none."""
+        row = (await session.execute(select(SubjectKey).where(col(SubjectKey.subject) == subject))).scalar_one_or_none()
+        if row is None:
+            return None
+        await session.execute(delete(SubjectKey).where(col(SubjectKey.subject) == subject))
+        return row.key_id

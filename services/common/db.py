@@ -1,0 +1,99 @@
+"""Database engine, transactions and migrations (SQLite embedded, PostgreSQL in production)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+class Database:
+    """One service's database. `transaction()` is the unit of work of a use-case."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.is_postgres = url.startswith("postgresql")
+        kwargs: dict[str, Any] = {}
+        if self.is_postgres:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        else:
+            path = make_url(url).database
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            kwargs.update(connect_args={"timeout": 30})
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if not self.is_postgres:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite allows one writer: serialize this process's write transactions instead of
+        # letting them fail with "database is locked".
+        self._write_lock = asyncio.Lock() if not self.is_postgres else None
+        # Called after a committed transaction that wrote outbox rows (the relay's in-process wake-up).
+        self.commit_hooks: list[Callable[[], None]] = []
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside BEGIN ... COMMIT; rolled back when the block raises."""
+        lock = self._write_lock or contextlib.nullcontext()
+        async with lock, self.sessions() as session, session.begin():
+            yield session
+        if session.info.get("outbox"):
+            for hook in self.commit_hooks:
+                hook()
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session:
+            yield session
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("select 1"))
+
+    async def migrate(self, migrations_dir: Path) -> None:
+        """Apply the service's Alembic migrations up to head."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_upgrade, migrations_dir)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def alembic_config(migrations_dir: Path) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir))
+    return cfg
+
+
+def _upgrade(conn: Connection, migrations_dir: Path) -> None:
+    cfg = alembic_config(migrations_dir)
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, "head")
+
+
+def insert_ignoring_duplicates(session: AsyncSession, table: Any, values: dict[str, Any]) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING for either dialect; returns the statement to execute."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).values(**values).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).values(**values).on_conflict_do_nothing()

@@ -1,0 +1,57 @@
+"""Kafka plumbing: topic creation at startup, producer settings, connectivity check."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from services.common.events import Topic
+
+log = logging.getLogger(__name__)
+
+
+async def ensure_topics(bootstrap: str, topics: Iterable[Topic], *, partitions: int, replication: int) -> None:
+    """Create missing topics with their partition count and config; never rely on auto-creation."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [
+            NewTopic(t.name, partitions, replication, topic_configs=t.configs())
+            for t in topics
+            if t.name not in existing
+        ]
+        for topic in new:
+            try:
+                await admin.create_topics([topic])
+                log.info("created topic", extra={"topic": topic.name})
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()
+
+
+async def kafka_reachable(bootstrap: str, timeout_ms: int = 3000) -> None:
+    """Raise unless the cluster answers a metadata request."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
+    await admin.start()
+    try:
+        await admin.list_topics()
+    finally:
+        await admin.close()
+
+
+def idempotent_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
+    """acks=all and the idempotent producer: no duplicates from producer retries, order kept per partition."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=2,
+        request_timeout_ms=15000,
+    )

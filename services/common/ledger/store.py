@@ -1,0 +1,221 @@
+"""The ledger in the service's database: appends in the caller's transaction, O(log n) proofs."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from services.common.crypto import canonical_json
+from services.common.db import insert_ignoring_duplicates
+from services.common.ledger import merkle
+from services.common.ledger.note import Checkpoint, NoteSigner
+from services.common.models import LedgerCheckpoint, LedgerEntry, LedgerHead, LedgerNode, table_of
+
+ENTRY_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LedgerRecord:
+    """What a use-case commits to the log. `data` holds non-personal facts; personal data only as ciphertext."""
+
+    event_id: str
+    event_type: str
+    subject: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    key_id: str | None = None
+    ciphertext: str | None = None
+    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def canonical(self, seq: int) -> bytes:
+        """The leaf's bytes: sorted-key compact UTF-8 JSON, so anyone can recompute the hash."""
+        return canonical_json(
+            {
+                "v": ENTRY_VERSION,
+                "seq": seq,
+                "event_id": self.event_id,
+                "type": self.event_type,
+                "time": self.time.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+                "subject": self.subject,
+                "data": self.data,
+                "key_id": self.key_id,
+                "ciphertext": self.ciphertext,
+            }
+        )
+
+
+@dataclass
+class ProofStats:
+    """How much work a proof took: database round trips and nodes read."""
+
+    queries: int = 0
+    nodes: int = 0
+
+
+class Ledger:
+    def __init__(self, signer: NoteSigner) -> None:
+        self.signer = signer
+
+    # --- writing -----------------------------------------------------------------------------
+
+    async def append(self, session: AsyncSession, records: Iterable[LedgerRecord]) -> list[int]:
+        """Append in the caller's transaction. The head row lock serializes writers: no gap, no fork."""
+        records = list(records)
+        if not records:
+            return []
+        head = (await session.execute(select(LedgerHead).where(col(LedgerHead.id) == 1).with_for_update())).scalar_one()
+        size = head.size
+        frontier = [bytes.fromhex(x) for x in json.loads(head.frontier)]
+        entries: list[dict[str, Any]] = []
+        nodes: list[dict[str, Any]] = []
+        seqs = []
+        for record in records:
+            entry = record.canonical(size)
+            frontier, new_nodes = merkle.append_leaf(frontier, size, merkle.leaf_hash(entry))
+            entries.append(
+                {
+                    "seq": size,
+                    "event_id": record.event_id,
+                    "event_type": record.event_type,
+                    "subject": record.subject,
+                    "entry": entry,
+                    "created_at": record.time,
+                }
+            )
+            nodes.extend({"level": lv, "index": ix, "hash": h} for lv, ix, h in new_nodes)
+            seqs.append(size)
+            size += 1
+        await session.execute(insert(LedgerEntry), entries)
+        await session.execute(insert(LedgerNode), nodes)
+        await session.execute(
+            update(LedgerHead)
+            .where(col(LedgerHead.id) == 1)
+            .values(size=size, frontier=json.dumps([h.hex() for h in frontier]))
+        )
+        return seqs
+
+    async def sign_checkpoint(self, session: AsyncSession) -> LedgerCheckpoint | None:
+        """Sign the current head unless the latest checkpoint already covers it; None if nothing new."""
+        size, root = await self.head(session)
+        latest = await self.latest_checkpoint(session)
+        if latest is not None and latest.size >= size:
+            return None
+        note = self.signer.sign(Checkpoint(self.signer.name, size, root))
+        await session.execute(
+            insert_ignoring_duplicates(
+                session,
+                table_of(LedgerCheckpoint),
+                {"size": size, "root": root, "note": note, "created_at": datetime.now(UTC)},
+            )
+        )
+        return LedgerCheckpoint(size=size, root=root, note=note)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    async def head(self, session: AsyncSession) -> tuple[int, bytes]:
+        head = (await session.execute(select(LedgerHead).where(col(LedgerHead.id) == 1))).scalar_one()
+        return head.size, merkle.frontier_root([bytes.fromhex(x) for x in json.loads(head.frontier)])
+
+    async def latest_checkpoint(self, session: AsyncSession) -> LedgerCheckpoint | None:
+        return (
+            await session.execute(select(LedgerCheckpoint).order_by(col(LedgerCheckpoint.size).desc()).limit(1))
+        ).scalar_one_or_none()
+
+    async def checkpoint_at(self, session: AsyncSession, size: int) -> LedgerCheckpoint | None:
+        return await session.get(LedgerCheckpoint, size)
+
+    async def entry(
+        self, session: AsyncSession, *, seq: int | None = None, event_id: str | None = None
+    ) -> LedgerEntry | None:
+        query = select(LedgerEntry)
+        query = (
+            query.where(LedgerEntry.seq == seq) if seq is not None else query.where(LedgerEntry.event_id == event_id)
+        )
+        return (await session.execute(query)).scalar_one_or_none()
+
+    async def _nodes(
+        self, session: AsyncSession, wanted: list[tuple[int, int]], stats: ProofStats
+    ) -> dict[tuple[int, int], bytes]:
+        if not wanted:
+            return {}
+        rows = (
+            await session.execute(
+                select(LedgerNode.level, LedgerNode.index, LedgerNode.hash).where(
+                    tuple_(LedgerNode.level, LedgerNode.index).in_(wanted)
+                )
+            )
+        ).all()
+        stats.queries += 1
+        stats.nodes += len(rows)
+        found = {(lv, ix): h for lv, ix, h in rows}
+        missing = [k for k in wanted if k not in found]
+        if missing:
+            raise merkle.ProofError(f"ledger nodes missing from the database: {missing[:5]}")
+        return found
+
+    async def inclusion_proof(
+        self, session: AsyncSession, seq: int, size: int, stats: ProofStats | None = None
+    ) -> list[bytes]:
+        stats = stats or ProofStats()
+        wanted = merkle.nodes_needed(lambda get: merkle.inclusion_proof(seq, size, get))
+        nodes = await self._nodes(session, wanted, stats)
+        return merkle.inclusion_proof(seq, size, lambda lv, ix: nodes[(lv, ix)])
+
+    async def consistency_proof(
+        self, session: AsyncSession, old: int, new: int, stats: ProofStats | None = None
+    ) -> list[bytes]:
+        stats = stats or ProofStats()
+        wanted = merkle.nodes_needed(lambda get: merkle.consistency_proof(old, new, get))
+        nodes = await self._nodes(session, wanted, stats)
+        return merkle.consistency_proof(old, new, lambda lv, ix: nodes[(lv, ix)])
+
+    async def root_at(self, session: AsyncSession, size: int) -> bytes:
+        if size == 0:
+            return merkle.EMPTY_ROOT
+        wanted = merkle.nodes_needed(lambda get: merkle.subtree_hash(0, size, get))
+        nodes = await self._nodes(session, wanted, ProofStats())
+        return merkle.subtree_hash(0, size, lambda lv, ix: nodes[(lv, ix)])
+
+    async def size(self, session: AsyncSession) -> int:
+        return int((await session.execute(select(func.coalesce(func.max(col(LedgerEntry.seq)) + 1, 0)))).scalar_one())
+
+    async def checkpoints(self, session: AsyncSession, up_to: int) -> list[LedgerCheckpoint]:
+        return list(
+            (
+                await session.execute(
+                    select(LedgerCheckpoint).where(LedgerCheckpoint.size <= up_to).order_by(LedgerCheckpoint.size)  # type: ignore[arg-type]
+                )
+            ).scalars()
+        )
+
+    async def stream_entries(
+        self, session: AsyncSession, start: int, end: int, batch: int = 5000
+    ) -> AsyncIterator[tuple[int, bytes, bytes]]:
+        """(seq, leaf hash as stored in the tree, entry bytes) for [start, end), in keyset-paginated batches.
+        The leaf hash comes from the node table, so an edited entry shows up as a mismatch at its seq."""
+        cursor = start
+        while cursor < end:
+            rows = (
+                await session.execute(
+                    select(LedgerEntry.seq, LedgerNode.hash, LedgerEntry.entry)
+                    .join(LedgerNode, (LedgerNode.level == 0) & (LedgerNode.index == LedgerEntry.seq))  # type: ignore[arg-type]
+                    .where(LedgerEntry.seq >= cursor, LedgerEntry.seq < min(end, cursor + batch))
+                    .order_by(LedgerEntry.seq)  # type: ignore[arg-type]
+                )
+            ).all()
+            if not rows:
+                return
+            for seq, leaf, entry in rows:
+                yield seq, leaf, entry
+            cursor = rows[-1][0] + 1
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()

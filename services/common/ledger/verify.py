@@ -1,0 +1,268 @@
+"""ledger-verify: check a ledger export file or a live service without trusting its database.
+
+    ledger-verify export.txt [--vkey VKEY] [--checkpoint OLD.note ...]
+    ledger-verify --url http://127.0.0.1:8001 [--vkey VKEY] [--checkpoint OLD.note ...] [--save export.txt]
+
+Recomputes every leaf hash and the whole tree, checks that every entry sits at its position, checks each
+signed checkpoint's signature and root, and checks the checkpoints you kept from earlier (a different
+root at the same size is a fork). Exit 0 when sound; 1 with the entry and check that failed; 2 on usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import json
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from services.common.ledger import merkle
+from services.common.ledger.note import Checkpoint, NoteError, NoteVerifier
+
+EXPORT_FORMAT = "privacy-ledger-export/1"
+
+
+class VerificationError(Exception):
+    """The ledger is not sound; the message names the entry and the check."""
+
+
+@dataclass
+class Report:
+    entries: int = 0
+    root: bytes = merkle.EMPTY_ROOT
+    checkpoints_checked: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class Progress:
+    def __init__(self, total: int, out: IO[str] | None) -> None:
+        self.total, self.out, self.last = max(total, 1), out, 0.0
+
+    def update(self, done: int, force: bool = False) -> None:
+        if self.out is None:
+            return
+        now = time.monotonic()
+        if not force and now - self.last < 0.2:
+            return
+        self.last = now
+        width = 30
+        filled = int(width * done / self.total)
+        self.out.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} entries")
+        if force:
+            self.out.write("\n")
+        self.out.flush()
+
+
+def verify_export(
+    lines: Iterable[str], *, vkey: str | None = None, earlier: Iterable[str] = (), progress: IO[str] | None = None
+) -> Report:
+    """Verify a whole export read line by line; raise VerificationError on the first unsound point."""
+    it: Iterator[str] = iter(lines)
+    try:
+        header = json.loads(next(it))
+    except (StopIteration, json.JSONDecodeError) as exc:
+        raise VerificationError("line 1: not an export header (JSON expected)") from exc
+    if header.get("format") != EXPORT_FORMAT:
+        raise VerificationError(f"line 1: unsupported format {header.get('format')!r}")
+    if header.get("start", 0) != 0:
+        raise VerificationError("line 1: a full verification needs an export that starts at entry 0")
+    report = Report()
+    if vkey is None:
+        vkey = header["vkey"]
+        report.warnings.append("trusting the signing key named in the export; pin it with --vkey")
+    try:
+        verifier = NoteVerifier(vkey)
+    except NoteError as exc:
+        raise VerificationError(f"verifier key: {exc}") from exc
+    signed: dict[int, Checkpoint] = {}
+    for i, note in enumerate(header.get("checkpoints") or []):
+        cp = _open(verifier, note, f"export checkpoint #{i + 1}")
+        if cp.size in signed and signed[cp.size].root != cp.root:
+            raise VerificationError(f"checkpoints: two signed roots for size {cp.size}: the log forked")
+        signed[cp.size] = cp
+    kept: dict[int, Checkpoint] = {}
+    for i, note in enumerate(earlier):
+        cp = _open(verifier, note, f"earlier checkpoint #{i + 1}")
+        kept.setdefault(cp.size, cp)
+    end = int(header.get("end", 0))
+    if not signed or max(signed) != end:
+        raise VerificationError(f"the export ends at {end} but no checkpoint signs that size")
+    wanted: dict[int, list[tuple[str, Checkpoint]]] = {}
+    for kind, group in (("earlier checkpoint", kept), ("signed checkpoint", signed)):
+        for s, c in group.items():
+            wanted.setdefault(s, []).append((kind, c))
+    for kind, cp in wanted.get(0, []):
+        if cp.root != merkle.EMPTY_ROOT:
+            raise VerificationError(f"{kind} at size 0: root is not the empty-tree hash")
+
+    bar = Progress(end, progress)
+    frontier: list[bytes] = []
+    size = 0
+    leaf_hash, append = merkle.leaf_hash, merkle.append_leaf
+    for line_no, line in enumerate(it, start=2):
+        parts = line.rstrip("\n").split(" ")
+        if len(parts) != 3:
+            raise VerificationError(f"line {line_no}: expected '<seq> <leaf hash> <entry>', got {len(parts)} fields")
+        seq_text, stated_leaf, entry_b64 = parts
+        if not seq_text.isdigit():
+            raise VerificationError(f"line {line_no}: sequence number {seq_text!r} is not a number")
+        seq = int(seq_text)
+        if seq != size:
+            what = "missing (removed)" if seq > size else "repeated or out of order (inserted or reordered)"
+            raise VerificationError(f"entry {size}: expected at line {line_no}, found entry {seq}: entry {what}")
+        try:
+            entry = base64.b64decode(entry_b64, validate=True)
+        except binascii.Error as exc:
+            raise VerificationError(f"entry {seq}: entry is not valid base64 (changed bytes)") from exc
+        leaf = leaf_hash(entry)
+        if leaf.hex() != stated_leaf:
+            raise VerificationError(
+                f"entry {seq}: its bytes do not hash to the leaf hash stored in the tree (entry changed)"
+            )
+        _check_entry_position(entry, seq)
+        frontier, _ = append(frontier, size, leaf)
+        size += 1
+        if size in wanted:
+            root = merkle.frontier_root(frontier)
+            for item in wanted[size]:
+                _check_root(item, size, root, report)
+        if size & 0x3FFF == 0:
+            bar.update(size)
+    bar.update(size, force=True)
+    if size != end:
+        raise VerificationError(f"entry {size}: the export stops after {size} entries but its header says {end}")
+    for s in kept:
+        if s > size:
+            report.warnings.append(f"earlier checkpoint at size {s} is beyond this export ({size}); not checked")
+    report.entries = size
+    report.root = merkle.frontier_root(frontier)
+    return report
+
+
+def _check_root(item: tuple[str, Checkpoint], size: int, root: bytes, report: Report) -> None:
+    kind, cp = item
+    if cp.root != root:
+        if kind == "earlier checkpoint":
+            raise VerificationError(
+                f"earlier checkpoint at size {size}: the log now has a different root there: the log forked "
+                "or an entry before it changed"
+            )
+        raise VerificationError(
+            f"signed checkpoint at size {size}: recomputed root differs: an entry before {size} was changed "
+            "consistently with its leaf hash, or the checkpoint is forged"
+        )
+    report.checkpoints_checked.append(size)
+
+
+def _check_entry_position(entry: bytes, seq: int) -> None:
+    """The leaf commits to its own sequence number: a leaf moved elsewhere is caught here."""
+    try:
+        claimed = json.loads(entry).get("seq")
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+        raise VerificationError(f"entry {seq}: entry is not canonical JSON") from exc
+    if claimed != seq:
+        raise VerificationError(f"entry {seq}: the entry says it is entry {claimed} (reordered)")
+
+
+def _open(verifier: NoteVerifier, note: str, what: str) -> Checkpoint:
+    try:
+        return verifier.open(note)
+    except NoteError as exc:
+        raise VerificationError(f"{what}: {exc}") from exc
+
+
+def verify_live(
+    url: str, *, vkey: str | None, earlier: list[str], save: Path | None, progress: IO[str] | None
+) -> Report:
+    base = url.rstrip("/")
+    with httpx.Client(timeout=60) as client:
+        if vkey is None:
+            vkey = client.get(f"{base}/ledger/public-key").raise_for_status().json()["vkey"]
+        verifier = NoteVerifier(vkey)
+        latest = _open(verifier, client.get(f"{base}/ledger/checkpoint").raise_for_status().text, "live checkpoint")
+        for i, note in enumerate(earlier):
+            old = _open(verifier, note, f"earlier checkpoint #{i + 1}")
+            if old.size > latest.size:
+                raise VerificationError(
+                    f"earlier checkpoint at size {old.size} is beyond the live log ({latest.size}):"
+                    " the log was truncated or forked"
+                )
+            body = (
+                client.get(f"{base}/ledger/proof/consistency", params={"old_size": old.size, "new_size": latest.size})
+                .raise_for_status()
+                .json()
+            )
+            try:
+                merkle.verify_consistency(
+                    old.size, latest.size, old.root, latest.root, [base64.b64decode(p) for p in body["proof"]]
+                )
+            except merkle.ProofError as exc:
+                raise VerificationError(
+                    f"earlier checkpoint at size {old.size}: consistency with the live "
+                    f"checkpoint {latest.size} fails: {exc}"
+                ) from exc
+        with client.stream("GET", f"{base}/ledger/entries", params={"end": latest.size}) as response:
+            response.raise_for_status()
+            lines = response.iter_lines()
+            if save is not None:
+                lines = _tee(lines, save)
+            report = verify_export(lines, vkey=vkey, earlier=earlier, progress=progress)
+    return report
+
+
+def _tee(lines: Iterator[str], path: Path) -> Iterator[str]:
+    with path.open("w") as out:
+        for line in lines:
+            out.write(line + "\n")
+            yield line
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="ledger-verify", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("export", nargs="?", type=Path, help="an export file (GET /ledger/entries)")
+    parser.add_argument("--url", help="verify a live service instead, e.g. http://127.0.0.1:8001")
+    parser.add_argument("--vkey", help="the ledger's verifier key (GET /ledger/public-key); pin it")
+    parser.add_argument(
+        "--checkpoint", action="append", default=[], type=Path, help="a checkpoint note you kept earlier (repeatable)"
+    )
+    parser.add_argument("--save", type=Path, help="with --url: also write the export to this file")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    if (args.export is None) == (args.url is None):
+        parser.error("give an export file or --url, not both")
+    earlier = [p.read_text() for p in args.checkpoint]
+    progress = None if args.no_progress else sys.stderr
+    try:
+        if args.url:
+            report = verify_live(args.url, vkey=args.vkey, earlier=earlier, save=args.save, progress=progress)
+        else:
+            with args.export.open() as fh:
+                report = verify_export(fh, vkey=args.vkey, earlier=earlier, progress=progress)
+    except VerificationError as exc:
+        print(f"ledger-verify: NOT SOUND: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError, httpx.HTTPError) as exc:
+        print(f"ledger-verify: cannot verify: {exc}", file=sys.stderr)
+        return 2
+    for warning in report.warnings:
+        print(f"ledger-verify: warning: {warning}", file=sys.stderr)
+    sizes = report.checkpoints_checked
+    shown = ", ".join(str(s) for s in sizes[-5:]) + (" …" if len(sizes) > 5 else "")
+    print(
+        f"ledger-verify: sound: {report.entries} entries, root {report.root.hex()}, "
+        f"{len(sizes)} checkpoint(s) verified (sizes {shown})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""Transactional outbox: rows written with the state change, published by a relay after commit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from services.common.db import Database, insert_ignoring_duplicates
+from services.common.events import CloudEvent
+from services.common.kafka import idempotent_producer
+from services.common.models import OutboxMessage, RelayLease, table_of
+
+log = logging.getLogger(__name__)
+
+
+async def enqueue(session: AsyncSession, topic: str, event: CloudEvent) -> None:
+    """Add a CloudEvent to the outbox in the caller's transaction."""
+    key, value, headers = event.to_kafka()
+    await enqueue_raw(
+        session, topic, key.decode() if key is not None else None, value, [(k, v.decode()) for k, v in headers]
+    )
+
+
+async def enqueue_raw(
+    session: AsyncSession, topic: str, key: str | None, value: bytes | None, headers: list[tuple[str, str]]
+) -> None:
+    """Add any record (a tombstone on a compacted topic has value None)."""
+    session.info["outbox"] = True
+    await session.execute(
+        insert(OutboxMessage),
+        [{"topic": topic, "key": key, "value": value, "headers": json.dumps(headers), "created_at": datetime.now(UTC)}],
+    )
+
+
+class OutboxRelay:
+    """Publishes unpublished outbox rows in id order and marks each only after the broker's ack.
+
+    Only the holder of the lease row publishes, so two relays never publish the same row or
+    reorder a key's records; a crash between publish and mark re-publishes (consumers dedupe by id).
+    """
+
+    LEASE = "outbox"
+
+    def __init__(
+        self,
+        db: Database,
+        bootstrap: str,
+        *,
+        client_id: str,
+        poll_seconds: float = 0.2,
+        batch_size: int = 500,
+        lease_seconds: float = 15.0,
+    ) -> None:
+        self.db = db
+        self.bootstrap = bootstrap
+        self.client_id = client_id
+        self.owner = f"{client_id}-{uuid.uuid4().hex[:8]}"
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self.lease = timedelta(seconds=lease_seconds)
+        self._wake = asyncio.Event()
+        self.published = 0
+        db.commit_hooks.append(self.wake)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        listener = await self._listen() if self.db.is_postgres else None
+        producer = idempotent_producer(self.bootstrap, client_id=self.client_id)
+        try:
+            await self._start(producer)
+            while True:
+                try:
+                    if await self._hold_lease():
+                        count = await self.publish_once(producer)
+                        if count >= self.batch_size:
+                            continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("outbox relay iteration failed; retrying")
+                    await asyncio.sleep(1.0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                self._wake.clear()
+        finally:
+            await producer.stop()
+            if listener is not None:
+                await listener.close()
+
+    async def _start(self, producer: Any) -> None:
+        while True:
+            try:
+                await producer.start()
+                return
+            except Exception as exc:  # noqa: BLE001 - broker down: wait for it, requests go on
+                log.warning("outbox relay cannot reach Kafka yet: %r", exc)
+                await asyncio.sleep(2.0)
+
+    async def _listen(self) -> Any:
+        import asyncpg  # type: ignore[import-untyped]
+
+        url = make_url(self.db.url).set(drivername="postgresql")
+        conn = await asyncpg.connect(url.render_as_string(hide_password=False))
+        await conn.add_listener("outbox", lambda *_: self._wake.set())
+        return conn
+
+    async def _hold_lease(self) -> bool:
+        now = datetime.now(UTC)
+        async with self.db.transaction() as session:
+            await session.execute(
+                insert_ignoring_duplicates(
+                    session,
+                    table_of(RelayLease),
+                    {"name": self.LEASE, "owner": self.owner, "expires_at": now + self.lease},
+                )
+            )
+            result = await session.execute(
+                update(RelayLease)
+                .where(col(RelayLease.name) == self.LEASE)
+                .where((col(RelayLease.owner) == self.owner) | (col(RelayLease.expires_at) < now))
+                .values(owner=self.owner, expires_at=now + self.lease)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def publish_once(self, producer: Any) -> int:
+        """Publish one batch; returns how many rows it marked."""
+        async with self.db.read() as session:
+            rows = (
+                (
+                    await session.execute(
+                        select(OutboxMessage)
+                        .where(col(OutboxMessage.published_at).is_(None))
+                        .order_by(col(OutboxMessage.id))
+                        .limit(self.batch_size)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        if not rows:
+            return 0
+        sends = []
+        for row in rows:
+            assert row.id is not None
+            fut = await producer.send(
+                row.topic,
+                value=row.value,
+                key=row.key.encode() if row.key is not None else None,
+                headers=[(k, v.encode()) for k, v in json.loads(row.headers)],
+            )
+            sends.append((row.id, row.topic, row.key, fut))
+        acked: list[int] = []
+        failed_keys: set[tuple[str, str | None]] = set()
+        for row_id, topic, key, fut in sends:
+            try:
+                await fut
+            except Exception as exc:  # noqa: BLE001 - left unpublished, retried in order next round
+                log.warning("outbox row %s not acknowledged: %r", row_id, exc)
+                failed_keys.add((topic, key))
+                continue
+            if (topic, key) not in failed_keys:  # never mark a record past an unacked one of its key
+                acked.append(row_id)
+        if acked:
+            async with self.db.transaction() as session:
+                await session.execute(
+                    update(OutboxMessage).where(col(OutboxMessage.id).in_(acked)).values(published_at=datetime.now(UTC))
+                )
+            self.published += len(acked)
+        return len(acked)

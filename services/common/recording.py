@@ -1,0 +1,63 @@
+"""The write side every use-case shares: ledger entry + outbox event in the caller's transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.crypto import SubjectVault, pseudonym
+from services.common.events import CloudEvent, EventData
+from services.common.ledger.store import Ledger, LedgerRecord
+from services.common.outbox import enqueue
+
+
+class Recorder:
+    def __init__(
+        self, *, source: str, ledger: Ledger, vault: SubjectVault, pseudonym_key: bytes, topic_prefix: str = ""
+    ) -> None:
+        self.source = source
+        self.topic_prefix = topic_prefix
+        self.ledger = ledger
+        self.vault = vault
+        self._pseudonym_key = pseudonym_key
+
+    def pseudonym(self, email: str) -> str:
+        return pseudonym(self._pseudonym_key, email)
+
+    async def record(
+        self,
+        session: AsyncSession,
+        payload: EventData,
+        *,
+        subject: str | None = None,
+        personal: dict[str, Any] | None = None,
+        publish: bool = True,
+        topic: str | None = None,
+    ) -> tuple[CloudEvent, int]:
+        """Commit `payload` to the ledger (personal data only as the subject's ciphertext) and, unless
+        `publish` is False, to the outbox (on `topic`, default the payload's own topic).
+        Returns the event and its ledger sequence number."""
+        event = CloudEvent.of(payload, source=self.source, subject=subject)
+        key_id = ciphertext = None
+        if personal:
+            if subject is None:
+                raise ValueError("personal data needs a subject to encrypt it for")
+            key_id, ciphertext = await self.vault.encrypt(session, subject, personal)
+        (seq,) = await self.ledger.append(
+            session,
+            [
+                LedgerRecord(
+                    event_id=event.id,
+                    event_type=event.type,
+                    subject=subject,
+                    data=event.data or {},
+                    key_id=key_id,
+                    ciphertext=ciphertext,
+                    time=event.time,
+                )
+            ],
+        )
+        if publish:
+            await enqueue(session, self.topic_prefix + (topic or payload.topic), event)
+        return event, seq

@@ -1,0 +1,187 @@
+"""One service process: database, ledger, vault, outbox relay, consumers, checkpoint schedule."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from services.common.auth import Credentials, Scope, create_site_key, create_token
+from services.common.catalog import load_all
+from services.common.consumer import EventConsumer, Handler
+from services.common.crypto import SubjectVault
+from services.common.db import Database
+from services.common.events import TOPICS, CloudEvent, EventData, Topic, dead_letter_topic
+from services.common.kafka import ensure_topics
+from services.common.ledger.events import CheckpointSigned
+from services.common.ledger.note import NoteSigner
+from services.common.ledger.store import Ledger
+from services.common.outbox import OutboxRelay, enqueue
+from services.common.recording import Recorder
+from services.common.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    group: str
+    topics: list[str]
+    # Built per runtime so handlers can close over it.
+    handlers: Callable[[Runtime], dict[type[EventData], Handler]]
+
+
+@dataclass
+class Runtime:
+    settings: ServiceSettings
+    migrations: Path
+    consumer_specs: list[ConsumerSpec] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        load_all()
+        s = self.settings
+        self.name = s.service_name
+        self.db = Database(s.database_url)
+        self.signer = NoteSigner(s.ledger_origin, s.secret_bytes("ledger_signing_key"))
+        self.ledger = Ledger(self.signer)
+        self.vault = SubjectVault(s.secret_bytes("key_encryption_key"))
+        self.recorder = Recorder(
+            source=f"urn:jzve:privacy:{self.name}",
+            ledger=self.ledger,
+            vault=self.vault,
+            pseudonym_key=s.secret_bytes("pseudonym_key"),
+            topic_prefix=s.kafka_topic_prefix,
+        )
+        bootstrap = s.bootstrap_admin_token.get_secret_value() if (s.dev_mode and s.bootstrap_admin_token) else None
+        self.credentials = Credentials(self.db, bootstrap_token=bootstrap)
+        self.relay = OutboxRelay(
+            self.db, s.kafka_bootstrap_servers, client_id=f"{self.name}-relay", poll_seconds=s.outbox_poll_seconds
+        )
+        self.consumers = [
+            EventConsumer(
+                self.db,
+                s.kafka_bootstrap_servers,
+                group=s.kafka_topic_prefix + spec.group,
+                topics=[s.kafka_topic_prefix + t for t in spec.topics],
+                handlers=spec.handlers(self),
+            )
+            for spec in self.consumer_specs
+        ]
+        self.topics_ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    def topics(self) -> list[Topic]:
+        prefix = self.settings.kafka_topic_prefix
+        return [*(t.prefixed(prefix) for t in TOPICS), *(dead_letter_topic(c.group) for c in self.consumers)]
+
+    async def start(self) -> None:
+        await self.db.migrate(self.migrations)
+        if self.settings.dev_mode:
+            await self._dev_bootstrap()
+        self._spawn(self._ensure_topics_then_run(), "kafka")
+        self._spawn(self._checkpoint_schedule(), "checkpoints")
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=f"{self.name}-{name}")
+        task.add_done_callback(_log_crash)
+        self._tasks.append(task)
+
+    async def _ensure_topics_then_run(self) -> None:
+        s = self.settings
+        while True:
+            try:
+                await ensure_topics(
+                    s.kafka_bootstrap_servers,
+                    self.topics(),
+                    partitions=s.kafka_topic_partitions,
+                    replication=s.kafka_replication_factor,
+                )
+                break
+            except Exception as exc:  # noqa: BLE001 - Kafka down at start: requests still work
+                log.warning("cannot create topics yet: %r", exc)
+                await asyncio.sleep(2.0)
+        self.topics_ready.set()
+        if s.relay_enabled:
+            self._spawn(self.relay.run(), "relay")
+        if s.consumers_enabled:
+            for consumer in self.consumers:
+                self._spawn(consumer.run(), f"consumer-{consumer.group}")
+
+    async def _dev_bootstrap(self) -> None:
+        s = self.settings
+        if s.demo_site_key:
+            await create_site_key(
+                self.db,
+                "demo (dev mode)",
+                [
+                    "http://localhost:8000",
+                    "http://127.0.0.1:8000",
+                    "http://localhost:3000",
+                    "http://localhost:8080",
+                ],
+                key=s.demo_site_key,
+            )
+
+    async def checkpoint_now(self) -> bool:
+        """Sign a checkpoint if the log grew, and publish it through the outbox, in one transaction."""
+        async with self.db.transaction() as session:
+            cp = await self.ledger.sign_checkpoint(session)
+            if cp is None:
+                return False
+            payload = CheckpointSigned(
+                origin=self.signer.name, size=cp.size, root=base64.b64encode(cp.root).decode(), note=cp.note
+            )
+            event = CloudEvent.of(payload, source=self.recorder.source)
+            event = CloudEvent(
+                type=event.type,
+                source=event.source,
+                data=event.data,
+                id=event.id,
+                time=event.time,
+                dataschema=event.dataschema,
+                partitionkey=self.signer.name,
+            )
+            await enqueue(session, self.settings.kafka_topic_prefix + payload.topic, event)
+        return True
+
+    async def _checkpoint_schedule(self) -> None:
+        """Every `checkpoint_interval_seconds`, and sooner after a burst of `checkpoint_burst` entries."""
+        s = self.settings
+        waited = 0.0
+        while True:
+            await asyncio.sleep(1.0)
+            waited += 1.0
+            try:
+                async with self.db.read() as session:
+                    size, _ = await self.ledger.head(session)
+                    latest = await self.ledger.latest_checkpoint(session)
+                behind = size - (latest.size if latest else 0)
+                if behind and (waited >= s.checkpoint_interval_seconds or behind >= s.checkpoint_burst):
+                    await self.checkpoint_now()
+                    waited = 0.0
+            except Exception:
+                log.exception("checkpoint round failed")
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.db.dispose()
+
+
+def _log_crash(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task %s crashed", task.get_name(), exc_info=task.exception())
+
+
+async def dev_token(runtime: Runtime, token: str) -> None:
+    """Store a token with every scope (used by tests and dev tooling that want a real stored token)."""
+    await create_token(runtime.db, "dev-admin", [s.value for s in Scope], token=token)

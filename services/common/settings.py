@@ -1,0 +1,102 @@
+"""Settings shared by the three services; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MissingSecretError(RuntimeError):
+    """A secret that production needs was not configured."""
+
+
+def _dev_secret_file(name: str) -> Path:
+    return Path(os.environ.get("PRIVACY_VAR_DIR", "var")) / f"{name}-dev-secrets.json"
+
+
+def _dev_secret(service: str, field: str) -> str:
+    """A random secret kept in var/ so dev restarts keep the same ledger key and pseudonyms."""
+    path = _dev_secret_file(service)
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if field not in stored:
+        stored[field] = base64.b64encode(secrets.token_bytes(32)).decode()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored, indent=2))
+        path.chmod(0o600)
+    return stored[field]
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has. Secrets listed in `secret_fields` must be set outside dev mode."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_file=None)
+
+    service_name: ClassVar[str] = "common"
+    secret_fields: ClassVar[tuple[str, ...]] = ("ledger_signing_key", "pseudonym_key", "key_encryption_key")
+    shared_secret_fields: ClassVar[tuple[str, ...]] = ("pseudonym_key",)
+
+    dev_mode: bool = Field(False, description="Local development: generate missing secrets, seed demo keys.")
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(8000, description="HTTP port.")
+    public_base_url: str = Field("", description="Base URL used in links sent to people (default http://host:port).")
+    database_url: str = Field("", description="SQLAlchemy async URL (sqlite+aiosqlite:// or postgresql+asyncpg://).")
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
+    kafka_topic_prefix: str = Field("", description="Prefix for every topic and consumer group (e.g. 'staging.').")
+    kafka_topic_partitions: int = Field(3, description="Partitions for the topics this service creates.")
+    kafka_replication_factor: int = Field(1, description="Replication factor for the topics this service creates.")
+    log_level: str = Field("INFO", description="Python log level.")
+    ledger_signing_key: SecretStr | None = Field(None, description="Ed25519 private key seed, base64 (32 bytes).")
+    ledger_origin: str = Field("", description="Checkpoint origin line (default <service>.privacy.local/ledger).")
+    checkpoint_interval_seconds: float = Field(60.0, description="Sign and publish a checkpoint this often.")
+    checkpoint_burst: int = Field(1000, description="Also sign a checkpoint after this many new entries.")
+    pseudonym_key: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key for subject pseudonyms, base64; the same in every service."
+    )
+    key_encryption_key: SecretStr | None = Field(None, description="AES-256 key wrapping per-subject keys, base64.")
+    outbox_poll_seconds: float = Field(0.2, description="Outbox relay poll interval (SQLite; PostgreSQL uses NOTIFY).")
+    relay_enabled: bool = Field(True, description="Run the outbox relay inside this process.")
+    consumers_enabled: bool = Field(True, description="Run the Kafka consumers inside this process.")
+    bootstrap_admin_token: SecretStr | None = Field(None, description="Dev mode: admin token accepted by every scope.")
+    demo_site_key: str | None = Field(None, description="Dev mode: a site key for http://localhost origins.")
+    rate_limit_per_minute: int = Field(60, description="Public routes: requests per minute per IP and site key.")
+    max_body_bytes: int = Field(64 * 1024, description="Largest accepted request body.")
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> ServiceSettings:
+        name = self.service_name
+        if not self.database_url:
+            var = os.environ.get("PRIVACY_VAR_DIR", "var")
+            self.database_url = f"sqlite+aiosqlite:///{var}/{name}.db"
+        if not self.public_base_url:
+            self.public_base_url = f"http://{self.host}:{self.port}"
+        if not self.ledger_origin:
+            self.ledger_origin = f"{name}.privacy.local/ledger"
+        prefix = str(self.model_config.get("env_prefix", ""))
+        for field in self.secret_fields:
+            if getattr(self, field) is not None:
+                continue
+            if not self.dev_mode:
+                raise MissingSecretError(
+                    f"{prefix}{field.upper()} is not set; it is required outside dev mode "
+                    f"(set {prefix}DEV_MODE=1 only on a developer machine)"
+                )
+            # Pseudonyms must match across services: one dev secret for all of them.
+            scope = "shared" if field in self.shared_secret_fields else name
+            setattr(self, field, SecretStr(_dev_secret(scope, field)))
+        return self
+
+    def secret_bytes(self, field: str) -> bytes:
+        value = getattr(self, field)
+        assert isinstance(value, SecretStr), field
+        return base64.b64decode(value.get_secret_value())
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")

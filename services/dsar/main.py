@@ -1,0 +1,27 @@
+"""The dsar service: data-subject requests on the legal clock (`uvicorn --factory services.dsar.main:create`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.common.app import create_app
+from services.common.runtime import Runtime
+from services.dsar.handlers import CONSUMERS
+from services.dsar.routes import router
+from services.dsar.settings import DsarSettings
+
+
+def build_runtime(settings: DsarSettings | None = None) -> Runtime:
+    return Runtime(settings or DsarSettings(), Path(__file__).parent / "migrations", CONSUMERS)
+
+
+def create(runtime: Runtime | None = None) -> FastAPI:
+    return create_app(
+        runtime or build_runtime(),
+        routers=[router],
+        title="dsar",
+        description="Access, erasure and rectification requests across every system, "
+        "within one calendar month (GDPR Art. 12, 15-17).",
+    )
