@@ -149,9 +149,9 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-async def eventually(check: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.1) -> Any:
+async def eventually(check: Callable[[], Any], *, within: float = 30.0, interval: float = 0.1) -> Any:
     """Poll an async or sync check until it returns a truthy value."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         result = check()
         if asyncio.iscoroutine(result):
@@ -159,5 +159,5 @@ async def eventually(check: Callable[[], Any], *, timeout: float = 30.0, interva
         if result:
             return result
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
+            raise AssertionError(f"condition not met within {within}s")
         await asyncio.sleep(interval)

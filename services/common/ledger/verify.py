@@ -95,7 +95,7 @@ def verify_export(
     if not signed or max(signed) != end:
         raise VerificationError(f"the export ends at {end} but no checkpoint signs that size")
     wanted: dict[int, list[tuple[str, Checkpoint]]] = {}
-    for kind, group in (("earlier checkpoint", kept), ("signed checkpoint", signed)):
+    for kind, group in (("signed checkpoint", signed), ("earlier checkpoint", kept)):
         for s, c in group.items():
             wanted.setdefault(s, []).append((kind, c))
     for kind, cp in wanted.get(0, []):

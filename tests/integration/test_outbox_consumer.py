@@ -1,0 +1,181 @@
+"""Outbox relay and idempotent consumers against the real Kafka broker, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import text
+
+from services.common.catalog import load_all
+from services.common.contracts import DataSubjectRequestStarted, RequestKind
+from services.common.events import CloudEvent
+from services.common.kafka import ensure_topics
+from services.common.outbox import OutboxRelay, enqueue
+from services.dsar.events import DsarAnswerRecorded
+from tests.conftest import build_app, eventually, running
+
+load_all()
+
+
+async def read_topic(kafka: str, topic: str, count: int, within: float = 30.0) -> list[Any]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka, auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        async with asyncio.timeout(within):
+            while len(records) < count:
+                batch = await consumer.getmany(timeout_ms=500)
+                for msgs in batch.values():
+                    records.extend(msgs)
+        # and nothing more arrives
+        extra = await consumer.getmany(timeout_ms=1000)
+        records.extend(m for msgs in extra.values() for m in msgs)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def header(record: Any, name: str) -> str:
+    return dict(record.headers)[name].decode()
+
+
+async def test_two_relays_publish_each_row_once_in_key_order(
+    kafka: str, make_settings: Any, db_url: str, topic_prefix: str
+) -> None:
+    settings = make_settings("dsar", db_url, relay_enabled=False, consumers_enabled=False)
+    app = build_app("dsar", settings)
+    rt = app.state.runtime
+    topic = topic_prefix + "dsar.events.v1"
+    async with running(app):
+        await ensure_topics(kafka, rt.topics(), partitions=3, replication=1)
+        for batch in range(6):
+            async with rt.db.transaction() as s:
+                for i in range(50):
+                    n = batch * 50 + i
+                    payload = DsarAnswerRecorded(request_id=f"req-{n % 7}", holder=f"h{n % 7}", outcome=str(n))
+                    event = CloudEvent.of(payload, source="urn:test", subject=f"key-{n % 7}")
+                    await enqueue(s, topic, event)
+        relays = [OutboxRelay(rt.db, kafka, client_id=f"relay{i}", poll_seconds=0.05, batch_size=40) for i in (1, 2)]
+        tasks = [asyncio.create_task(r.run()) for r in relays]
+        try:
+            records = await read_topic(kafka, topic, 300)
+            await eventually(lambda: sum(r.published for r in relays) == 300)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    ids = [header(r, "ce_id") for r in records]
+    assert len(ids) == 300 and len(set(ids)) == 300, "every row exactly once"
+    per_key: dict[str, list[int]] = defaultdict(list)
+    for r in records:
+        per_key[r.key.decode()].append(int(json.loads(r.value)["outcome"]))
+    assert all(v == sorted(v) for v in per_key.values()), "records of one key stay in order"
+    async with rt.db.read() as s:
+        assert (await s.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))).scalar_one() == 0
+
+
+async def test_consumer_applies_once_and_dead_letters_bad_records(
+    kafka: str, make_settings: Any, db_url: str, topic_prefix: str
+) -> None:
+    """Consent answers an erasure request once however often it is delivered; bad records go to the DLQ."""
+    app = build_app("consent", make_settings("consent", db_url))
+    rt = app.state.runtime
+    topic = topic_prefix + "dsar.events.v1"
+    subject = "ef" * 32
+    async with running(app):
+        await eventually(lambda: rt.topics_ready.is_set())
+        async with rt.db.transaction() as s:  # consent holds something of this subject
+            await rt.vault.encrypt(s, subject, {"email": "x@example.nl"})
+        request = DataSubjectRequestStarted(
+            request_id="dsr_once0001",
+            kind=RequestKind.ERASURE,
+            subject=subject,
+            deadline=datetime(2027, 1, 1, tzinfo=UTC),
+        )
+        event = CloudEvent.of(request, source="urn:jzve:privacy:dsar", subject=subject)
+        key, value, headers = event.to_kafka()
+        base = [h for h in headers if h[0] not in ("ce_type",)]
+        producer = AIOKafkaProducer(bootstrap_servers=kafka)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, b"\x00garbage", key=b"k")  # no CloudEvent headers
+            await producer.send_and_wait(topic, value, key=key, headers=headers)
+            await producer.send_and_wait(topic, value, key=key, headers=headers)  # redelivery, same id
+            await producer.send_and_wait(
+                topic, b"{}", key=b"k", headers=[*base, ("ce_type", b"nl.jzve.privacy.unknown")]
+            )
+            await producer.send_and_wait(
+                topic,
+                b'{"request_id": 5}',
+                key=b"k",
+                headers=[*base, ("ce_type", b"nl.jzve.privacy.dsar.request.started")],
+            )
+            await producer.send_and_wait(topic, b"{oops", key=b"k", headers=headers)
+            await producer.send_and_wait(topic, value, key=key, headers=headers)  # replay after bad ones
+        finally:
+            await producer.stop()
+        dlq = await read_topic(kafka, topic_prefix + "consent.dsar.dlq", 4)
+        reasons = sorted(header(r, "dlq-reason") for r in dlq)
+        assert len(reasons) == 4
+        assert any("not a CloudEvent" in r for r in reasons)
+        assert any("unknown event type" in r for r in reasons)
+        assert any("does not match the schema" in r for r in reasons)
+        assert any("not JSON" in r for r in reasons)
+        assert all(header(r, "dlq-topic") == topic for r in dlq)
+
+        async def answers() -> int:
+            async with rt.db.read() as s:
+                return int(
+                    (
+                        await s.execute(
+                            text(
+                                "SELECT count(*) FROM ledger_entries "
+                                "WHERE event_type = 'nl.jzve.privacy.dsar.holder.answered'"
+                            )
+                        )
+                    ).scalar_one()
+                )
+
+        await eventually(answers)
+        await asyncio.sleep(1.0)
+        assert await answers() == 1, "three deliveries of one event id: one effect"
+        async with rt.db.read() as s:
+            assert (await s.execute(text("SELECT count(*) FROM subject_keys"))).scalar_one() == 0
+            assert (await s.execute(text("SELECT count(*) FROM inbox"))).scalar_one() == 1
+        answered = await read_topic(kafka, topic_prefix + "consent.events.v1", 2)
+        types = sorted(header(r, "ce_type") for r in answered)
+        assert types == ["nl.jzve.privacy.dsar.holder.answered", "nl.jzve.privacy.subject.shredded"]
+        assert (
+            json.loads(next(r.value for r in answered if b"answered" in dict(r.headers)["ce_type"]))["outcome"]
+            == "erased"
+        )
+
+
+async def test_topics_are_created_with_partitions_and_compaction(
+    kafka: str, make_settings: Any, sqlite_url: str, topic_prefix: str
+) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    app = build_app("consent", make_settings("consent", sqlite_url, kafka_topic_partitions=4))
+    rt = app.state.runtime
+    async with running(app):
+        await eventually(lambda: rt.topics_ready.is_set())
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        names = {topic_prefix + n for n in ("consent.events.v1", "consent.state.v1", "consent.dsar.dlq")}
+        described = await admin.describe_topics(list(names))
+        assert {d["topic"]: len(d["partitions"]) for d in described} == dict.fromkeys(names, 4)
+        configs = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic_prefix + "consent.state.v1")]
+        )
+        entries = {c[0]: c[1] for c in configs[0].resources[0][4]}
+        assert entries["cleanup.policy"] == "compact"
+    finally:
+        await admin.close()
