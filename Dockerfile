@@ -1,0 +1,12 @@
+# One image for the three services; docker-compose.yml picks the service with SERVICE.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*
+COPY pyproject.toml README.md ./
+COPY services ./services
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 app
+USER app
+ENV SERVICE=consent PORT=8000
+EXPOSE 8000
+CMD ["sh", "-c", "exec uvicorn --factory services.${SERVICE}.main:create --host 0.0.0.0 --port ${PORT} --no-access-log"]

@@ -1,0 +1,3 @@
+-- docker-compose: one database per service (privacy_consent is created by POSTGRES_DB).
+CREATE DATABASE privacy_dsar OWNER privacy;
+CREATE DATABASE privacy_breach OWNER privacy;

@@ -1,0 +1,82 @@
+"""The checked-in event contract: JSON Schemas and the AsyncAPI document agree with the code and each other."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from services.common import schemagen
+from services.common.catalog import load_all
+from services.common.contracts import (
+    DataSubjectRequestStarted,
+    HolderAnswered,
+    Outcome,
+    RequestKind,
+    SubjectShredded,
+)
+from services.common.events import TOPICS, CloudEvent, EventData
+from services.common.ledger.events import CheckpointSigned
+from services.dsar.events import DsarAnswerRecorded, DsarRequestCompleted, DsarRequestReceived
+
+SCHEMAS = Path(__file__).resolve().parent.parent.parent / "schemas"
+SUBJECT = "12" * 32
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+SAMPLES: list[EventData] = [
+    DataSubjectRequestStarted(request_id="dsr_abcdefgh", kind=RequestKind.ERASURE, subject=SUBJECT, deadline=NOW),
+    HolderAnswered(
+        request_id="dsr_abcdefgh", holder="consent", kind=RequestKind.ERASURE, subject=SUBJECT, outcome=Outcome.ERASED
+    ),
+    SubjectShredded(subject=SUBJECT, key_id="k_1", reason="erasure request dsr_abcdefgh"),
+    CheckpointSigned(origin="consent.privacy.local/ledger", size=3, root="AAAA", note="n"),
+    DsarRequestReceived(
+        request_id="dsr_abcdefgh",
+        kind=RequestKind.ACCESS,
+        subject=SUBJECT,
+        channel="letter",
+        received_at=NOW,
+        deadline=NOW,
+    ),
+    DsarAnswerRecorded(request_id="dsr_abcdefgh", holder="breach", outcome="nothing_held"),
+    DsarRequestCompleted(request_id="dsr_abcdefgh", kind=RequestKind.ERASURE, subject=SUBJECT, completed_at=NOW),
+]
+
+
+def test_checked_in_files_are_current() -> None:
+    assert schemagen.main(["--check"]) == 0, "run `make schemas` and commit the result"
+
+
+def test_every_event_type_is_on_a_channel_and_sampled() -> None:
+    registry = load_all()
+    on_channels = {m.type_name() for models in schemagen.channels().values() for m in models}
+    assert set(registry) == on_channels
+    assert {type(s).type_name() for s in SAMPLES} == set(registry)
+    assert set(schemagen.channels()) == {t.name for t in TOPICS}
+
+
+def test_asyncapi_references_resolve() -> None:
+    doc = json.loads((SCHEMAS / "asyncapi.json").read_text())
+    assert doc["asyncapi"].startswith("3.")
+    for name, message in doc["components"]["messages"].items():
+        schema = json.loads((SCHEMAS / message["payload"]["$ref"]).read_text())
+        assert schema["title"] == message["name"], name
+    for channel in doc["channels"].values():
+        for ref in channel["messages"].values():
+            assert ref["$ref"].split("/")[-1] in doc["components"]["messages"]
+    for op in doc["operations"].values():
+        assert op["channel"]["$ref"].split("/")[-1] in doc["channels"]
+    for _service, group, topics in schemagen.CONSUMER_GROUPS:
+        assert f"{group}.dlq" in {c["address"] for c in doc["channels"].values()}
+        assert set(topics) <= {c["address"] for c in doc["channels"].values()}
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: type(s).event_type)
+def test_published_data_validates_against_its_schema(sample: EventData) -> None:
+    schema = json.loads((SCHEMAS / schemagen.schema_file(type(sample))).read_text())
+    data = CloudEvent.of(sample, source="urn:test").data
+    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(data)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**(data or {}), "unexpected": 1}, schema)
