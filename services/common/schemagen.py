@@ -33,7 +33,7 @@ def channels() -> dict[str, list[type[EventData]]]:
     """Which event types travel on which topic."""
     from services.dsar.events import DsarAnswerRecorded, DsarRequestCompleted, DsarRequestReceived
 
-    holder = [SubjectShredded, HolderAnswered]
+    holder: list[type[EventData]] = [SubjectShredded, HolderAnswered]
     return {
         CONSENT_EVENTS.name: holder,
         CONSENT_STATE.name: [],
