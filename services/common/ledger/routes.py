@@ -136,7 +136,8 @@ async def entries(
     end: Annotated[int | None, Query(ge=0, description="Default: the latest checkpoint's size")] = None,
 ) -> StreamingResponse:
     """Streaming export (format privacy-ledger-export/1): a JSON header line with the signing key and
-    every signed checkpoint up to `end`, then one line per entry: `<seq> <hex leaf hash> <base64 entry>`."""
+    every signed checkpoint up to `end`, then one line per entry: `<hex leaf hash> <entry>`, the entry
+    being the leaf's canonical JSON exactly as hashed (it holds no newline)."""
     runtime = _runtime(request)
     cp = await _current_checkpoint(runtime)
     size = cp.size if cp else 0
@@ -156,8 +157,8 @@ async def entries(
         yield json.dumps(header).encode() + b"\n"
         async with runtime.db.read() as session:
             chunk: list[bytes] = []
-            async for seq, leaf, entry in runtime.ledger.stream_entries(session, start, stop):
-                chunk.append(b"%d %s %s\n" % (seq, leaf.hex().encode(), base64.b64encode(entry)))
+            async for _seq, leaf, entry in runtime.ledger.stream_entries(session, start, stop):
+                chunk.append(b"%s %s\n" % (leaf.hex().encode(), entry))
                 if len(chunk) >= 1000:
                     yield b"".join(chunk)
                     chunk = []
