@@ -106,6 +106,8 @@ def make_settings(tmp_path: Path, topic_prefix: str) -> Callable[..., Any]:
             "PSEUDONYM_KEY": SHARED_PSEUDONYM_KEY,
             "KEY_ENCRYPTION_KEY": b64key(),
             "ACTIVECAMPAIGN_WEBHOOK_SECRET": secrets.token_urlsafe(16),
+            "LINK_SIGNING_KEY": b64key(),
+            "MAIL_ENABLED": "0",
             "OUTBOX_POLL_SECONDS": "0.05",
         }
         env.update({k.upper(): str(v) for k, v in overrides.items()})
@@ -161,3 +163,39 @@ async def eventually(check: Callable[[], Any], *, within: float = 30.0, interval
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {within}s")
         await asyncio.sleep(interval)
+
+
+class Inbox:
+    """A real SMTP server (aiosmtpd) on a free local port, keeping what it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Any] = []
+        inbox = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                import email
+                from email import policy
+
+                inbox.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+                return "250 OK"
+
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def to(self, address: str) -> list[Any]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+@pytest.fixture
+def smtp() -> Any:
+    inbox = Inbox()
+    inbox.controller.start()
+    yield inbox
+    inbox.controller.stop()

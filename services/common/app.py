@@ -12,6 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.common.auth import Open, RateLimiter
+from services.common.errors import ServiceError, handle_service_error
 from services.common.kafka import kafka_reachable
 from services.common.ledger.routes import router as ledger_router
 from services.common.logs import BodyLimit, RequestContext, configure_logging
@@ -89,6 +90,7 @@ def create_app(runtime: Runtime, *, routers: list[APIRouter], title: str, descri
     app.state.runtime = runtime
     app.state.credentials = runtime.credentials
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.add_exception_handler(ServiceError, handle_service_error)
     app.include_router(health)
     app.include_router(ledger_router)
     for router in routers:

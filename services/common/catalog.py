@@ -10,6 +10,7 @@ EVENT_MODULES = (
     "services.common.contracts",
     "services.common.ledger.events",
     "services.dsar.events",
+    "services.consent.events",
 )
 
 

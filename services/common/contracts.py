@@ -6,9 +6,16 @@ external systems) answers with `HolderAnswered` on its own topic, keyed by the s
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import Field
 
 from services.common.events import DSAR_EVENTS, EventData, event_type
@@ -23,6 +30,7 @@ class RequestKind(StrEnum):
 
 
 class Outcome(StrEnum):
+    PROVIDED = "provided"  # access: the holder's fragment is attached (sealed for the dsar service)
     ERASED = "erased"  # the holder destroyed (crypto-shredded) the subject's data
     NOTHING_HELD = "nothing_held"
     REFUSED = "refused"  # with a legal reason (GDPR 17(3), statement Art. 11.3)
@@ -54,6 +62,9 @@ class HolderAnswered(EventData):
     subject: str = Field(min_length=64, max_length=64)
     outcome: Outcome
     reason: str | None = Field(None, max_length=2000, description="Legal reason, required when refused.")
+    fragment: str | None = Field(
+        None, description="Access: the holder's data about the subject, sealed with `seal_fragment` (base64)."
+    )
 
 
 @event_type
@@ -65,3 +76,21 @@ class SubjectShredded(EventData):
     subject: str = Field(min_length=64, max_length=64)
     key_id: str | None = Field(None, description="The destroyed key; None when the service held no key.")
     reason: str = Field(max_length=200)
+
+
+def _fragment_key(shared_key: bytes, request_id: str) -> AESGCM:
+    """Per-request key for access fragments, derived from the secret the services share (PSEUDONYM_KEY):
+    personal data never crosses Kafka in the clear."""
+    return AESGCM(HKDF(SHA256(), 32, salt=None, info=f"dsar-fragment:{request_id}".encode()).derive(shared_key))
+
+
+def seal_fragment(shared_key: bytes, request_id: str, fragment: dict[str, Any]) -> str:
+    nonce = os.urandom(12)
+    plain = json.dumps(fragment, default=str, ensure_ascii=False).encode()
+    return base64.b64encode(nonce + _fragment_key(shared_key, request_id).encrypt(nonce, plain, None)).decode()
+
+
+def open_fragment(shared_key: bytes, request_id: str, sealed: str) -> dict[str, Any]:
+    blob = base64.b64decode(sealed)
+    value: dict[str, Any] = json.loads(_fragment_key(shared_key, request_id).decrypt(blob[:12], blob[12:], None))
+    return value

@@ -36,7 +36,7 @@ class Database:
         # SQLite allows one writer: serialize this process's write transactions instead of
         # letting them fail with "database is locked".
         self._write_lock = asyncio.Lock() if not self.is_postgres else None
-        # Called after a committed transaction that wrote outbox rows (the relay's in-process wake-up).
+        # Called after a committed transaction that queued outbox rows or mail (wakes the relays).
         self.commit_hooks: list[Callable[[], None]] = []
 
     @contextlib.asynccontextmanager
@@ -45,7 +45,7 @@ class Database:
         lock = self._write_lock or contextlib.nullcontext()
         async with lock, self.sessions() as session, session.begin():
             yield session
-        if session.info.get("outbox"):
+        if session.info.get("wake"):
             for hook in self.commit_hooks:
                 hook()
 

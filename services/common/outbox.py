@@ -35,7 +35,7 @@ async def enqueue_raw(
     session: AsyncSession, topic: str, key: str | None, value: bytes | None, headers: list[tuple[str, str]]
 ) -> None:
     """Add any record (a tombstone on a compacted topic has value None)."""
-    session.info["outbox"] = True
+    session.info["wake"] = True
     await session.execute(
         insert(OutboxMessage),
         [{"topic": topic, "key": key, "value": value, "headers": json.dumps(headers), "created_at": datetime.now(UTC)}],

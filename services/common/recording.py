@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,16 +35,22 @@ class Recorder:
         personal: dict[str, Any] | None = None,
         publish: bool = True,
         topic: str | None = None,
+        digest_only: tuple[str, ...] = (),
     ) -> tuple[CloudEvent, int]:
         """Commit `payload` to the ledger (personal data only as the subject's ciphertext) and, unless
         `publish` is False, to the outbox (on `topic`, default the payload's own topic).
-        Returns the event and its ledger sequence number."""
+        Fields named in `digest_only` are published but enter the ledger as their SHA-256 only (sealed
+        data that must not outlive an erasure in an append-only log). Returns the event and its seq."""
         event = CloudEvent.of(payload, source=self.source, subject=subject)
         key_id = ciphertext = None
         if personal:
             if subject is None:
                 raise ValueError("personal data needs a subject to encrypt it for")
             key_id, ciphertext = await self.vault.encrypt(session, subject, personal)
+        data = dict(event.data or {})
+        for name in digest_only:
+            if data.get(name) is not None:
+                data[name] = "sha256:" + hashlib.sha256(str(data[name]).encode()).hexdigest()
         (seq,) = await self.ledger.append(
             session,
             [
@@ -51,7 +58,7 @@ class Recorder:
                     event_id=event.id,
                     event_type=event.type,
                     subject=subject,
-                    data=event.data or {},
+                    data=data,
                     key_id=key_id,
                     ciphertext=ciphertext,
                     time=event.time,

@@ -21,6 +21,7 @@ from services.common.kafka import ensure_topics
 from services.common.ledger.events import CheckpointSigned
 from services.common.ledger.note import NoteSigner
 from services.common.ledger.store import Ledger
+from services.common.mail import MailRelay, SmtpSettings
 from services.common.outbox import OutboxRelay, enqueue
 from services.common.recording import Recorder
 from services.common.settings import ServiceSettings
@@ -41,6 +42,10 @@ class Runtime:
     settings: ServiceSettings
     migrations: Path
     consumer_specs: list[ConsumerSpec] = field(default_factory=list)
+    # Background loops a service adds (mail relay, retention): started with the runtime.
+    workers: list[Callable[[Runtime], Any]] = field(default_factory=list)
+    # The service's own collaborators (e.g. the consent context), built by the service.
+    extension: Any = None
 
     def __post_init__(self) -> None:
         load_all()
@@ -72,6 +77,19 @@ class Runtime:
             )
             for spec in self.consumer_specs
         ]
+        self.mail = MailRelay(
+            self.db,
+            self.vault,
+            SmtpSettings(
+                host=s.smtp_host,
+                port=s.smtp_port,
+                sender=s.mail_from,
+                sender_name=s.mail_from_name,
+                starttls=s.smtp_starttls,
+                username=s.smtp_username,
+                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+            ),
+        )
         self.topics_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -85,6 +103,10 @@ class Runtime:
             await self._dev_bootstrap()
         self._spawn(self._ensure_topics_then_run(), "kafka")
         self._spawn(self._checkpoint_schedule(), "checkpoints")
+        if self.settings.mail_enabled:
+            self._spawn(self.mail.run(), "mail")
+        for i, worker in enumerate(self.workers):
+            self._spawn(worker(self), f"worker{i}")
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=f"{self.name}-{name}")

@@ -135,6 +135,23 @@ def _postgres_guards() -> None:
     )
 
 
+def create_mail_table() -> None:
+    op.create_table(
+        "mail_outbox",
+        sa.Column("id", sa.String(40), primary_key=True),
+        sa.Column("subject", sa.String(100), nullable=False, index=True),
+        sa.Column("key_id", sa.String(40), nullable=False),
+        sa.Column("ciphertext", sa.Text, nullable=False),
+        sa.Column("purpose", sa.String(60), nullable=False),
+        _ts("created_at"),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True, index=True),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text, nullable=True),
+    )
+    op.create_index("ix_mail_outbox_status", "mail_outbox", ["status", "created_at"])
+
+
 def drop_common_tables() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for table in LEDGER_TABLES:

@@ -31,12 +31,33 @@ ROOT = Path(__file__).resolve().parent.parent.parent / "schemas"
 
 def channels() -> dict[str, list[type[EventData]]]:
     """Which event types travel on which topic."""
+    from services.consent.events import (
+        ActiveCampaignNoted,
+        BrowserLinked,
+        ConsentDenied,
+        ConsentExpired,
+        ConsentGranted,
+        ConsentPending,
+        ConsentStateSnapshot,
+        ConsentWithdrawn,
+        MinorDataReported,
+    )
     from services.dsar.events import DsarAnswerRecorded, DsarRequestCompleted, DsarRequestReceived
 
     holder: list[type[EventData]] = [SubjectShredded, HolderAnswered]
+    consent: list[type[EventData]] = [
+        ConsentGranted,
+        ConsentDenied,
+        ConsentWithdrawn,
+        ConsentPending,
+        ConsentExpired,
+        BrowserLinked,
+        MinorDataReported,
+        ActiveCampaignNoted,
+    ]
     return {
-        CONSENT_EVENTS.name: holder,
-        CONSENT_STATE.name: [],
+        CONSENT_EVENTS.name: [*consent, *holder],
+        CONSENT_STATE.name: [ConsentStateSnapshot],
         DSAR_EVENTS.name: [DsarRequestReceived, DataSubjectRequestStarted, DsarAnswerRecorded, DsarRequestCompleted],
         BREACH_EVENTS.name: holder,
         LEDGER_CHECKPOINTS.name: [CheckpointSigned],
@@ -47,7 +68,7 @@ def channels() -> dict[str, list[type[EventData]]]:
 CONSUMER_GROUPS = [
     ("consent", "consent.dsar", [DSAR_EVENTS.name]),
     ("breach", "breach.dsar", [DSAR_EVENTS.name]),
-    ("dsar", "dsar.answers", [CONSENT_EVENTS.name, BREACH_EVENTS.name]),
+    ("dsar", "dsar.answers", [CONSENT_EVENTS.name, BREACH_EVENTS.name]),  # answers, minor reports
 ]
 PRODUCERS = {
     "consent": [CONSENT_EVENTS.name, LEDGER_CHECKPOINTS.name],

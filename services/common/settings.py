@@ -67,6 +67,14 @@ class ServiceSettings(BaseSettings):
     demo_site_key: str | None = Field(None, description="Dev mode: a site key for http://localhost origins.")
     rate_limit_per_minute: int = Field(60, description="Public routes: requests per minute per IP and site key.")
     max_body_bytes: int = Field(64 * 1024, description="Largest accepted request body.")
+    mail_enabled: bool = Field(True, description="Run the mail relay (SMTP) inside this process.")
+    smtp_host: str = Field("127.0.0.1", description="SMTP server for mail to people.")
+    smtp_port: int = Field(1025, description="SMTP port.")
+    smtp_starttls: bool = Field(False, description="Use STARTTLS.")
+    smtp_username: str | None = Field(None, description="SMTP login, if the server needs one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    mail_from: str = Field("privacy@jezaakvoorelkaar.nl", description="Sender address of mail to people.")
+    mail_from_name: str = Field("Je zaak voor Elkaar", description="Sender name.")
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> ServiceSettings:

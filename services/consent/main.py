@@ -3,23 +3,44 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
 from services.common.app import create_app
 from services.common.runtime import Runtime
+from services.consent import retention, webhooks
+from services.consent.admin_routes import router as admin_router
+from services.consent.context import ConsentContext
 from services.consent.handlers import CONSUMERS
+from services.consent.routes import router
 from services.consent.settings import ConsentSettings
 
 
+def _retention(rt: Runtime) -> Any:
+    return retention.worker(ConsentContext.of(rt))
+
+
+def _webhook_retries(rt: Runtime) -> Any:
+    return webhooks.retry_worker(ConsentContext.of(rt))
+
+
 def build_runtime(settings: ConsentSettings | None = None) -> Runtime:
-    return Runtime(settings or ConsentSettings(), Path(__file__).parent / "migrations", CONSUMERS)
+    rt = Runtime(
+        settings or ConsentSettings(),
+        Path(__file__).parent / "migrations",
+        CONSUMERS,
+        workers=[_retention, _webhook_retries],
+    )
+    ConsentContext.of(rt)
+    return rt
 
 
 def create(runtime: Runtime | None = None) -> FastAPI:
     return create_app(
         runtime or build_runtime(),
-        routers=[],
+        routers=[router, admin_router],
         title="consent",
-        description="Records consent and its withdrawal with evidence (GDPR Art. 7).",
+        description="Records consent and its withdrawal with evidence (GDPR Art. 7), double opt-in, "
+        "cookies, ActiveCampaign unsubscribes; receipts backed by the ledger.",
     )

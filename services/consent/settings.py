@@ -13,10 +13,22 @@ from services.common.settings import ServiceSettings
 class ConsentSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CONSENT_", extra="ignore")
     service_name: ClassVar[str] = "consent"
+    secret_fields: ClassVar[tuple[str, ...]] = (
+        *ServiceSettings.secret_fields,
+        "activecampaign_webhook_secret",
+        "link_signing_key",
+    )
 
     port: int = Field(8001, description="HTTP port.")
     activecampaign_webhook_secret: SecretStr | None = Field(
         None, description="Secret path segment of the ActiveCampaign webhook URL."
     )
-
-    secret_fields: ClassVar[tuple[str, ...]] = (*ServiceSettings.secret_fields, "activecampaign_webhook_secret")
+    activecampaign_list_purposes: dict[str, list[str]] = Field(
+        {"1": ["newsletter"]}, description="ActiveCampaign list id -> purposes an unsubscribe withdraws (JSON)."
+    )
+    link_signing_key: SecretStr | None = Field(None, description="HMAC key of unsubscribe and history links, base64.")
+    purposes_file: str = Field("", description="Purposes and processors (default: services/consent/purposes.json).")
+    policy_url: str = Field("https://www.jezaakvoorelkaar.nl/privacyverklaring", description="The statement's URL.")
+    optin_token_hours: int = Field(72, description="How long a double opt-in link stays valid.")
+    history_link_days: int = Field(30, description="How long a link to a person's consent history stays valid.")
+    retention_interval_seconds: float = Field(3600.0, description="How often the retention job runs.")

@@ -69,6 +69,42 @@ async def open_staff_request(
     return request
 
 
+async def open_from_report(rt: Runtime, session: AsyncSession, *, subject: str, report_id: str) -> DsarRequest:
+    """Statement Art. 3.5: a report of a minor's data without parental consent starts an erasure request
+    across every holder (the reporting service has already erased its own copy)."""
+    now = datetime.now(UTC)
+    deadline = domain.response_deadline(now)
+    request = DsarRequest(
+        id=new_request_id(),
+        kind=RequestKind.ERASURE.value,
+        subject=subject,
+        channel="minor_report",
+        state=RequestState.IN_PROGRESS,
+        received_at=now,
+        verified_at=now,
+        deadline=deadline,
+    )
+    session.add(request)
+    await rt.recorder.record(
+        session,
+        DsarRequestReceived(
+            request_id=request.id,
+            kind=RequestKind.ERASURE,
+            subject=subject,
+            channel="minor_report",
+            received_at=now,
+            deadline=deadline,
+        ),
+        subject=subject,
+    )
+    await rt.recorder.record(
+        session,
+        DataSubjectRequestStarted(request_id=request.id, kind=RequestKind.ERASURE, subject=subject, deadline=deadline),
+        subject=subject,
+    )
+    return request
+
+
 async def record_answer(rt: Runtime, session: AsyncSession, answer: HolderAnswered) -> None:
     """A holder answered; the request completes when every expected holder has."""
     request = await session.get(DsarRequest, answer.request_id)

@@ -20,6 +20,17 @@ from services.common.contracts import (
 )
 from services.common.events import TOPICS, CloudEvent, EventData
 from services.common.ledger.events import CheckpointSigned
+from services.consent.events import (
+    ActiveCampaignNoted,
+    BrowserLinked,
+    ConsentDenied,
+    ConsentExpired,
+    ConsentGranted,
+    ConsentPending,
+    ConsentStateSnapshot,
+    ConsentWithdrawn,
+    MinorDataReported,
+)
 from services.dsar.events import DsarAnswerRecorded, DsarRequestCompleted, DsarRequestReceived
 
 SCHEMAS = Path(__file__).resolve().parent.parent.parent / "schemas"
@@ -42,6 +53,23 @@ SAMPLES: list[EventData] = [
     ),
     DsarAnswerRecorded(request_id="dsr_abcdefgh", holder="breach", outcome="nothing_held"),
     DsarRequestCompleted(request_id="dsr_abcdefgh", kind=RequestKind.ERASURE, subject=SUBJECT, completed_at=NOW),
+    *(
+        cls(
+            subject=SUBJECT,
+            purpose="newsletter",
+            record_id="cr_1",
+            legal_basis="consent",
+            channel="chat",
+            categories=["email"],
+            notice_version="2024-01",
+            notice_hash="0" * 64,
+        )
+        for cls in (ConsentGranted, ConsentDenied, ConsentWithdrawn, ConsentPending, ConsentExpired)
+    ),
+    BrowserLinked(subject=SUBJECT, browser="34" * 32),
+    MinorDataReported(subject=SUBJECT, report_id="mr_1"),
+    ActiveCampaignNoted(subject=SUBJECT, webhook_type="subscribe", lists=["1"], initiated_by="public"),
+    ConsentStateSnapshot(subject=SUBJECT, purposes={"newsletter": "granted"}, updated_at=NOW),
 ]
 
 

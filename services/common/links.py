@@ -1,0 +1,67 @@
+"""Signed, expiring links (unsubscribe, history) and random single-use tokens (double opt-in)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from typing import Any
+
+
+class LinkError(ValueError):
+    """The link is malformed, forged or expired."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class LinkSigner:
+    """`<payload>.<mac>`: payload is compact JSON with an action and an expiry; HMAC-SHA256 over it."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def sign(self, action: str, ttl_seconds: int | None, **claims: Any) -> str:
+        body = {"a": action, **claims}
+        if ttl_seconds is not None:
+            body["exp"] = int(time.time()) + ttl_seconds
+        payload = _b64(json.dumps(body, separators=(",", ":"), sort_keys=True).encode())
+        return f"{payload}.{_b64(self._mac(payload))}"
+
+    def open(self, token: str, action: str) -> dict[str, Any]:
+        payload, dot, mac = token.partition(".")
+        if not dot or len(token) > 2000:
+            raise LinkError("malformed link")
+        try:
+            given = _unb64(mac)
+        except (ValueError, TypeError) as exc:
+            raise LinkError("malformed link") from exc
+        if not hmac.compare_digest(given, self._mac(payload)):
+            raise LinkError("link signature does not match")
+        claims: dict[str, Any] = json.loads(_unb64(payload))
+        if claims.get("a") != action:
+            raise LinkError("link is for another action")
+        if "exp" in claims and claims["exp"] < time.time():
+            raise LinkError("link expired")
+        return claims
+
+    def _mac(self, payload: str) -> bytes:
+        return hmac.new(self._key, payload.encode(), hashlib.sha256).digest()
+
+
+def new_single_use_token() -> tuple[str, str]:
+    """(token for the link, SHA-256 hex to store): only the hash is kept."""
+    token = secrets.token_urlsafe(32)
+    return token, token_hash(token)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,172 @@
+"""Pure rules of consent: purposes, channels, the age gate, GPC, retention. No I/O."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+
+DEFAULT_CONFIG = Path(__file__).parent / "purposes.json"
+
+
+class LegalBasis(StrEnum):
+    # GDPR Art. 6(1)
+    CONSENT = "consent"
+    CONTRACT = "contract"
+    LEGAL_OBLIGATION = "legal_obligation"
+    LEGITIMATE_INTEREST = "legitimate_interest"
+
+
+class Channel(StrEnum):
+    # Statement Art. 3.2: the website's forms and banners
+    CONTACT_FORM = "contact_form"
+    OPT_IN_FORM = "opt_in_form"
+    PAYMENT_FORM = "payment_form"
+    CHAT = "chat"
+    SUPPORT_FORM = "support_form"
+    COOKIE_BANNER = "cookie_banner"
+    PREFERENCE_PAGE = "preference_page"
+    NEWSLETTER_SIGNUP = "newsletter_signup"
+    # Statement Art. 3.4: other channels, recorded by staff
+    PHONE = "phone"
+    WHATSAPP = "whatsapp"
+    EMAIL = "email"
+    SOCIAL_MEDIA = "social_media"
+    THIRD_PARTY = "third_party"
+    # Systems
+    ACTIVECAMPAIGN = "activecampaign"
+    UNSUBSCRIBE_LINK = "unsubscribe_link"
+
+
+STAFF_CHANNELS = frozenset({Channel.PHONE, Channel.WHATSAPP, Channel.EMAIL, Channel.SOCIAL_MEDIA, Channel.THIRD_PARTY})
+PUBLIC_CHANNELS = frozenset(Channel) - STAFF_CHANNELS - {Channel.ACTIVECAMPAIGN, Channel.UNSUBSCRIBE_LINK}
+
+
+class DataCategory(StrEnum):
+    # Statement Art. 3.2 a-h
+    NAME = "name"
+    EMAIL = "email"
+    IP_ADDRESS = "ip_address"
+    COMPANY_NAME = "company_name"
+    DATE_OF_BIRTH = "date_of_birth"
+    ADDRESS = "address"
+    IBAN = "iban"
+    VAT_NUMBER = "vat_number"
+    KVK_NUMBER = "kvk_number"
+    PHONE = "phone"
+    SITE_ACTIVITY = "site_activity"
+    BROWSING_BEHAVIOUR = "browsing_behaviour"
+    BROWSER_DEVICE = "browser_device"
+    MESSAGE = "message"
+
+
+class State(StrEnum):
+    GRANTED = "granted"
+    DENIED = "denied"
+    WITHDRAWN = "withdrawn"
+    PENDING_CONFIRMATION = "pending_confirmation"  # double opt-in mail sent (Art. 15)
+    PENDING_PARENT = "pending_parent"  # under 16: waiting for a parent (Art. 3.5, UAVG Art. 5)
+    EXPIRED = "expired"  # retention period over (Art. 7)
+
+
+ACTIVE = frozenset({State.GRANTED})
+
+
+@dataclass(frozen=True)
+class Purpose:
+    id: str
+    legal_basis: LegalBasis
+    retention_days: int
+    categories: tuple[str, ...]
+    description_nl: str
+    description_en: str
+    article: str = ""
+    requires_consent: bool = True
+    double_opt_in: bool = False
+    gpc_objection: bool = False
+    per_third_party: bool = False
+    standing: bool = False  # a consent that lasts until withdrawn (the newsletter); others expire
+
+
+@dataclass(frozen=True)
+class Processor:
+    name: str
+    service: str
+    agreement: str
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    purposes: dict[str, Purpose]
+    processors: tuple[Processor, ...]
+    controller: dict[str, str]
+
+    def purpose(self, purpose_id: str) -> Purpose | None:
+        return self.purposes.get(purpose_id)
+
+    def is_processor(self, name: str) -> bool:
+        return name.casefold() in {p.name.casefold() for p in self.processors}
+
+
+def load_catalogue(path: Path = DEFAULT_CONFIG) -> Catalogue:
+    raw = json.loads(path.read_text())
+    purposes = {
+        p["id"]: Purpose(
+            id=p["id"],
+            legal_basis=LegalBasis(p["legal_basis"]),
+            retention_days=int(p["retention_days"]),
+            categories=tuple(p.get("categories", ())),
+            description_nl=p["description_nl"],
+            description_en=p["description_en"],
+            article=p.get("article", ""),
+            requires_consent=p.get("requires_consent", True),
+            double_opt_in=p.get("double_opt_in", False),
+            gpc_objection=p.get("gpc_objection", False),
+            per_third_party=p.get("per_third_party", False),
+            standing=p.get("standing", False),
+        )
+        for p in raw["purposes"]
+    }
+    processors = tuple(Processor(p["name"], p["service"], p["agreement"]) for p in raw["processors"])
+    return Catalogue(purposes=purposes, processors=processors, controller=raw["statement"])
+
+
+# UAVG Art. 5 / GDPR Art. 8: the age of digital consent in the Netherlands.
+DIGITAL_CONSENT_AGE = 16
+
+
+def age_on(birth: date, today: date) -> int:
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def needs_parent(*, age: int | None, date_of_birth: date | None, today: date) -> bool:
+    """Statement Art. 3.5: under 16, consent waits for a parent or guardian."""
+    if date_of_birth is not None:
+        return age_on(date_of_birth, today) < DIGITAL_CONSENT_AGE
+    return age is not None and age < DIGITAL_CONSENT_AGE
+
+
+def initial_state(purpose: Purpose, *, granted: bool, minor: bool, gpc: bool, staff: bool) -> tuple[State, str | None]:
+    """What a capture becomes, and why, before any confirmation.
+
+    GPC (Sec-GPC: 1) is an objection to tracking: never read as consent. Double opt-in and parental
+    consent hold a grant pending; staff captures by phone etc. are recorded as given."""
+    if not granted:
+        return State.DENIED, None
+    if gpc and purpose.gpc_objection:
+        return State.DENIED, "gpc"
+    if minor and purpose.requires_consent:
+        return State.PENDING_PARENT, "under 16"
+    if purpose.double_opt_in and not staff:
+        return State.PENDING_CONFIRMATION, "double opt-in"
+    return State.GRANTED, None
+
+
+def retention_end(purpose: Purpose, state: State, changed_at: datetime) -> datetime | None:
+    """Art. 7: when the data kept for this purpose must go: `retention_days` after the last change,
+    except while a standing consent (the newsletter) is given."""
+    if state == State.EXPIRED or (state in ACTIVE and purpose.standing):
+        return None
+    return changed_at + timedelta(days=purpose.retention_days)

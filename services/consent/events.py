@@ -1,0 +1,114 @@
+"""Events of the consent service on consent.events.v1 and consent.state.v1 (non-personal: pseudonyms)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from services.common.events import CONSENT_EVENTS, CONSENT_STATE, EventData, event_type
+
+PSEUDONYM = Field(min_length=64, max_length=64, description="HMAC-SHA256 pseudonym of the email or browser id")
+
+
+class _ConsentDecision(EventData):
+    topic = CONSENT_EVENTS.name
+    subject: str = PSEUDONYM
+    purpose: str
+    third_party: str = ""
+    record_id: str
+    legal_basis: str
+    channel: str
+    categories: list[str] = Field(default_factory=list)
+    notice_version: str = ""
+    notice_hash: str = ""
+    reason: str | None = None
+
+
+@event_type
+class ConsentGranted(_ConsentDecision):
+    """Consent given (and confirmed, where double opt-in applies)."""
+
+    event_type = "consent.granted"
+
+
+@event_type
+class ConsentDenied(_ConsentDecision):
+    """Consent refused, or an objection such as Global Privacy Control."""
+
+    event_type = "consent.denied"
+
+
+@event_type
+class ConsentWithdrawn(_ConsentDecision):
+    """Consent withdrawn (GDPR 7(3)): takes effect at once."""
+
+    event_type = "consent.withdrawn"
+
+
+@event_type
+class ConsentPending(_ConsentDecision):
+    """Consent asked but not yet valid: waiting for the double opt-in click or a parent."""
+
+    event_type = "consent.pending"
+
+
+@event_type
+class ConsentExpired(_ConsentDecision):
+    """The purpose's retention period is over (statement Art. 7)."""
+
+    event_type = "consent.expired"
+
+
+@event_type
+class BrowserLinked(EventData):
+    """An anonymous browser's choices now belong to a person."""
+
+    event_type = "consent.browser.linked"
+    topic = CONSENT_EVENTS.name
+    subject: str = PSEUDONYM
+    browser: str = PSEUDONYM
+
+
+@event_type
+class MinorDataReported(EventData):
+    """Someone reported data of a child under 16 without parental consent (statement Art. 3.5)."""
+
+    event_type = "consent.minor.reported"
+    topic = CONSENT_EVENTS.name
+    subject: str = PSEUDONYM
+    report_id: str
+
+
+@event_type
+class ActiveCampaignNoted(EventData):
+    """An ActiveCampaign webhook that is not a withdrawal (subscribe, update, ...), kept as what it is."""
+
+    event_type = "consent.activecampaign.noted"
+    topic = CONSENT_EVENTS.name
+    subject: str = PSEUDONYM
+    webhook_type: str
+    lists: list[str] = Field(default_factory=list)
+    initiated_by: str | None = None
+    initiated_from: str | None = None
+
+
+@event_type
+class ConsentStateSnapshot(EventData):
+    """Everything one subject currently allows: the compacted topic's value (a tombstone after erasure)."""
+
+    event_type = "consent.state"
+    topic = CONSENT_STATE.name
+    subject: str = PSEUDONYM
+    purposes: dict[str, str] = Field(description="purpose (or purpose:third party) -> granted, denied, ...")
+    updated_at: datetime
+
+
+DECISION_EVENTS: dict[str, type[_ConsentDecision]] = {
+    "granted": ConsentGranted,
+    "denied": ConsentDenied,
+    "withdrawn": ConsentWithdrawn,
+    "pending_confirmation": ConsentPending,
+    "pending_parent": ConsentPending,
+    "expired": ConsentExpired,
+}

@@ -1,0 +1,94 @@
+"""Tables of the consent service."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, LargeBinary, Text
+from sqlmodel import Field, SQLModel
+
+from services.common.models import ts_column, utcnow
+
+
+class ConsentSubject(SQLModel, table=True):
+    """A person (pseudonym of the email) or an anonymous browser (pseudonym of the browser id)."""
+
+    __tablename__ = "consent_subjects"
+    subject: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=10, description="email or browser")
+    person: str | None = Field(default=None, max_length=64, index=True, description="browser linked to this person")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class ConsentRecord(SQLModel, table=True):
+    """One decision about one purpose, with its evidence (encrypted for the subject)."""
+
+    __tablename__ = "consent_records"
+    id: str = Field(primary_key=True, max_length=40)
+    subject: str = Field(max_length=64, index=True)
+    purpose: str = Field(max_length=60)
+    third_party: str = Field(default="", max_length=200)
+    state: str = Field(max_length=30)
+    legal_basis: str = Field(max_length=30)
+    channel: str = Field(max_length=30)
+    categories: str = Field(sa_column=Column(Text, nullable=False), description="JSON list")
+    notice_version: str = Field(max_length=100)
+    notice_hash: str = Field(max_length=100)
+    reason: str | None = Field(default=None, max_length=200)
+    event_id: str = Field(max_length=40, description="Its ledger entry, which holds the encrypted evidence")
+    ledger_seq: int
+    actor: str | None = Field(default=None, max_length=200, description="Staff member or system that recorded it")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column(index=True))
+
+
+class ConsentState(SQLModel, table=True):
+    """The current decision per subject and purpose (and third party, for sharing)."""
+
+    __tablename__ = "consent_state"
+    subject: str = Field(primary_key=True, max_length=64)
+    purpose: str = Field(primary_key=True, max_length=60)
+    third_party: str = Field(primary_key=True, default="", max_length=200)
+    state: str = Field(max_length=30)
+    record_id: str = Field(max_length=40)
+    changed_at: datetime = Field(sa_column=ts_column())
+    expires_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True, index=True))
+
+
+class OptInToken(SQLModel, table=True):
+    """A double opt-in confirmation (newsletter, or a parent's): only the token's hash is stored."""
+
+    __tablename__ = "optin_tokens"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    subject: str = Field(max_length=64, index=True)
+    kind: str = Field(max_length=20, description="newsletter or parent")
+    record_ids: str = Field(sa_column=Column(Text, nullable=False), description="JSON list of pending records")
+    mail_id: str = Field(max_length=40)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    expires_at: datetime = Field(sa_column=ts_column())
+    used_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+
+
+class ProcessorEntry(SQLModel, table=True):
+    """Statement Art. 8: the processors, and whether their processing agreement is in place."""
+
+    __tablename__ = "processors"
+    id: str = Field(primary_key=True, max_length=80)
+    name: str = Field(max_length=200, unique=True)
+    service: str = Field(max_length=200)
+    agreement: str = Field(max_length=20, description="unknown, requested, signed or ended")
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """An ActiveCampaign webhook call, stored raw (encrypted) before it is processed."""
+
+    __tablename__ = "activecampaign_deliveries"
+    id: str = Field(primary_key=True, max_length=40)
+    body_hash: str = Field(max_length=64, unique=True)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False), description="AES-GCM of the raw body")
+    event_type: str | None = Field(default=None, max_length=60)
+    subject: str | None = Field(default=None, max_length=64, index=True)
+    status: str = Field(max_length=20, description="received, processed, ignored, rejected or failed")
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    received_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    processed_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))

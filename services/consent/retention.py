@@ -1,0 +1,76 @@
+"""Statement Art. 7: nothing is kept longer than its purpose needs. Expired decisions are marked, and a
+subject with nothing left to keep is crypto-shredded. Recorded in the ledger and published."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from sqlmodel import col, select
+
+from services.consent import service
+from services.consent.context import ConsentContext
+from services.consent.domain import State
+from services.consent.models import ConsentRecord, ConsentState
+
+log = logging.getLogger(__name__)
+REASON = "retention period over (statement Art. 7)"
+
+
+async def run(ctx: ConsentContext, now: datetime | None = None) -> dict[str, int]:
+    now = now or datetime.now(UTC)
+    expired = shredded = 0
+    async with ctx.rt.db.transaction() as s:
+        due = (await s.execute(select(ConsentState).where(col(ConsentState.expires_at) <= now))).scalars().all()
+        subjects = sorted({row.subject for row in due})
+        for row in due:
+            purpose = ctx.catalogue.purpose(row.purpose)
+            if purpose is None:
+                continue
+            previous = await s.get(ConsentRecord, row.record_id)
+            await service._decide(
+                ctx,
+                s,
+                row.subject,
+                purpose,
+                row.third_party,
+                State.EXPIRED,
+                REASON,
+                previous.channel if previous else "retention",
+                [],
+                previous.notice_version if previous else "",
+                "",
+                None,
+                "retention job",
+            )
+            expired += 1
+        for subject in subjects:
+            remaining = (
+                (
+                    await s.execute(
+                        select(ConsentState)
+                        .where(col(ConsentState.subject) == subject)
+                        .where(col(ConsentState.state) != State.EXPIRED.value)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if remaining:
+                await service.publish_state(ctx, s, subject)
+            else:
+                await service.erase_in(ctx, s, subject, REASON)
+                shredded += 1
+    if expired:
+        log.info("retention: %d decisions expired, %d subjects shredded", expired, shredded)
+    return {"expired": expired, "shredded": shredded}
+
+
+async def worker(ctx: ConsentContext) -> None:
+    while True:
+        await asyncio.sleep(ctx.settings.retention_interval_seconds)
+        try:
+            await run(ctx)
+        except Exception:
+            log.exception("retention round failed")

@@ -1,0 +1,227 @@
+"""Public HTTP routes of the consent service: websites and widgets (site key), people (signed links),
+ActiveCampaign (secret path). Thin: the work is in service.py, webhooks.py."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from services.common.auth import Open, Public, Site
+from services.common.links import LinkError
+from services.consent import pages, service, webhooks
+from services.consent.context import ConsentContext
+from services.consent.domain import Channel
+from services.consent.events import MinorDataReported
+from services.consent.receipts import receipt
+from services.consent.schemas import (
+    CaptureIn,
+    CaptureOut,
+    CookiesIn,
+    MinorReportIn,
+    PurposeChoice,
+    WithdrawIn,
+    WithdrawOut,
+)
+
+router = APIRouter(tags=["consent"])
+SiteKey = Annotated[Site, Depends(Public())]
+LINK = Open("the signed or single-use token in the path is the credential")
+TOKEN = Annotated[str, Path(min_length=10, max_length=2000)]
+
+
+def context(request: Request) -> ConsentContext:
+    return ConsentContext.of(request.app.state.runtime)
+
+
+def evidence(request: Request, page: str | None = None) -> service.Evidence:
+    site = getattr(request.state, "site", None)
+    return service.Evidence(
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+        page=page or request.headers.get("referer"),
+        gpc=request.headers.get("sec-gpc", "").strip() == "1",
+        site=site.key if site else None,
+    )
+
+
+async def _capture(request: Request, body: CaptureIn, actor: str | None) -> CaptureOut:
+    ctx = context(request)
+    ev = evidence(request, body.page)
+    done, subject, confirmation = await service.capture(ctx, body, ev, actor=actor)
+    history_url = service.history_link(ctx, subject)
+    return CaptureOut(
+        receipt=receipt(
+            ctx, subject=subject, recorded=done, channel=body.channel.value, at=ev.at, history_url=history_url
+        ),
+        states={d.ref.purpose: d.record.state for d in done},
+        history_url=history_url,
+        confirmation=confirmation,
+    )
+
+
+@router.post("/v1/consents", status_code=201)
+async def capture(body: CaptureIn, request: Request, _site: SiteKey) -> CaptureOut:
+    """Record consent given or refused, per purpose, with the evidence the server sees (time, IP, user
+    agent, page, Sec-GPC). Returns a consent receipt that points at its ledger entries."""
+    return await _capture(request, body, None)
+
+
+@router.post("/v1/cookies", status_code=201)
+async def cookies(body: CookiesIn, request: Request, _site: SiteKey) -> CaptureOut:
+    """The cookie banner (statement Art. 16): functional cookies need no consent; `Sec-GPC: 1` refuses tracking."""
+    capture_in = CaptureIn(
+        browser_id=body.browser_id,
+        channel=Channel.COOKIE_BANNER,
+        notice=body.notice,
+        page=body.page,
+        purposes=[
+            PurposeChoice(purpose="functional_cookies", granted=True),
+            PurposeChoice(purpose="analytics_cookies", granted=body.analytics),
+            PurposeChoice(purpose="tracking_cookies", granted=body.tracking),
+        ],
+    )
+    return await _capture(request, capture_in, None)
+
+
+@router.post("/v1/withdrawals")
+async def withdraw(body: WithdrawIn, request: Request, _site: SiteKey) -> WithdrawOut:
+    """Withdraw per purpose or everything (GDPR 7(3)): effective at once, published at once."""
+    done, states = await service.withdraw(context(request), body, evidence(request))
+    return WithdrawOut(withdrawn=[d.ref.purpose for d in done], states=states, ledger=[d.ref for d in done])
+
+
+@router.post("/v1/minor-reports", status_code=202)
+async def report_minor(body: MinorReportIn, request: Request, _site: SiteKey) -> dict[str, str]:
+    """Statement Art. 3.5: data of a child under 16 left without a parent's consent. Erased here at once;
+    the report also starts an erasure request across every holder (dsar)."""
+    ctx = context(request)
+    subject = ctx.rt.recorder.pseudonym(str(body.email))
+    report_id = await report(ctx, subject, body, evidence(request))
+    return {"status": "erased", "report_id": report_id}
+
+
+async def report(ctx: ConsentContext, subject: str, body: MinorReportIn, ev: service.Evidence) -> str:
+    import uuid
+
+    report_id = "mr_" + uuid.uuid4().hex
+    async with ctx.rt.db.transaction() as s:
+        personal = {
+            **ev.personal(),
+            "reporter_email": str(body.reporter_email) if body.reporter_email else None,
+            "details": body.details,
+        }
+        await service.erase_in(ctx, s, subject, f"minor without parental consent ({report_id})")
+        # recorded after shredding: the report's own details get a fresh key, erased with the request
+        await ctx.rt.recorder.record(
+            s,
+            MinorDataReported(subject=subject, report_id=report_id),
+            subject=subject,
+            personal={k: v for k, v in personal.items() if v},
+        )
+    return report_id
+
+
+@router.get("/v1/purposes", dependencies=[Depends(Open("what we ask consent for is public"))])
+async def purposes(request: Request) -> dict[str, Any]:
+    ctx = context(request)
+    return {
+        "controller": ctx.catalogue.controller,
+        "purposes": [
+            {
+                "id": p.id,
+                "legal_basis": p.legal_basis.value,
+                "retention_days": p.retention_days,
+                "categories": list(p.categories),
+                "article": p.article,
+                "requires_consent": p.requires_consent,
+                "double_opt_in": p.double_opt_in,
+                "description_nl": p.description_nl,
+                "description_en": p.description_en,
+            }
+            for p in ctx.catalogue.purposes.values()
+        ],
+    }
+
+
+@router.get("/v1/confirm/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
+async def confirm_page(token: TOKEN, request: Request) -> HTMLResponse:
+    return HTMLResponse(pages.confirm_form(str(request.url.path)))
+
+
+@router.post("/v1/confirm/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
+async def confirm(token: TOKEN, request: Request) -> HTMLResponse:
+    """The double opt-in click (or a parent's): records click time and IP as evidence."""
+    done = await service.confirm(context(request), token, evidence(request))
+    return HTMLResponse(pages.confirmed([d.ref.purpose for d in done]))
+
+
+def _unsubscribe_claims(ctx: ConsentContext, token: str) -> dict[str, Any]:
+    try:
+        return ctx.links.open(token, "unsubscribe")
+    except LinkError as exc:
+        raise HTTPException(404, f"unknown unsubscribe link: {exc}") from exc
+
+
+@router.get("/v1/unsubscribe/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
+async def unsubscribe_page(token: TOKEN, request: Request) -> HTMLResponse:
+    claims = _unsubscribe_claims(context(request), token)
+    return HTMLResponse(pages.unsubscribe_form(str(request.url.path), list(claims["p"])))
+
+
+@router.post("/v1/unsubscribe/{token}", dependencies=[Depends(LINK)])
+async def unsubscribe(token: TOKEN, request: Request) -> HTMLResponse:
+    """One click, also as RFC 8058 `List-Unsubscribe=One-Click` POST from a mail client."""
+    ctx = context(request)
+    claims = _unsubscribe_claims(ctx, token)
+    purposes = None if "*" in claims["p"] else set(claims["p"])
+    ev = evidence(request)
+    async with ctx.rt.db.transaction() as s:
+        done = await service.withdraw_in(
+            ctx, s, claims["s"], purposes, None, Channel.UNSUBSCRIBE_LINK, ev.personal(), "unsubscribe link"
+        )
+        await service.publish_state(ctx, s, claims["s"])
+    return HTMLResponse(pages.unsubscribed([d.ref.purpose for d in done]))
+
+
+@router.get("/v1/history/{token}", dependencies=[Depends(LINK)], response_model=None)
+async def history(token: TOKEN, request: Request) -> Any:
+    """The person's own consent history and current state (HTML for browsers, JSON on request)."""
+    ctx = context(request)
+    try:
+        claims = ctx.links.open(token, "history")
+    except LinkError as exc:
+        status = 410 if "expired" in str(exc) else 404
+        raise HTTPException(status, f"history link: {exc}") from exc
+    data = await service.history(ctx, claims["s"])
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse(jsonable(data))
+    return HTMLResponse(pages.history(data))
+
+
+def jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    from fastapi.encoders import jsonable_encoder
+
+    encoded: dict[str, Any] = jsonable_encoder(data)
+    return encoded
+
+
+@router.post(
+    "/webhooks/activecampaign/{secret}",
+    tags=["webhooks"],
+    dependencies=[Depends(Open("the secret path segment is the credential (compared in constant time)"))],
+)
+async def activecampaign(secret: Annotated[str, Path(max_length=200)], request: Request) -> JSONResponse:
+    """ActiveCampaign webhook (form-encoded). Wrong secret: 404. Stored before processing; never 410."""
+    ctx = context(request)
+    expected = ctx.settings.activecampaign_webhook_secret
+    assert expected is not None
+    if not hmac.compare_digest(secret.encode(), expected.get_secret_value().encode()):
+        raise HTTPException(404, "Not Found")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if content_type != "application/x-www-form-urlencoded":
+        raise HTTPException(400, f"expected application/x-www-form-urlencoded, got {content_type or 'nothing'}")
+    status, message = await webhooks.receive(ctx, await request.body())
+    return JSONResponse({"detail": message}, status_code=status)

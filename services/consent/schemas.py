@@ -1,0 +1,126 @@
+"""API shapes of the consent service. Field names in errors are the ones a caller sent."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from services.consent.domain import Channel, DataCategory, LegalBasis
+
+BROWSER_ID = Field(
+    None,
+    min_length=8,
+    max_length=128,
+    pattern=r"^[A-Za-z0-9_\-]+$",
+    description="An anonymous id the site keeps in a first-party cookie",
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Notice(Strict):
+    """The text shown when asking: the statement's version and the SHA-256 of the exact text."""
+
+    version: str = Field(min_length=1, max_length=100)
+    hash: str = Field(pattern=r"^(sha256:)?[0-9a-f]{64}$", description="SHA-256 (hex) of the notice text")
+
+
+class PurposeChoice(Strict):
+    purpose: str = Field(min_length=1, max_length=60)
+    granted: bool
+    third_party: str | None = Field(None, max_length=200, description="Required for third_party_sharing")
+    legal_basis: LegalBasis | None = Field(None, description="If given, must be the purpose's configured basis")
+
+
+class CaptureIn(Strict):
+    email: EmailStr | None = None
+    browser_id: str | None = BROWSER_ID
+    name: str | None = Field(None, max_length=200)
+    purposes: list[PurposeChoice] = Field(min_length=1, max_length=20)
+    channel: Channel
+    data_categories: list[DataCategory] = Field(default_factory=list, max_length=20)
+    notice: Notice
+    page: str | None = Field(None, max_length=2000, description="Page or form URL; default: the Referer header")
+    age: int | None = Field(None, ge=0, le=130)
+    date_of_birth: date | None = None
+    parent_email: EmailStr | None = Field(None, description="Required when the person is under 16")
+    note: str | None = Field(None, max_length=2000, description="Staff: how and where consent was given")
+
+    @model_validator(mode="after")
+    def _identified(self) -> CaptureIn:
+        if self.email is None and self.browser_id is None:
+            raise ValueError("give email or browser_id (or both, to link a browser to a person)")
+        return self
+
+
+class WithdrawIn(Strict):
+    email: EmailStr | None = None
+    browser_id: str | None = BROWSER_ID
+    purposes: list[str] | None = Field(None, max_length=20, description="Default with all=true: every purpose")
+    all: bool = False
+    third_party: str | None = Field(None, max_length=200)
+    channel: Channel = Channel.PREFERENCE_PAGE
+
+    @model_validator(mode="after")
+    def _what(self) -> WithdrawIn:
+        if self.email is None and self.browser_id is None:
+            raise ValueError("give email or browser_id")
+        if not self.all and not self.purposes:
+            raise ValueError("give purposes, or all=true to withdraw everything")
+        return self
+
+
+class CookiesIn(Strict):
+    browser_id: str = Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_\-]+$")
+    analytics: bool
+    tracking: bool
+    notice: Notice
+    page: str | None = Field(None, max_length=2000)
+
+
+class MinorReportIn(Strict):
+    email: EmailStr = Field(description="The address under which the child's data was left")
+    reporter_email: EmailStr | None = None
+    details: str = Field("", max_length=5000)
+
+
+class EmailIn(Strict):
+    email: EmailStr
+
+
+class ProcessorUpdate(Strict):
+    agreement: str = Field(pattern="^(unknown|requested|signed|ended)$")
+
+
+class LedgerRef(BaseModel):
+    record_id: str
+    purpose: str
+    state: str
+    event_id: str
+    seq: int
+    inclusion_proof: str
+
+
+class CaptureOut(BaseModel):
+    receipt: dict[str, Any] = Field(description="Kantara Consent Receipt v1.1 fields, plus the ledger entries")
+    states: dict[str, str]
+    history_url: str | None
+    confirmation: str | None = Field(None, description="Set when a double opt-in or parental mail was sent")
+
+
+class WithdrawOut(BaseModel):
+    withdrawn: list[str]
+    states: dict[str, str]
+    ledger: list[LedgerRef]
+
+
+class HistoryOut(BaseModel):
+    subject: str
+    states: dict[str, str]
+    records: list[dict[str, Any]]
+    linked_browsers: int
+    generated_at: datetime

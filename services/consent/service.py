@@ -1,0 +1,504 @@
+"""Use-cases of the consent service: capture, withdraw, confirm, history, erase. One transaction each."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from services.common.contracts import SubjectShredded
+from services.common.crypto import ShreddedError
+from services.common.errors import FieldError, ServiceError
+from services.common.events import CONSENT_EVENTS, CONSENT_STATE, CloudEvent
+from services.common.links import new_single_use_token, token_hash
+from services.common.mail import MailMessage, queue_mail
+from services.common.outbox import enqueue, enqueue_raw
+from services.consent import domain, mails
+from services.consent.context import ConsentContext
+from services.consent.domain import Channel, State
+from services.consent.events import DECISION_EVENTS, BrowserLinked, ConsentStateSnapshot
+from services.consent.models import ConsentRecord, ConsentState, ConsentSubject, OptInToken
+from services.consent.schemas import CaptureIn, LedgerRef, WithdrawIn
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the server itself observed about a request (never taken from the body)."""
+
+    ip: str | None
+    user_agent: str | None
+    page: str | None
+    gpc: bool
+    site: str | None
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def personal(self) -> dict[str, Any]:
+        return {
+            "ip": self.ip,
+            "user_agent": self.user_agent,
+            "page": self.page,
+            "gpc": self.gpc,
+            "site": self.site,
+            "at": self.at.isoformat(),
+        }
+
+
+@dataclass
+class Recorded:
+    record: ConsentRecord
+    ref: LedgerRef
+
+
+# --- capture -----------------------------------------------------------------------------------------
+
+
+async def capture(
+    ctx: ConsentContext, cmd: CaptureIn, ev: Evidence, *, actor: str | None = None
+) -> tuple[list[Recorded], str, str | None]:
+    """Record one decision per purpose; returns the records, the subject and the confirmation kind sent."""
+    staff = actor is not None
+    if not staff and cmd.channel not in domain.PUBLIC_CHANNELS:
+        raise FieldError(("channel",), f"channel {cmd.channel.value} is recorded by staff through the admin API")
+    choices = _validated_choices(ctx, cmd)
+    minor = domain.needs_parent(age=cmd.age, date_of_birth=cmd.date_of_birth, today=ev.at.date())
+    if minor and cmd.parent_email is None:
+        raise FieldError(("parent_email",), "under 16: a parent's or guardian's email is required (statement Art. 3.5)")
+    person = ctx.rt.recorder.pseudonym(str(cmd.email)) if cmd.email else None
+    browser = ctx.browser_pseudonym(cmd.browser_id) if cmd.browser_id else None
+    subject = person or browser
+    assert subject is not None
+    personal = {
+        **ev.personal(),
+        "email": str(cmd.email) if cmd.email else None,
+        "name": cmd.name,
+        "date_of_birth": cmd.date_of_birth.isoformat() if cmd.date_of_birth else None,
+        "age": cmd.age,
+        "parent_email": str(cmd.parent_email) if cmd.parent_email else None,
+        "note": cmd.note,
+    }
+    personal = {k: v for k, v in personal.items() if v is not None}
+    async with ctx.rt.db.transaction() as s:
+        await _ensure_subject(ctx, s, person, browser)
+        done = []
+        for purpose, third_party, granted in choices:
+            state, reason = domain.initial_state(purpose, granted=granted, minor=minor, gpc=ev.gpc, staff=staff)
+            done.append(
+                await _decide(
+                    ctx,
+                    s,
+                    subject,
+                    purpose,
+                    third_party,
+                    state,
+                    reason,
+                    cmd.channel,
+                    [c.value for c in cmd.data_categories],
+                    cmd.notice.version,
+                    cmd.notice.hash,
+                    personal,
+                    actor,
+                )
+            )
+        confirmation = None
+        waiting = [d.record for d in done if d.record.state == State.PENDING_PARENT]
+        if waiting:
+            assert cmd.parent_email is not None
+            await _send_confirmation(ctx, s, subject, "parent", str(cmd.parent_email), waiting)
+            confirmation = "parent"
+        waiting = [d.record for d in done if d.record.state == State.PENDING_CONFIRMATION]
+        if waiting:
+            if cmd.email is None:
+                raise FieldError(("email",), "double opt-in needs an email address")
+            await _send_confirmation(ctx, s, subject, "newsletter", str(cmd.email), waiting)
+            confirmation = confirmation or "newsletter"
+        await publish_state(ctx, s, subject)
+    return done, subject, confirmation
+
+
+def _validated_choices(ctx: ConsentContext, cmd: CaptureIn) -> list[tuple[domain.Purpose, str, bool]]:
+    out = []
+    seen = set()
+    for i, choice in enumerate(cmd.purposes):
+        purpose = ctx.catalogue.purpose(choice.purpose)
+        if purpose is None:
+            known = ", ".join(sorted(ctx.catalogue.purposes))
+            raise FieldError(("purposes", i, "purpose"), f"unknown purpose {choice.purpose!r}; known: {known}")
+        if choice.legal_basis is not None and choice.legal_basis != purpose.legal_basis:
+            raise FieldError(
+                ("purposes", i, "legal_basis"),
+                f"{purpose.id} rests on {purpose.legal_basis.value}, not {choice.legal_basis.value}",
+            )
+        third_party = (choice.third_party or "").strip()
+        if purpose.per_third_party and not third_party:
+            raise FieldError(("purposes", i, "third_party"), "name the third party the data would be shared with")
+        if purpose.per_third_party and ctx.catalogue.is_processor(third_party):
+            raise FieldError(
+                ("purposes", i, "third_party"),
+                f"{third_party} is one of our processors (Art. 8): no sharing consent is asked for it",
+            )
+        if not purpose.per_third_party and third_party:
+            raise FieldError(("purposes", i, "third_party"), f"{purpose.id} is not about a third party")
+        if (purpose.id, third_party) in seen:
+            raise FieldError(("purposes", i, "purpose"), f"{purpose.id} is listed twice")
+        seen.add((purpose.id, third_party))
+        out.append((purpose, third_party, choice.granted))
+    return out
+
+
+async def _ensure_subject(ctx: ConsentContext, s: AsyncSession, person: str | None, browser: str | None) -> None:
+    if person is not None and await s.get(ConsentSubject, person) is None:
+        s.add(ConsentSubject(subject=person, kind="email"))
+    if browser is not None:
+        row = await s.get(ConsentSubject, browser)
+        if row is None:
+            s.add(ConsentSubject(subject=browser, kind="browser", person=person))
+            linked = person is not None
+        else:
+            linked = person is not None and row.person != person
+            if linked:
+                row.person = person
+                s.add(row)
+        if linked:
+            assert person is not None
+            await ctx.rt.recorder.record(s, BrowserLinked(subject=person, browser=browser), subject=person)
+    await s.flush()
+
+
+async def _decide(
+    ctx: ConsentContext,
+    s: AsyncSession,
+    subject: str,
+    purpose: domain.Purpose,
+    third_party: str,
+    state: State,
+    reason: str | None,
+    channel: Channel | str,
+    categories: list[str],
+    notice_version: str,
+    notice_hash: str,
+    personal: dict[str, Any] | None,
+    actor: str | None,
+) -> Recorded:
+    """Append one decision: ledger entry (evidence encrypted for the subject), record, current state."""
+    record_id = "cr_" + uuid.uuid4().hex
+    channel_value = channel.value if isinstance(channel, Channel) else channel
+    payload = DECISION_EVENTS[state.value](
+        subject=subject,
+        purpose=purpose.id,
+        third_party=third_party,
+        record_id=record_id,
+        legal_basis=purpose.legal_basis.value,
+        channel=channel_value,
+        categories=categories,
+        notice_version=notice_version,
+        notice_hash=notice_hash,
+        reason=reason,
+    )
+    event, seq = await ctx.rt.recorder.record(s, payload, subject=subject, personal=personal)
+    record = ConsentRecord(
+        id=record_id,
+        subject=subject,
+        purpose=purpose.id,
+        third_party=third_party,
+        state=state.value,
+        legal_basis=purpose.legal_basis.value,
+        channel=channel_value,
+        categories=json.dumps(categories),
+        notice_version=notice_version,
+        notice_hash=notice_hash,
+        reason=reason,
+        event_id=event.id,
+        ledger_seq=seq,
+        actor=actor,
+        created_at=event.time,
+    )
+    s.add(record)
+    current = await s.get(ConsentState, (subject, purpose.id, third_party))
+    if current is None:
+        current = ConsentState(
+            subject=subject,
+            purpose=purpose.id,
+            third_party=third_party,
+            state=state.value,
+            record_id=record_id,
+            changed_at=event.time,
+        )
+    current.state, current.record_id, current.changed_at = state.value, record_id, event.time
+    current.expires_at = domain.retention_end(purpose, state, event.time)
+    s.add(current)
+    ref = LedgerRef(
+        record_id=record_id,
+        purpose=purpose.id if not third_party else f"{purpose.id}:{third_party}",
+        state=state.value,
+        event_id=event.id,
+        seq=seq,
+        inclusion_proof=ctx.url(f"/ledger/proof/inclusion?event_id={event.id}"),
+    )
+    return Recorded(record, ref)
+
+
+async def _send_confirmation(
+    ctx: ConsentContext, s: AsyncSession, subject: str, kind: str, to: str, records: list[ConsentRecord]
+) -> None:
+    """Art. 15 double opt-in (or the parent's confirmation, Art. 3.5): a single-use, expiring link."""
+    token, digest = new_single_use_token()
+    confirm_url = ctx.url(f"/v1/confirm/{token}")
+    purposes = [r.purpose for r in records]
+    unsubscribe_url = unsubscribe_link(ctx, subject, purposes)
+    mail = (mails.parent_confirmation if kind == "parent" else mails.optin_confirmation)(
+        to=to,
+        confirm_url=confirm_url,
+        unsubscribe_url=unsubscribe_url,
+        purposes=purposes,
+        hours=ctx.settings.optin_token_hours,
+    )
+    mail_id = await queue_mail(s, ctx.rt.vault, subject=subject, purpose=f"{kind}-confirmation", mail=mail)
+    s.add(
+        OptInToken(
+            token_hash=digest,
+            subject=subject,
+            kind=kind,
+            record_ids=json.dumps([r.id for r in records]),
+            mail_id=mail_id,
+            expires_at=datetime.now(UTC) + timedelta(hours=ctx.settings.optin_token_hours),
+        )
+    )
+
+
+# --- confirmation (double opt-in, parents) --------------------------------------------------------------
+
+
+async def confirm(ctx: ConsentContext, token: str, ev: Evidence) -> list[Recorded]:
+    async with ctx.rt.db.transaction() as s:
+        row = await s.get(OptInToken, token_hash(token))
+        if row is None:
+            raise ServiceError(404, "unknown confirmation link")
+        if row.used_at is not None:
+            raise ServiceError(410, "this confirmation link was already used")
+        if row.expires_at < ev.at:
+            raise ServiceError(410, "this confirmation link has expired; please sign up again")
+        row.used_at = ev.at
+        s.add(row)
+        mail = await s.get(MailMessage, row.mail_id)
+        evidence = {
+            **ev.personal(),
+            "mail_sent_at": mail.sent_at.isoformat() if mail and mail.sent_at else None,
+            "clicked_at": ev.at.isoformat(),
+            "confirmed_by": row.kind,
+        }
+        done = []
+        for record_id in json.loads(row.record_ids):
+            pending = await s.get(ConsentRecord, record_id)
+            purpose = ctx.catalogue.purpose(pending.purpose) if pending else None
+            current = (
+                await s.get(ConsentState, (row.subject, pending.purpose, pending.third_party)) if pending else None
+            )
+            if pending is None or purpose is None or current is None or current.record_id != record_id:
+                continue  # withdrawn or changed since: the click does not revive it
+            reason = "parent confirmed" if row.kind == "parent" else "double opt-in confirmed"
+            if row.kind == "parent" and purpose.double_opt_in:
+                reason = "parent confirmed (for the child's newsletter sign-up)"
+            done.append(
+                await _decide(
+                    ctx,
+                    s,
+                    row.subject,
+                    purpose,
+                    pending.third_party,
+                    State.GRANTED,
+                    reason,
+                    pending.channel,
+                    json.loads(pending.categories),
+                    pending.notice_version,
+                    pending.notice_hash,
+                    evidence,
+                    None,
+                )
+            )
+        await publish_state(ctx, s, row.subject)
+    return done
+
+
+# --- withdrawal ------------------------------------------------------------------------------------------
+
+
+async def withdraw(
+    ctx: ConsentContext, cmd: WithdrawIn, ev: Evidence, *, reason: str | None = None
+) -> tuple[list[Recorded], dict[str, str]]:
+    subjects = []
+    if cmd.email is not None:
+        subjects.append(ctx.rt.recorder.pseudonym(str(cmd.email)))
+    if cmd.browser_id is not None:
+        subjects.append(ctx.browser_pseudonym(cmd.browser_id))
+    wanted = None if cmd.all else set(cmd.purposes or [])
+    for i, purpose_id in enumerate(sorted(wanted or [])):
+        if ctx.catalogue.purpose(purpose_id) is None:
+            raise FieldError(("purposes", i), f"unknown purpose {purpose_id!r}")
+    async with ctx.rt.db.transaction() as s:
+        done = []
+        for subject in subjects:
+            done += await withdraw_in(ctx, s, subject, wanted, cmd.third_party, cmd.channel, ev.personal(), reason)
+        states = await current_states(s, subjects[0])
+        for subject in subjects:
+            await publish_state(ctx, s, subject)
+    return done, states
+
+
+async def withdraw_in(
+    ctx: ConsentContext,
+    s: AsyncSession,
+    subject: str,
+    purposes: set[str] | None,
+    third_party: str | None,
+    channel: Channel | str,
+    personal: dict[str, Any] | None,
+    reason: str | None,
+) -> list[Recorded]:
+    """Withdraw what is given or pending (all of it when `purposes` is None), in the caller's transaction."""
+    rows = (await s.execute(select(ConsentState).where(col(ConsentState.subject) == subject))).scalars().all()
+    done = []
+    for row in rows:
+        if purposes is not None and row.purpose not in purposes:
+            continue
+        if third_party is not None and row.third_party != third_party:
+            continue
+        if row.state not in (State.GRANTED, State.PENDING_CONFIRMATION, State.PENDING_PARENT):
+            continue
+        purpose = ctx.catalogue.purpose(row.purpose)
+        if purpose is None or not purpose.requires_consent:
+            continue
+        previous = await s.get(ConsentRecord, row.record_id)
+        done.append(
+            await _decide(
+                ctx,
+                s,
+                subject,
+                purpose,
+                row.third_party,
+                State.WITHDRAWN,
+                reason,
+                channel,
+                json.loads(previous.categories) if previous else [],
+                "",
+                "",
+                personal,
+                None,
+            )
+        )
+    return done
+
+
+# --- state, history ----------------------------------------------------------------------------------------
+
+
+async def current_states(s: AsyncSession, subject: str) -> dict[str, str]:
+    rows = (await s.execute(select(ConsentState).where(col(ConsentState.subject) == subject))).scalars().all()
+    return {(f"{r.purpose}:{r.third_party}" if r.third_party else r.purpose): r.state for r in rows}
+
+
+async def publish_state(ctx: ConsentContext, s: AsyncSession, subject: str) -> None:
+    """The compacted consent.state.v1 record: everything the subject currently allows."""
+    await s.flush()
+    states = await current_states(s, subject)
+    snapshot = ConsentStateSnapshot(subject=subject, purposes=states, updated_at=datetime.now(UTC))
+    event = CloudEvent.of(snapshot, source=ctx.rt.recorder.source, subject=subject)
+    await enqueue(s, ctx.settings.kafka_topic_prefix + CONSENT_STATE.name, event)
+
+
+async def history(ctx: ConsentContext, subject: str) -> dict[str, Any]:
+    """Every decision about a subject (and its linked browsers) with the evidence, readable while not erased."""
+    async with ctx.rt.db.read() as s:
+        browsers = list(
+            (
+                await s.execute(select(col(ConsentSubject.subject)).where(col(ConsentSubject.person) == subject))
+            ).scalars()
+        )
+        subjects = [subject, *browsers]
+        records = (
+            (
+                await s.execute(
+                    select(ConsentRecord)
+                    .where(col(ConsentRecord.subject).in_(subjects))
+                    .order_by(col(ConsentRecord.created_at))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        out = []
+        for r in records:
+            entry = await ctx.rt.ledger.entry(s, event_id=r.event_id)
+            leaf = json.loads(entry.entry) if entry else {}
+            evidence: dict[str, Any] | str | None = None
+            if leaf.get("ciphertext"):
+                try:
+                    evidence = await ctx.rt.vault.decrypt(s, r.subject, leaf["key_id"], leaf["ciphertext"])
+                except ShreddedError:
+                    evidence = "erased"
+            out.append(
+                {
+                    "record_id": r.id,
+                    "purpose": r.purpose,
+                    "third_party": r.third_party or None,
+                    "state": r.state,
+                    "legal_basis": r.legal_basis,
+                    "channel": r.channel,
+                    "categories": json.loads(r.categories),
+                    "notice_version": r.notice_version or None,
+                    "notice_hash": r.notice_hash or None,
+                    "reason": r.reason,
+                    "recorded_at": r.created_at,
+                    "recorded_by": r.actor,
+                    "browser": r.subject != subject,
+                    "evidence": evidence,
+                    "ledger": {"event_id": r.event_id, "seq": r.ledger_seq},
+                }
+            )
+        states = await current_states(s, subject)
+        for b in browsers:
+            states.update({f"browser:{k}": v for k, v in (await current_states(s, b)).items()})
+    return {
+        "subject": subject,
+        "states": states,
+        "records": out,
+        "linked_browsers": len(browsers),
+        "generated_at": datetime.now(UTC),
+    }
+
+
+# --- erasure ---------------------------------------------------------------------------------------------
+
+
+async def erase_in(ctx: ConsentContext, s: AsyncSession, subject: str, reason: str) -> str | None:
+    """Crypto-shred a person and their linked browsers in the caller's transaction; tombstones on the
+    compacted topic. Returns the person's destroyed key id (None when nothing was held)."""
+    browsers = list(
+        (await s.execute(select(col(ConsentSubject.subject)).where(col(ConsentSubject.person) == subject))).scalars()
+    )
+    key_id = None
+    for who in [subject, *browsers]:
+        destroyed = await ctx.rt.vault.shred(s, who)
+        if who == subject:
+            key_id = destroyed
+        await ctx.rt.recorder.record(
+            s, SubjectShredded(subject=who, key_id=destroyed, reason=reason), subject=who, topic=CONSENT_EVENTS.name
+        )
+        for table in (ConsentState, OptInToken, ConsentSubject):
+            await s.execute(delete(table).where(col(table.subject) == who))
+        await enqueue_raw(s, ctx.settings.kafka_topic_prefix + CONSENT_STATE.name, who, None, [])
+    return key_id
+
+
+def unsubscribe_link(ctx: ConsentContext, subject: str, purposes: list[str]) -> str:
+    """A signed one-click link (and RFC 8058 POST target) that withdraws `purposes` ("*" = everything)."""
+    return ctx.url("/v1/unsubscribe/" + ctx.links.sign("unsubscribe", None, s=subject, p=sorted(set(purposes))))
+
+
+def history_link(ctx: ConsentContext, subject: str) -> str:
+    return ctx.url("/v1/history/" + ctx.links.sign("history", ctx.settings.history_link_days * 86400, s=subject))

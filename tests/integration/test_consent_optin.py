@@ -1,0 +1,167 @@
+"""Double opt-in and parental consent through a real local SMTP server: read the mail, follow the link."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from services.common.auth import create_site_key
+from tests.conftest import build_app, eventually, running
+
+ORIGIN = "https://www.jezaakvoorelkaar.nl"
+NOTICE = {"version": "2024-05", "hash": hashlib.sha256(b"nieuwsbrief").hexdigest()}
+
+
+@pytest.fixture
+async def consent(make_settings: Any, db_url: str, smtp: Any) -> Any:
+    settings = make_settings(
+        "consent", db_url, mail_enabled=True, smtp_port=smtp.port, public_base_url="https://consent.example.nl"
+    )
+    app = build_app("consent", settings)
+    async with running(app) as client:
+        key = await create_site_key(app.state.runtime.db, "website", [ORIGIN])
+        client.headers.update({"x-site-key": key, "origin": ORIGIN})
+        yield app, client, smtp
+
+
+def link(message: Any, kind: str) -> str:
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    found = re.findall(rf"https://consent\.example\.nl(/v1/{kind}/\S+)", body)
+    assert found, body
+    return found[0]
+
+
+async def test_newsletter_double_opt_in(consent: Any) -> None:
+    app, client, smtp = consent
+    r = await client.post(
+        "/v1/consents",
+        json={
+            "email": "piet@example.nl",
+            "name": "Piet",
+            "channel": "newsletter_signup",
+            "notice": NOTICE,
+            "purposes": [{"purpose": "newsletter", "granted": True}],
+            "page": f"{ORIGIN}/nieuwsbrief",
+        },
+    )
+    assert r.status_code == 201 and r.json()["states"] == {"newsletter": "pending_confirmation"}
+    assert r.json()["confirmation"] == "newsletter"
+    await eventually(lambda: smtp.to("piet@example.nl"), within=20)
+    mail = smtp.to("piet@example.nl")[0]
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "unsubscribe" in mail["List-Unsubscribe"]
+    confirm = link(mail, "confirm")
+    page = await client.get(confirm)
+    assert page.status_code == 200 and "<form" in page.text, "a GET shows a button; it does not confirm"
+    async with app.state.runtime.db.read() as s:
+        token_hashes = (await s.execute(text("SELECT token_hash FROM optin_tokens"))).scalars().all()
+    assert confirm.rsplit("/", 1)[1] not in str(token_hashes), "only the token's hash is stored"
+    r = await client.post(confirm, headers={"user-agent": "Mail client"})
+    assert r.status_code == 200 and "newsletter" in r.text
+    again = await client.post(confirm)
+    assert again.status_code == 410 and "already used" in again.text
+    assert (await client.post("/v1/confirm/" + "x" * 43)).status_code == 404
+    # evidence of the double opt-in: mail sent at, clicked at, click IP
+    history = await _history(app, client, "piet@example.nl")
+    granted = next(r for r in history["records"] if r["state"] == "granted")
+    assert granted["reason"] == "double opt-in confirmed"
+    assert granted["evidence"]["mail_sent_at"] and granted["evidence"]["clicked_at"]
+    assert granted["evidence"]["ip"] == "203.0.113.7"
+    pending = next(r for r in history["records"] if r["state"] == "pending_confirmation")
+    assert pending["evidence"]["page"] == f"{ORIGIN}/nieuwsbrief" and pending["evidence"]["email"] == "piet@example.nl"
+    # one-click unsubscribe as a mail client does it (RFC 8058)
+    unsubscribe = link(mail, "unsubscribe")
+    r = await client.post(
+        unsubscribe,
+        content=b"List-Unsubscribe=One-Click",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 200 and "newsletter" in r.text
+    assert (await _history(app, client, "piet@example.nl"))["states"] == {"newsletter": "withdrawn"}
+    tampered = unsubscribe[:-3] + ("AAA" if not unsubscribe.endswith("AAA") else "BBB")
+    assert (await client.post(tampered)).status_code == 404
+
+
+async def test_expired_confirmation_link(consent: Any) -> None:
+    app, client, smtp = consent
+    await client.post(
+        "/v1/consents",
+        json={
+            "email": "kees@example.nl",
+            "channel": "newsletter_signup",
+            "notice": NOTICE,
+            "purposes": [{"purpose": "newsletter", "granted": True}],
+        },
+    )
+    await eventually(lambda: smtp.to("kees@example.nl"), within=20)
+    async with app.state.runtime.db.transaction() as s:
+        await s.execute(text("UPDATE optin_tokens SET expires_at = :t"), {"t": datetime.now(UTC) - timedelta(hours=1)})
+    r = await client.post(link(smtp.to("kees@example.nl")[0], "confirm"))
+    assert r.status_code == 410 and "expired" in r.text
+    assert (await _history(app, client, "kees@example.nl"))["states"] == {"newsletter": "pending_confirmation"}
+
+
+async def test_under_16_waits_for_a_parent(consent: Any) -> None:
+    app, client, smtp = consent
+    r = await client.post(
+        "/v1/consents",
+        json={
+            "email": "sam@example.nl",
+            "channel": "opt_in_form",
+            "notice": NOTICE,
+            "date_of_birth": "2013-03-01",
+            "parent_email": "ouder@example.nl",
+            "purposes": [{"purpose": "leads", "granted": True}],
+        },
+    )
+    assert r.status_code == 201 and r.json()["states"] == {"leads": "pending_parent"}
+    await eventually(lambda: smtp.to("ouder@example.nl"), within=20)
+    assert not smtp.to("sam@example.nl"), "the child gets no mail"
+    assert (await client.post(link(smtp.to("ouder@example.nl")[0], "confirm"))).status_code == 200
+    history = await _history(app, client, "sam@example.nl")
+    assert history["states"] == {"leads": "granted"}
+    assert [r["reason"] for r in history["records"]] == ["under 16", "parent confirmed"]
+
+
+async def test_report_of_a_minor_erases_at_once(kafka: str, consent: Any, topic_prefix: str) -> None:
+    app, client, _ = consent
+    await client.post(
+        "/v1/consents",
+        json={
+            "email": "kid@example.nl",
+            "channel": "chat",
+            "notice": NOTICE,
+            "age": 17,
+            "purposes": [{"purpose": "chat", "granted": True}],
+        },
+    )
+    r = await client.post(
+        "/v1/minor-reports",
+        json={"email": "kid@example.nl", "reporter_email": "mama@example.nl", "details": "mijn zoon is 12"},
+    )
+    assert r.status_code == 202 and r.json()["status"] == "erased"
+    history = await _history(app, client, "kid@example.nl")
+    assert history["states"] == {} and all(rec["evidence"] == "erased" for rec in history["records"][:1])
+    from tests.integration.test_outbox_consumer import header, read_topic
+
+    events = await read_topic(kafka, topic_prefix + "consent.events.v1", 3)
+    assert [header(e, "ce_type").split("privacy.")[1] for e in events][-2:] == [
+        "subject.shredded",
+        "consent.minor.reported",
+    ]
+
+
+async def _history(app: Any, client: Any, email: str) -> Any:
+    from services.common.auth import create_token
+
+    token = await create_token(app.state.runtime.db, f"dpo-{email}", ["dpo"])
+    r = await client.post(
+        "/admin/subjects/history", json={"email": email}, headers={"authorization": f"Bearer {token}"}
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
