@@ -1,0 +1,20 @@
+-- wrk: POST a consent capture with a new email address each time.
+local counter = 0
+local thread_id = 0
+setup = function(thread)
+  thread:set("tid", thread_id)
+  thread_id = thread_id + 1
+end
+init = function(args)
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["X-Site-Key"] = os.getenv("SITE_KEY") or "sk_bench"
+end
+request = function()
+  counter = counter + 1
+  local body = string.format(
+    '{"email":"bench-%d-%d-%d@example.nl","channel":"contact_form","notice":{"version":"2024-05",' ..
+    '"hash":"%s"},"purposes":[{"purpose":"contact","granted":true}],"data_categories":["name","email"]}',
+    tid, counter, math.random(1, 1000000000), string.rep("a", 64))
+  return wrk.format(nil, "/v1/consents", nil, body)
+end
