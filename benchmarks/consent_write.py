@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import os
 import re
 import secrets
@@ -40,8 +39,19 @@ def b64() -> str:
 
 
 def serve(app: str, port: int, env: dict[str, str], factory: bool) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-            "--log-level", "warning"]
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
     if factory:
         args.append("--factory")
     return subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL)
@@ -61,9 +71,21 @@ def wait_ready(url: str, seconds: float = 60) -> None:
 
 def wrk(port: int, seconds: int, connections: int) -> tuple[float, str]:
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
-         str(ROOT / "benchmarks" / "support" / "consent_post.lua"), f"http://127.0.0.1:{port}"],
-        env={**os.environ, "SITE_KEY": SITE_KEY}, capture_output=True, text=True, check=True).stdout
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(ROOT / "benchmarks" / "support" / "consent_post.lua"),
+            f"http://127.0.0.1:{port}",
+        ],
+        env={**os.environ, "SITE_KEY": SITE_KEY},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
@@ -88,10 +110,16 @@ async def latency(port: int, prefix: str, rate: float, seconds: float) -> tuple[
                     arrived.setdefault(dict(m.headers)["ce_id"].decode(), now)
 
     reader = asyncio.create_task(consume())
-    body = {"channel": "contact_form", "notice": {"version": "2024-05", "hash": "a" * 64},
-            "purposes": [{"purpose": "contact", "granted": True}], "data_categories": ["email"]}
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"x-site-key": SITE_KEY},
-                                 limits=httpx.Limits(max_connections=64)) as client:
+    body = {
+        "channel": "contact_form",
+        "notice": {"version": "2024-05", "hash": "a" * 64},
+        "purposes": [{"purpose": "contact", "granted": True}],
+        "data_categories": ["email"],
+    }
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", headers={"x-site-key": SITE_KEY}, limits=httpx.Limits(max_connections=64)
+    ) as client:
+
         async def one(i: int) -> None:
             r = await client.post("/v1/consents", json={**body, "email": f"lat-{i}-{uuid.uuid4().hex[:6]}@example.nl"})
             now = time.perf_counter()
@@ -130,19 +158,26 @@ async def main() -> None:
     await admin.close()
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     var = tempfile.mkdtemp()
-    env = {"CONSENT_DATABASE_URL": f"postgresql+asyncpg://privacy:privacy@127.0.0.1:5432/{name}",
-           "CONSENT_DEV_MODE": "1", "PRIVACY_VAR_DIR": var, "CONSENT_DEMO_SITE_KEY": SITE_KEY,
-           "CONSENT_KAFKA_TOPIC_PREFIX": prefix, "CONSENT_RATE_LIMIT_PER_MINUTE": "100000000",
-           "CONSENT_MAIL_ENABLED": "0", "CONSENT_LOG_LEVEL": "WARNING", "CONSENT_LEDGER_SIGNING_KEY": b64(),
-           "CONSENT_PSEUDONYM_KEY": b64(), "CONSENT_KEY_ENCRYPTION_KEY": b64(), "CONSENT_LINK_SIGNING_KEY": b64(),
-           "CONSENT_ACTIVECAMPAIGN_WEBHOOK_SECRET": secrets.token_hex(8)}
+    env = {
+        "CONSENT_DATABASE_URL": f"postgresql+asyncpg://privacy:privacy@127.0.0.1:5432/{name}",
+        "CONSENT_DEV_MODE": "1",
+        "PRIVACY_VAR_DIR": var,
+        "CONSENT_DEMO_SITE_KEY": SITE_KEY,
+        "CONSENT_KAFKA_TOPIC_PREFIX": prefix,
+        "CONSENT_RATE_LIMIT_PER_MINUTE": "100000000",
+        "CONSENT_MAIL_ENABLED": "0",
+        "CONSENT_LOG_LEVEL": "WARNING",
+        "CONSENT_LEDGER_SIGNING_KEY": b64(),
+        "CONSENT_PSEUDONYM_KEY": b64(),
+        "CONSENT_KEY_ENCRYPTION_KEY": b64(),
+        "CONSENT_LINK_SIGNING_KEY": b64(),
+        "CONSENT_ACTIVECAMPAIGN_WEBHOOK_SECRET": secrets.token_hex(8),
+    }
     bare = serve("benchmarks.support.bare_app:app", 18900, {}, factory=False)
     consent = serve("services.consent.main:create", 18901, env, factory=True)
     try:
         wait_ready("http://127.0.0.1:18900/docs")
-        wait_ready("http://127.0.0.1:18901/readyz", 120)
-        while httpx.get("http://127.0.0.1:18901/readyz").status_code != 200:
-            time.sleep(0.5)
+        wait_ready("http://127.0.0.1:18901/readyz", 120)  # 503 until database and Kafka answer
         wrk(18900, 2, args.connections)  # warm-up
         wrk(18901, 2, args.connections)
         bare_rate, bare_p99 = wrk(18900, args.seconds, args.connections)
@@ -151,8 +186,10 @@ async def main() -> None:
         print(f"consent capture (PostgreSQL, ledger, outbox, Kafka): {consent_rate:8.0f} req/s  (p99 {consent_p99})")
         print(f"ratio consent / bare: {consent_rate / bare_rate:.2f} (target >= 0.50)")
         p50, p99, n = await latency(18901, prefix, consent_rate / 2, args.seconds)
-        print(f"HTTP response -> Kafka consumer at {consent_rate / 2:.0f} req/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
-              f"over {n} events (target p99 < 100 ms)")
+        print(
+            f"HTTP response -> Kafka consumer at {consent_rate / 2:.0f} req/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+            f"over {n} events (target p99 < 100 ms)"
+        )
     finally:
         for p in (bare, consent):
             p.terminate()

@@ -58,11 +58,12 @@ class DynamicCors:
             await self.app(scope, receive, send)
             return
         origin = dict(scope["headers"]).get(b"origin")
-        allowed: list[str] = []
-        if origin is not None:
-            runtime: Runtime = scope["app"].state.runtime
-            origins = await runtime.credentials.all_origins()
-            allowed = [o for o in origins if o == origin.decode("latin-1")]
+        if origin is None:  # not a browser's cross-origin call: nothing to add
+            await self.app(scope, receive, send)
+            return
+        runtime: Runtime = scope["app"].state.runtime
+        origins = await runtime.credentials.all_origins()
+        allowed = [o for o in origins if o == origin.decode("latin-1")]
         cors = CORSMiddleware(
             self.app,
             allow_origins=allowed,

@@ -9,11 +9,12 @@ import json
 import os
 import secrets
 import unicodedata
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -64,12 +65,38 @@ class SubjectVault:
         await session.flush()
         return key_id, key
 
+    async def keys_for_many(self, session: AsyncSession, subjects: set[str]) -> dict[str, tuple[str, bytes]]:
+        """Every subject's key in one query, creating the missing ones in one insert (group commit)."""
+        rows = (await session.execute(select(SubjectKey).where(col(SubjectKey.subject).in_(subjects)))).scalars().all()
+        keys = {r.subject: (r.key_id, self._unwrap(r.key_id, r.wrapped_key)) for r in rows}
+        new = []
+        for subject in subjects - keys.keys():
+            key_id, key = "k_" + secrets.token_hex(12), AESGCM.generate_key(bit_length=256)
+            keys[subject] = (key_id, key)
+            new.append(
+                {
+                    "subject": subject,
+                    "key_id": key_id,
+                    "wrapped_key": self._wrap(key_id, key),
+                    "created_at": datetime.now(UTC),
+                }
+            )
+        if new:
+            await session.execute(insert(SubjectKey), new)
+        return keys
+
+    @staticmethod
+    def seal(subject: str, key_id: str, key: bytes, data: dict[str, Any]) -> str:
+        """Encrypt with a key already in hand (see `keys_for_many`)."""
+        nonce = os.urandom(12)
+        return base64.b64encode(
+            nonce + AESGCM(key).encrypt(nonce, canonical_json(data), f"{subject}:{key_id}".encode())
+        ).decode()
+
     async def encrypt(self, session: AsyncSession, subject: str, data: dict[str, Any]) -> tuple[str, str]:
         """Encrypt personal data for a subject; returns (key id, base64 nonce||ciphertext)."""
         key_id, key = await self.key_for(session, subject)
-        nonce = os.urandom(12)
-        blob = nonce + AESGCM(key).encrypt(nonce, canonical_json(data), f"{subject}:{key_id}".encode())
-        return key_id, base64.b64encode(blob).decode()
+        return key_id, self.seal(subject, key_id, key, data)
 
     async def decrypt(self, session: AsyncSession, subject: str, key_id: str, ciphertext: str) -> dict[str, Any]:
         row = (await session.execute(select(SubjectKey).where(col(SubjectKey.subject) == subject))).scalar_one_or_none()

@@ -88,12 +88,22 @@ def _upgrade(conn: Connection, migrations_dir: Path) -> None:
     command.upgrade(cfg, "head")
 
 
-def insert_ignoring_duplicates(session: AsyncSession, table: Any, values: dict[str, Any]) -> Any:
+def upsert(session: AsyncSession, table: Any, rows: list[dict[str, Any]], *, keys: list[str], update: list[str]) -> Any:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET update-columns = the new values, for either dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+    stmt = dialect_insert(table).values(rows)
+    return stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in update})
+
+
+def insert_ignoring_duplicates(session: AsyncSession, table: Any, values: dict[str, Any] | list[dict[str, Any]]) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING for either dialect; returns the statement to execute."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(table).values(**values).on_conflict_do_nothing()
+        return pg_insert(table).values(values).on_conflict_do_nothing()
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    return sqlite_insert(table).values(**values).on_conflict_do_nothing()
+    return sqlite_insert(table).values(values).on_conflict_do_nothing()

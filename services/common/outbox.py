@@ -31,6 +31,25 @@ async def enqueue(session: AsyncSession, topic: str, event: CloudEvent) -> None:
     )
 
 
+async def enqueue_many(session: AsyncSession, events: list[tuple[str, CloudEvent]]) -> None:
+    """Many (topic, event) in one insert, in order (group commit)."""
+    rows = []
+    for topic, event in events:
+        key, value, headers = event.to_kafka()
+        rows.append(
+            {
+                "topic": topic,
+                "key": key.decode() if key is not None else None,
+                "value": value,
+                "headers": json.dumps([(k, v.decode()) for k, v in headers]),
+                "created_at": datetime.now(UTC),
+            }
+        )
+    if rows:
+        session.info["wake"] = True
+        await session.execute(insert(OutboxMessage), rows)
+
+
 async def enqueue_raw(
     session: AsyncSession, topic: str, key: str | None, value: bytes | None, headers: list[tuple[str, str]]
 ) -> None:

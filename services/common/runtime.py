@@ -46,6 +46,8 @@ class Runtime:
     workers: list[Callable[[Runtime], Any]] = field(default_factory=list)
     # The service's own collaborators (e.g. the consent context), built by the service.
     extension: Any = None
+    # Called at shutdown, after the background tasks stopped (e.g. a group-commit writer).
+    on_stop: list[Callable[[], Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         load_all()
@@ -196,6 +198,8 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        for hook in self.on_stop:
+            await hook()
         await self.db.dispose()
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from services.common.batch import GroupCommit
 from services.common.links import LinkSigner
 from services.common.runtime import Runtime
 from services.consent.domain import DEFAULT_CONFIG, Catalogue, load_catalogue
@@ -17,6 +19,16 @@ class ConsentContext:
     settings: ConsentSettings
     catalogue: Catalogue
     links: LinkSigner
+    captures: GroupCommit[Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        from services.consent import fastpath
+
+        async def flush(session: Any, items: Any) -> Any:
+            return await fastpath.flush(self, session, items)
+
+        self.captures = GroupCommit(self.rt.db, flush)
+        self.rt.on_stop.append(self.captures.close)
 
     @classmethod
     def of(cls, rt: Runtime) -> ConsentContext:

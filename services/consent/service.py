@@ -19,7 +19,7 @@ from services.common.events import CONSENT_EVENTS, CONSENT_STATE, CloudEvent
 from services.common.links import new_single_use_token, token_hash
 from services.common.mail import MailMessage, queue_mail
 from services.common.outbox import enqueue, enqueue_raw
-from services.consent import domain, mails
+from services.consent import domain, fastpath, mails
 from services.consent.context import ConsentContext
 from services.consent.domain import Channel, State
 from services.consent.events import DECISION_EVENTS, BrowserLinked, ConsentStateSnapshot
@@ -49,9 +49,20 @@ class Evidence:
         }
 
 
+@dataclass(frozen=True)
+class RecordView:
+    """What callers read of a written record (the group-commit path builds no ORM objects)."""
+
+    id: str
+    purpose: str
+    third_party: str
+    state: str
+    categories: str
+
+
 @dataclass
 class Recorded:
-    record: ConsentRecord
+    record: ConsentRecord | RecordView
     ref: LedgerRef
 
 
@@ -83,6 +94,27 @@ async def capture(
         "note": cmd.note,
     }
     personal = {k: v for k, v in personal.items() if v is not None}
+    decisions = [
+        fastpath.Decision(
+            purpose, third_party, *domain.initial_state(purpose, granted=granted, minor=minor, gpc=ev.gpc, staff=staff)
+        )
+        for purpose, third_party, granted in choices
+    ]
+    if not (person and browser) and all(d.state in (State.GRANTED, State.DENIED) for d in decisions):
+        # the common case: group-committed with other requests (same records, entries and events)
+        item = fastpath.CaptureItem(
+            subject=subject,
+            kind="email" if person else "browser",
+            channel=cmd.channel.value,
+            categories=[c.value for c in cmd.data_categories],
+            notice_version=cmd.notice.version,
+            notice_hash=cmd.notice.hash,
+            personal=personal,
+            actor=actor,
+            decisions=decisions,
+            at=ev.at,
+        )
+        return await ctx.captures.submit(item), subject, None
     async with ctx.rt.db.transaction() as s:
         await _ensure_subject(ctx, s, person, browser)
         done = []
@@ -244,7 +276,7 @@ async def _decide(
 
 
 async def _send_confirmation(
-    ctx: ConsentContext, s: AsyncSession, subject: str, kind: str, to: str, records: list[ConsentRecord]
+    ctx: ConsentContext, s: AsyncSession, subject: str, kind: str, to: str, records: list[ConsentRecord | RecordView]
 ) -> None:
     """Art. 15 double opt-in (or the parent's confirmation, Art. 3.5): a single-use, expiring link."""
     token, digest = new_single_use_token()

@@ -69,7 +69,8 @@ async def test_retention_expires_and_shreds(kafka: str, consent: Any, topic_pref
     state = await read_topic(kafka, topic_prefix + "consent.state.v1", 3)
     erased = app.state.runtime.recorder.pseudonym("oud@example.nl").encode()
     assert [r.value is None for r in state if r.key == erased] == [False, True], (
-        "a tombstone clears the erased subject from the compacted topic")
+        "a tombstone clears the erased subject from the compacted topic"
+    )
     vkey = (await client.get("/ledger/public-key")).json()["vkey"]
     verify_export((await client.get("/ledger/entries")).text.splitlines(), vkey=vkey)
 

@@ -1,0 +1,178 @@
+"""Group-committed captures: the common case (no double opt-in, no parent, no browser to link) written
+for many requests at once with a few bulk statements. Same records, ledger entries and events as the
+one-by-one path in service.py, which handles every other case."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from services.common.db import insert_ignoring_duplicates, upsert
+from services.common.events import CONSENT_EVENTS, CONSENT_STATE, CloudEvent
+from services.common.ledger.store import LedgerRecord
+from services.common.models import table_of
+from services.common.outbox import enqueue_many
+from services.consent import domain
+from services.consent.context import ConsentContext
+from services.consent.domain import State
+from services.consent.events import DECISION_EVENTS, ConsentStateSnapshot
+from services.consent.models import ConsentRecord, ConsentState, ConsentSubject
+from services.consent.schemas import LedgerRef
+
+
+@dataclass(frozen=True)
+class Decision:
+    purpose: domain.Purpose
+    third_party: str
+    state: State
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class CaptureItem:
+    subject: str
+    kind: str
+    channel: str
+    categories: list[str]
+    notice_version: str
+    notice_hash: str
+    personal: dict[str, Any]
+    actor: str | None
+    decisions: list[Decision]
+    at: datetime
+
+
+def _key(purpose: str, third_party: str) -> str:
+    return f"{purpose}:{third_party}" if third_party else purpose
+
+
+async def flush(ctx: ConsentContext, s: AsyncSession, items: Sequence[CaptureItem]) -> list[list[Any]]:
+    from services.consent.service import Recorded, RecordView
+
+    subjects = {i.subject for i in items}
+    keys = await ctx.rt.vault.keys_for_many(s, subjects)
+    new_subjects = {
+        i.subject: {"subject": i.subject, "kind": i.kind, "person": None, "created_at": i.at} for i in items
+    }
+    await s.execute(insert_ignoring_duplicates(s, table_of(ConsentSubject), list(new_subjects.values())))
+    current: dict[str, dict[str, str]] = {subject: {} for subject in subjects}
+    for row in (await s.execute(select(ConsentState).where(col(ConsentState.subject).in_(subjects)))).scalars():
+        current[row.subject][_key(row.purpose, row.third_party)] = row.state
+
+    ledger: list[LedgerRecord] = []
+    events: list[tuple[str, CloudEvent]] = []
+    records: list[dict[str, Any]] = []
+    states: dict[tuple[str, str, str], dict[str, Any]] = {}
+    prefix = ctx.settings.kafka_topic_prefix
+    for item in items:
+        key_id, key = keys[item.subject]
+        ciphertext = ctx.rt.vault.seal(item.subject, key_id, key, item.personal)
+        for d in item.decisions:
+            record_id = "cr_" + uuid.uuid4().hex
+            payload = DECISION_EVENTS[d.state.value](
+                subject=item.subject,
+                purpose=d.purpose.id,
+                third_party=d.third_party,
+                record_id=record_id,
+                legal_basis=d.purpose.legal_basis.value,
+                channel=item.channel,
+                categories=item.categories,
+                notice_version=item.notice_version,
+                notice_hash=item.notice_hash,
+                reason=d.reason,
+            )
+            event = CloudEvent.of(payload, source=ctx.rt.recorder.source, subject=item.subject, time=item.at)
+            ledger.append(
+                LedgerRecord(
+                    event_id=event.id,
+                    event_type=event.type,
+                    subject=item.subject,
+                    data=event.data or {},
+                    key_id=key_id,
+                    ciphertext=ciphertext,
+                    time=item.at,
+                )
+            )
+            events.append((prefix + CONSENT_EVENTS.name, event))
+            records.append(
+                {
+                    "id": record_id,
+                    "subject": item.subject,
+                    "purpose": d.purpose.id,
+                    "third_party": d.third_party,
+                    "state": d.state.value,
+                    "legal_basis": d.purpose.legal_basis.value,
+                    "channel": item.channel,
+                    "categories": json.dumps(item.categories),
+                    "notice_version": item.notice_version,
+                    "notice_hash": item.notice_hash,
+                    "reason": d.reason,
+                    "event_id": event.id,
+                    "ledger_seq": -1,
+                    "actor": item.actor,
+                    "created_at": item.at,
+                }
+            )
+            states[(item.subject, d.purpose.id, d.third_party)] = {
+                "subject": item.subject,
+                "purpose": d.purpose.id,
+                "third_party": d.third_party,
+                "state": d.state.value,
+                "record_id": record_id,
+                "changed_at": item.at,
+                "expires_at": domain.retention_end(d.purpose, d.state, item.at),
+            }
+            current[item.subject][_key(d.purpose.id, d.third_party)] = d.state.value
+    seqs = await ctx.rt.ledger.append(s, ledger)
+    for record, seq in zip(records, seqs, strict=True):
+        record["ledger_seq"] = seq
+    await s.execute(insert(ConsentRecord), records)
+    await s.execute(
+        upsert(
+            s,
+            table_of(ConsentState),
+            list(states.values()),
+            keys=["subject", "purpose", "third_party"],
+            update=["state", "record_id", "changed_at", "expires_at"],
+        )
+    )
+    for subject in sorted(subjects):
+        snapshot = ConsentStateSnapshot(subject=subject, purposes=current[subject], updated_at=items[-1].at)
+        events.append(
+            (prefix + CONSENT_STATE.name, CloudEvent.of(snapshot, source=ctx.rt.recorder.source, subject=subject))
+        )
+    await enqueue_many(s, events)
+
+    out: list[list[Any]] = []
+    position = 0
+    for item in items:
+        done = []
+        for _ in item.decisions:
+            r = records[position]
+            position += 1
+            model = RecordView(
+                id=r["id"],
+                purpose=r["purpose"],
+                third_party=r["third_party"],
+                state=r["state"],
+                categories=r["categories"],
+            )
+            ref = LedgerRef(
+                record_id=r["id"],
+                purpose=_key(r["purpose"], r["third_party"]),
+                state=r["state"],
+                event_id=r["event_id"],
+                seq=r["ledger_seq"],
+                inclusion_proof=ctx.url(f"/ledger/proof/inclusion?event_id={r['event_id']}"),
+            )
+            done.append(Recorded(model, ref))
+        out.append(done)
+    return out

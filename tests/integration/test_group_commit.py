@@ -1,0 +1,69 @@
+"""Group commit: many concurrent captures share transactions, yet every record, ledger entry and event is
+there once, the ledger verifies, and a failing item fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any
+
+from sqlalchemy import text
+
+from services.common.auth import create_site_key
+from services.common.batch import GroupCommit
+from services.common.ledger.verify import verify_export
+from tests.conftest import build_app, running
+
+NOTICE = {"version": "2024-05", "hash": hashlib.sha256(b"n").hexdigest()}
+
+
+async def test_concurrent_captures_are_batched_and_sound(make_settings: Any, db_url: str) -> None:
+    app = build_app("consent", make_settings("consent", db_url, rate_limit_per_minute=100000, relay_enabled=False))
+    rt = app.state.runtime
+    async with running(app) as client:
+        key = await create_site_key(rt.db, "w", ["https://www.example.nl"])
+
+        async def one(i: int) -> Any:
+            return await client.post(
+                "/v1/consents",
+                headers={"x-site-key": key},
+                json={
+                    "email": f"p{i % 40}@example.nl",
+                    "channel": "contact_form",
+                    "notice": NOTICE,
+                    "purposes": [{"purpose": "contact", "granted": i % 3 != 0}, {"purpose": "chat", "granted": True}],
+                },
+            )
+
+        responses = await asyncio.gather(*(one(i) for i in range(200)))
+        assert [r.status_code for r in responses] == [201] * 200
+        seqs = [ref["seq"] for r in responses for ref in r.json()["receipt"]["ledger"]]
+        assert sorted(seqs) == list(range(min(seqs), min(seqs) + 400)), "no gap, no double"
+        commit = rt.extension.captures
+        assert commit.items == 200 and commit.batches < 200, "requests shared transactions"
+        async with rt.db.read() as s:
+            assert (await s.execute(text("SELECT count(*) FROM consent_records"))).scalar_one() == 400
+            assert (await s.execute(text("SELECT count(*) FROM consent_state"))).scalar_one() == 80
+            assert (await s.execute(text("SELECT count(*) FROM subject_keys"))).scalar_one() == 40
+            # 400 decisions + one state snapshot per subject per batch
+            assert (await s.execute(text("SELECT count(*) FROM outbox"))).scalar_one() >= 440
+        vkey = (await client.get("/ledger/public-key")).json()["vkey"]
+        report = verify_export((await client.get("/ledger/entries")).text.splitlines(), vkey=vkey)
+        assert report.entries == 400
+
+
+async def test_a_failing_item_fails_alone(sqlite_url: str) -> None:
+    from services.common.db import Database
+
+    db = Database(sqlite_url)
+
+    async def flush(_session: Any, items: Any) -> list[int]:
+        if any(i < 0 for i in items):
+            raise ValueError("negative")
+        return [i * 2 for i in items]
+
+    commit: GroupCommit[int] = GroupCommit(db, flush)
+    results = await asyncio.gather(*(commit.submit(i) for i in (1, 2, -3, 4)), return_exceptions=True)
+    assert results[:2] == [2, 4] and isinstance(results[2], ValueError) and results[3] == 8
+    await commit.close()
+    await db.dispose()
