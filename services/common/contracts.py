@@ -33,6 +33,8 @@ class Outcome(StrEnum):
     PROVIDED = "provided"  # access: the holder's fragment is attached (sealed for the dsar service)
     ERASED = "erased"  # the holder destroyed (crypto-shredded) the subject's data
     NOTHING_HELD = "nothing_held"
+    RECTIFIED = "rectified"  # the corrected data was applied
+    APPLIED = "applied"  # restriction or objection: processing stopped where it applies
     REFUSED = "refused"  # with a legal reason (GDPR 17(3), statement Art. 11.3)
 
 
@@ -48,6 +50,9 @@ class DataSubjectRequestStarted(EventData):
         description="The subject's pseudonym (HMAC-SHA256 of the normalised email).", min_length=64, max_length=64
     )
     deadline: datetime = Field(description="When the answer is due (GDPR 12(3)).")
+    details: str | None = Field(
+        None, description="Rectification: the corrections, sealed with `seal_fragment` for this request (base64)."
+    )
 
 
 @event_type

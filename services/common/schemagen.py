@@ -41,8 +41,18 @@ def channels() -> dict[str, list[type[EventData]]]:
         ConsentStateSnapshot,
         ConsentWithdrawn,
         MinorDataReported,
+        SubjectRectified,
     )
-    from services.dsar.events import DsarAnswerRecorded, DsarRequestCompleted, DsarRequestReceived
+    from services.dsar.events import (
+        DsarAnswerRecorded,
+        DsarIdentityVerified,
+        DsarRequestCompleted,
+        DsarRequestExpired,
+        DsarRequestExtended,
+        DsarRequestLinked,
+        DsarRequestReceived,
+        DsarRequestRefused,
+    )
 
     holder: list[type[EventData]] = [SubjectShredded, HolderAnswered]
     consent: list[type[EventData]] = [
@@ -54,11 +64,22 @@ def channels() -> dict[str, list[type[EventData]]]:
         BrowserLinked,
         MinorDataReported,
         ActiveCampaignNoted,
+        SubjectRectified,
     ]
     return {
         CONSENT_EVENTS.name: [*consent, *holder],
         CONSENT_STATE.name: [ConsentStateSnapshot],
-        DSAR_EVENTS.name: [DsarRequestReceived, DataSubjectRequestStarted, DsarAnswerRecorded, DsarRequestCompleted],
+        DSAR_EVENTS.name: [
+            DsarRequestReceived,
+            DsarRequestLinked,
+            DsarIdentityVerified,
+            DataSubjectRequestStarted,
+            DsarRequestExtended,
+            DsarRequestRefused,
+            DsarRequestExpired,
+            DsarAnswerRecorded,
+            DsarRequestCompleted,
+        ],
         BREACH_EVENTS.name: holder,
         LEDGER_CHECKPOINTS.name: [CheckpointSigned],
     }

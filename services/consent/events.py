@@ -94,6 +94,17 @@ class ActiveCampaignNoted(EventData):
 
 
 @event_type
+class SubjectRectified(EventData):
+    """GDPR 16: corrected data recorded (encrypted) beside the original evidence, which stays as it was."""
+
+    event_type = "consent.subject.rectified"
+    topic = CONSENT_EVENTS.name
+    subject: str = PSEUDONYM
+    request_id: str
+    fields: list[str]
+
+
+@event_type
 class ConsentStateSnapshot(EventData):
     """Everything one subject currently allows: the compacted topic's value (a tombstone after erasure)."""
 

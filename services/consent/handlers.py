@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.common.contracts import DataSubjectRequestStarted, HolderAnswered, Outcome, RequestKind, seal_fragment
+from services.common.contracts import (
+    DataSubjectRequestStarted,
+    HolderAnswered,
+    Outcome,
+    RequestKind,
+    open_fragment,
+    seal_fragment,
+)
 from services.common.events import CONSENT_EVENTS, DSAR_EVENTS, CloudEvent
 from services.common.runtime import ConsumerSpec, Runtime
 from services.consent import service
 from services.consent.context import ConsentContext
+from services.consent.events import SubjectRectified
 
 HOLDER = "consent"
 
@@ -17,12 +25,32 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
     ctx = ConsentContext.of(rt)
 
     async def on_request(session: Any, _event: CloudEvent, request: DataSubjectRequestStarted) -> None:
-        answer = None
+        fragment = None
+        known = await service.knows(session, request.subject)
         if request.kind == RequestKind.ERASURE:
             key_id = await service.erase_in(ctx, session, request.subject, f"erasure request {request.request_id}")
             answer = Outcome.ERASED if key_id else Outcome.NOTHING_HELD
-            fragment = None
-        elif request.kind == RequestKind.ACCESS:
+        elif not known:
+            answer = Outcome.NOTHING_HELD
+        elif request.kind == RequestKind.RECTIFICATION:
+            corrections = (
+                open_fragment(rt.settings.secret_bytes("pseudonym_key"), request.request_id, request.details)
+                if request.details
+                else {}
+            )
+            await rt.recorder.record(
+                session,
+                SubjectRectified(subject=request.subject, request_id=request.request_id, fields=sorted(corrections)),
+                subject=request.subject,
+                personal={"corrections": corrections},
+            )
+            answer = Outcome.RECTIFIED
+        elif request.kind in (RequestKind.RESTRICTION, RequestKind.OBJECTION):
+            reason = "objection (GDPR 21)" if request.kind == RequestKind.OBJECTION else "restriction (GDPR 18)"
+            await service.withdraw_in(ctx, session, request.subject, None, None, "dsar", None, reason)
+            await service.publish_state(ctx, session, request.subject)
+            answer = Outcome.APPLIED
+        else:
             data = await service.history(ctx, request.subject)
             answer = Outcome.PROVIDED if data["records"] else Outcome.NOTHING_HELD
             fragment = seal_fragment(
@@ -43,21 +71,20 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
                     "source": "the person, through the channels listed per record (statement Art. 3)",
                 },
             )
-        if answer is not None:
-            await rt.recorder.record(
-                session,
-                HolderAnswered(
-                    request_id=request.request_id,
-                    holder=HOLDER,
-                    kind=request.kind,
-                    subject=request.subject,
-                    outcome=answer,
-                    fragment=fragment,
-                ),
+        await rt.recorder.record(
+            session,
+            HolderAnswered(
+                request_id=request.request_id,
+                holder=HOLDER,
+                kind=request.kind,
                 subject=request.subject,
-                topic=CONSENT_EVENTS.name,
-                digest_only=("fragment",),
-            )
+                outcome=answer,
+                fragment=fragment,
+            ),
+            subject=request.subject,
+            topic=CONSENT_EVENTS.name,
+            digest_only=("fragment",),
+        )
 
     return {DataSubjectRequestStarted: on_request}
 

@@ -429,6 +429,10 @@ async def withdraw_in(
 # --- state, history ----------------------------------------------------------------------------------------
 
 
+async def knows(s: AsyncSession, subject: str) -> bool:
+    return await s.get(ConsentSubject, subject) is not None
+
+
 async def current_states(s: AsyncSession, subject: str) -> dict[str, str]:
     rows = (await s.execute(select(ConsentState).where(col(ConsentState.subject) == subject))).scalars().all()
     return {(f"{r.purpose}:{r.third_party}" if r.third_party else r.purpose): r.state for r in rows}

@@ -5,26 +5,67 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from services.common.contracts import RequestKind
+from services.common.contracts import Outcome, RequestKind
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
 
 class Channel(StrEnum):
+    WEBSITE = "website"
     LETTER = "letter"
     EMAIL = "email"
     PHONE = "phone"
     IN_PERSON = "in_person"
 
 
-class StaffRequestIn(BaseModel):
-    """A request that reached staff by letter, email or phone, after staff verified the requester."""
+class RequestIn(Strict):
+    """A person's own request (statement Art. 10, 11; GDPR 15-21)."""
 
     kind: RequestKind
     email: EmailStr
-    channel: Channel
     text: str = Field("", max_length=5000)
+    language: str = Field("nl", pattern="^(nl|en)$")
+    corrections: dict[str, str] | None = Field(None, max_length=20, description="Rectification: field -> new value")
+
+    @model_validator(mode="after")
+    def _corrections(self) -> RequestIn:
+        if self.kind == RequestKind.RECTIFICATION and not self.corrections:
+            raise ValueError('a rectification needs corrections: {"field": "new value"}')
+        return self
+
+
+class StaffRequestIn(RequestIn):
+    """A request that reached staff by letter, email or phone."""
+
+    channel: Channel
     received_at: datetime | None = Field(None, description="When it arrived; default now. Starts the clock.")
+    identity_verified: bool = Field(False, description="Staff checked who the person is; else a link is mailed")
+
+
+class ExtendIn(Strict):
+    months: int = Field(ge=1, le=2)
+    reason: str = Field(min_length=10, max_length=2000)
+
+
+class RefuseIn(Strict):
+    reason: str = Field(min_length=10, max_length=2000, description="Told to the person with the right to complain")
+
+
+class TaskCloseIn(Strict):
+    holder: str = Field(min_length=1, max_length=100)
+    outcome: Outcome
+    reason: str | None = Field(None, max_length=2000)
+
+
+class HolderIn(Strict):
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9 ._\-]+$")
+    kind: str = Field(pattern="^(kafka|manual)$")
+    description: str = Field("", max_length=500)
+    active: bool = True
 
 
 class HolderAnswerOut(BaseModel):
@@ -32,6 +73,7 @@ class HolderAnswerOut(BaseModel):
     outcome: str
     reason: str | None
     answered_at: datetime
+    answered_by: str | None
 
 
 class RequestOut(BaseModel):
@@ -42,6 +84,13 @@ class RequestOut(BaseModel):
     received_at: datetime
     verified_at: datetime | None
     deadline: datetime
+    days_left: int
+    overdue: bool
     completed_at: datetime | None
+    holders: list[str]
     waiting_for: list[str]
+    late: list[str]
     answers: list[HolderAnswerOut]
+    extension_reason: str | None
+    refusal_reason: str | None
+    linked_requests: int

@@ -2,23 +2,64 @@
 
 from __future__ import annotations
 
+import json
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from services.common.contracts import DataSubjectRequestStarted, HolderAnswered, RequestKind
+from services.common.contracts import (
+    DataSubjectRequestStarted,
+    HolderAnswered,
+    Outcome,
+    RequestKind,
+    open_fragment,
+    seal_fragment,
+)
+from services.common.crypto import ShreddedError
+from services.common.errors import ServiceError
+from services.common.links import LinkSigner, new_single_use_token, token_hash
+from services.common.mail import Mail, queue_mail
 from services.common.runtime import Runtime
-from services.dsar import domain
-from services.dsar.events import DsarAnswerRecorded, DsarRequestCompleted, DsarRequestReceived
-from services.dsar.models import DsarRequest, HolderAnswer
+from services.dsar import domain, mails
+from services.dsar.domain import State
+from services.dsar.events import (
+    DsarAnswerRecorded,
+    DsarIdentityVerified,
+    DsarRequestCompleted,
+    DsarRequestExpired,
+    DsarRequestExtended,
+    DsarRequestLinked,
+    DsarRequestReceived,
+    DsarRequestRefused,
+)
+from services.dsar.models import DsarRequest, Holder, HolderAnswer
+from services.dsar.settings import DsarSettings
 
 
-class RequestState:
-    RECEIVED = "received"
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
+@dataclass
+class DsarContext:
+    rt: Runtime
+    settings: DsarSettings
+    links: LinkSigner
+
+    @classmethod
+    def of(cls, rt: Runtime) -> DsarContext:
+        if rt.extension is None:
+            assert isinstance(rt.settings, DsarSettings)
+            rt.extension = cls(rt, rt.settings, LinkSigner(rt.settings.secret_bytes("link_signing_key")))
+        context: DsarContext = rt.extension
+        return context
+
+    def url(self, path: str) -> str:
+        return self.settings.public_base_url.rstrip("/") + path
+
+    @property
+    def shared_key(self) -> bytes:
+        return self.settings.secret_bytes("pseudonym_key")
 
 
 def new_request_id() -> str:
@@ -26,31 +67,66 @@ def new_request_id() -> str:
     return "dsr_" + secrets.token_urlsafe(16)
 
 
-async def open_staff_request(
-    rt: Runtime, *, kind: RequestKind, email: str, channel: str, text: str, received_at: datetime | None, staff: str
-) -> DsarRequest:
-    """Record a request staff received and verified, and fan it out to every holder."""
+# --- intake and identity --------------------------------------------------------------------------------
+
+
+async def intake(
+    ctx: DsarContext,
+    *,
+    kind: RequestKind,
+    email: str,
+    text: str,
+    channel: str,
+    language: str,
+    corrections: dict[str, str] | None = None,
+    received_at: datetime | None = None,
+    verified_by: str | None = None,
+) -> DsarRequest | None:
+    """Record a request. Unless staff verified the person, an emailed single-use link checks identity.
+    A second open request of the same kind for the same person is linked to the first (returns None)."""
     now = datetime.now(UTC)
     received = received_at or now
-    subject = rt.recorder.pseudonym(email)
-    deadline = domain.response_deadline(received)
-    async with rt.db.transaction() as session:
+    subject = ctx.rt.recorder.pseudonym(email)
+    async with ctx.rt.db.transaction() as s:
+        first = (
+            (
+                await s.execute(
+                    select(DsarRequest)
+                    .where(col(DsarRequest.subject) == subject)
+                    .where(col(DsarRequest.kind) == kind.value)
+                    .where(col(DsarRequest.state).in_([x.value for x in domain.OPEN]))
+                )
+            )
+            .scalars()
+            .first()
+        )
+        if first is not None:
+            first.linked_requests += 1
+            s.add(first)
+            await ctx.rt.recorder.record(
+                s,
+                DsarRequestLinked(request_id=first.id, subject=subject, channel=channel),
+                subject=subject,
+                personal={"text": text, "channel": channel},
+            )
+            return None
+        deadline = domain.response_deadline(received)
         request = DsarRequest(
             id=new_request_id(),
             kind=kind.value,
             subject=subject,
             channel=channel,
-            state=RequestState.IN_PROGRESS,
+            state=State.RECEIVED.value,
+            language=language,
             received_at=received,
-            verified_at=now,
             deadline=deadline,
         )
-        request.key_id, request.details = await rt.vault.encrypt(
-            session, subject, {"email": email, "text": text, "verified_by": staff}
+        request.key_id, request.details = await ctx.rt.vault.encrypt(
+            s, subject, {"email": email, "text": text, "corrections": corrections or {}, "staff": verified_by}
         )
-        session.add(request)
-        await rt.recorder.record(
-            session,
+        s.add(request)
+        await ctx.rt.recorder.record(
+            s,
             DsarRequestReceived(
                 request_id=request.id,
                 kind=kind,
@@ -61,17 +137,80 @@ async def open_staff_request(
             ),
             subject=subject,
         )
-        await rt.recorder.record(
-            session,
-            DataSubjectRequestStarted(request_id=request.id, kind=kind, subject=subject, deadline=deadline),
-            subject=subject,
-        )
+        if verified_by is not None:
+            await _verified(ctx, s, request, now, method=f"staff: {verified_by}")
+        else:
+            token, digest = new_single_use_token()
+            request.verify_hash, request.verify_expires_at = digest, domain.verification_expires(now)
+            await _mail(
+                ctx,
+                s,
+                request,
+                "verify",
+                mails.verify(
+                    to=email, kind=kind.value, url=ctx.url(f"/v1/verify/{token}"), days=domain.VERIFY_LINK_DAYS
+                ),
+            )
     return request
 
 
-async def open_from_report(rt: Runtime, session: AsyncSession, *, subject: str, report_id: str) -> DsarRequest:
+async def verify(ctx: DsarContext, token: str, at: datetime) -> DsarRequest:
+    digest = token_hash(token)
+    async with ctx.rt.db.transaction() as s:
+        request = (
+            (
+                await s.execute(
+                    select(DsarRequest).where(
+                        (col(DsarRequest.verify_hash) == digest) | (col(DsarRequest.reminder_hash) == digest)
+                    )
+                )
+            )
+            .scalars()
+            .first()
+        )
+        if request is None:
+            raise ServiceError(404, "unknown or already used link")
+        if request.state != State.RECEIVED or (request.verify_expires_at and request.verify_expires_at < at):
+            raise ServiceError(410, "this link has expired; please make your request again")
+        await _verified(ctx, s, request, at, method="emailed single-use link")
+    return request
+
+
+async def _verified(ctx: DsarContext, s: AsyncSession, request: DsarRequest, at: datetime, *, method: str) -> None:
+    """Identity established: fan out to every active holder in the registry."""
+    request.verify_hash = request.reminder_hash = None
+    request.verified_at = at
+    request.state = State.IDENTITY_VERIFIED.value
+    await ctx.rt.recorder.record(
+        s,
+        DsarIdentityVerified(request_id=request.id, subject=request.subject, verified_at=at, method=method),
+        subject=request.subject,
+    )
+    holders = (await s.execute(select(col(Holder.name)).where(col(Holder.active)))).scalars().all()
+    request.holders = json.dumps(sorted(holders))
+    details = await _details(ctx, s, request)
+    sealed = None
+    if request.kind == RequestKind.RECTIFICATION and details.get("corrections"):
+        sealed = seal_fragment(ctx.shared_key, request.id, details["corrections"])
+    request.state = State.IN_PROGRESS.value
+    s.add(request)
+    await ctx.rt.recorder.record(
+        s,
+        DataSubjectRequestStarted(
+            request_id=request.id,
+            kind=RequestKind(request.kind),
+            subject=request.subject,
+            deadline=request.deadline,
+            details=sealed,
+        ),
+        subject=request.subject,
+        digest_only=("details",),
+    )
+
+
+async def open_from_report(ctx: DsarContext, s: AsyncSession, *, subject: str, report_id: str) -> DsarRequest:
     """Statement Art. 3.5: a report of a minor's data without parental consent starts an erasure request
-    across every holder (the reporting service has already erased its own copy)."""
+    across every holder; the report itself stands in for the identity check."""
     now = datetime.now(UTC)
     deadline = domain.response_deadline(now)
     request = DsarRequest(
@@ -79,14 +218,13 @@ async def open_from_report(rt: Runtime, session: AsyncSession, *, subject: str, 
         kind=RequestKind.ERASURE.value,
         subject=subject,
         channel="minor_report",
-        state=RequestState.IN_PROGRESS,
+        state=State.RECEIVED.value,
         received_at=now,
-        verified_at=now,
         deadline=deadline,
     )
-    session.add(request)
-    await rt.recorder.record(
-        session,
+    s.add(request)
+    await ctx.rt.recorder.record(
+        s,
         DsarRequestReceived(
             request_id=request.id,
             kind=RequestKind.ERASURE,
@@ -97,57 +235,252 @@ async def open_from_report(rt: Runtime, session: AsyncSession, *, subject: str, 
         ),
         subject=subject,
     )
-    await rt.recorder.record(
-        session,
-        DataSubjectRequestStarted(request_id=request.id, kind=RequestKind.ERASURE, subject=subject, deadline=deadline),
-        subject=subject,
-    )
+    await _verified(ctx, s, request, now, method=f"minor report {report_id}")
     return request
 
 
-async def record_answer(rt: Runtime, session: AsyncSession, answer: HolderAnswered) -> None:
-    """A holder answered; the request completes when every expected holder has."""
-    request = await session.get(DsarRequest, answer.request_id)
-    if request is None or request.subject != answer.subject:
-        return  # not ours (another deployment's request id) or forged: nothing to record
-    if await session.get(HolderAnswer, (request.id, answer.holder)) is not None:
-        return
-    session.add(
-        HolderAnswer(request_id=request.id, holder=answer.holder, outcome=answer.outcome.value, reason=answer.reason)
+# --- answers ----------------------------------------------------------------------------------------------
+
+
+async def record_answer(ctx: DsarContext, s: AsyncSession, answer: HolderAnswered, *, by: str | None = None) -> bool:
+    """A holder answered (Kafka, or staff closing a manual task). Completes the request when all did."""
+    request = await s.get(DsarRequest, answer.request_id)
+    if request is None or request.subject != answer.subject or request.state not in domain.ANSWERING:
+        return False  # not ours, forged, or no longer waiting
+    if answer.holder not in json.loads(request.holders):
+        return False
+    if await s.get(HolderAnswer, (request.id, answer.holder)) is not None:
+        return False
+    row = HolderAnswer(
+        request_id=request.id, holder=answer.holder, outcome=answer.outcome.value, reason=answer.reason, answered_by=by
     )
-    await session.flush()
-    await rt.recorder.record(
-        session,
+    if answer.fragment:
+        fragment = open_fragment(ctx.shared_key, request.id, answer.fragment)
+        row.key_id, row.fragment = await ctx.rt.vault.encrypt(s, request.subject, fragment)
+    s.add(row)
+    await s.flush()
+    await ctx.rt.recorder.record(
+        s,
         DsarAnswerRecorded(request_id=request.id, holder=answer.holder, outcome=answer.outcome.value),
         subject=request.subject,
     )
-    answered = set(
-        (
-            await session.execute(select(col(HolderAnswer.holder)).where(col(HolderAnswer.request_id) == request.id))
-        ).scalars()
+    answers = (await s.execute(select(HolderAnswer).where(col(HolderAnswer.request_id) == request.id))).scalars().all()
+    if domain.is_complete(set(json.loads(request.holders)), {a.holder for a in answers}):
+        await _complete(ctx, s, request, list(answers))
+    return True
+
+
+async def _complete(ctx: DsarContext, s: AsyncSession, request: DsarRequest, answers: list[HolderAnswer]) -> None:
+    now = datetime.now(UTC)
+    request.state, request.completed_at = State.COMPLETED.value, now
+    s.add(request)
+    details = await _details(ctx, s, request)
+    email = details.get("email")
+    if email:
+        if request.kind == RequestKind.ACCESS:
+            link = ctx.url(
+                "/v1/exports/" + ctx.links.sign("export", ctx.settings.export_link_days * 86400, r=request.id)
+            )
+            mail = mails.access_ready(to=email, url=link, days=ctx.settings.export_link_days)
+        elif request.kind == RequestKind.ERASURE:
+            erased = [a.holder for a in answers if a.outcome in (Outcome.ERASED, Outcome.NOTHING_HELD)]
+            kept = [(a.holder, a.reason or "-") for a in answers if a.outcome == Outcome.REFUSED]
+            mail = mails.erasure_done(to=email, erased=erased, kept=kept)
+        elif request.kind == RequestKind.RECTIFICATION:
+            mail = mails.rectified(to=email, holders=[a.holder for a in answers if a.outcome == Outcome.RECTIFIED])
+        else:
+            mail = mails.closed(to=email, kind=request.kind)
+        await _mail(ctx, s, request, "completed", mail)
+    await ctx.rt.recorder.record(
+        s,
+        DsarRequestCompleted(
+            request_id=request.id, kind=RequestKind(request.kind), subject=request.subject, completed_at=now
+        ),
+        subject=request.subject,
     )
-    if request.state != RequestState.COMPLETED and domain.is_complete(set(rt.settings.holders), answered):  # type: ignore[attr-defined]
-        request.state = RequestState.COMPLETED
-        request.completed_at = datetime.now(UTC)
-        session.add(request)
-        await rt.recorder.record(
-            session,
-            DsarRequestCompleted(
-                request_id=request.id,
-                kind=RequestKind(request.kind),
-                subject=request.subject,
-                completed_at=request.completed_at,
+
+
+async def close_task(
+    ctx: DsarContext, request_id: str, *, holder: str, outcome: Outcome, reason: str | None, staff: str
+) -> None:
+    """Staff close a manual holder's task (a processor answered by mail, say)."""
+    if outcome == Outcome.REFUSED and not reason:
+        raise ServiceError(422, "a refusal needs its legal reason (e.g. GDPR 17(3)(b), statement Art. 11.3)")
+    async with ctx.rt.db.transaction() as s:
+        request = await _get(s, request_id)
+        kind = await s.get(Holder, holder)
+        if kind is None or kind.kind != "manual":
+            raise ServiceError(422, f"{holder} is not a manual holder; Kafka holders answer with events")
+        if holder not in json.loads(request.holders):
+            raise ServiceError(409, f"{holder} was not asked to answer this request")
+        answer = HolderAnswered(
+            request_id=request_id,
+            holder=holder,
+            kind=RequestKind(request.kind),
+            subject=request.subject,
+            outcome=outcome,
+            reason=reason,
+        )
+        if not await record_answer(ctx, s, answer, by=staff):
+            raise ServiceError(409, f"{holder} already answered, or the request is no longer open")
+
+
+# --- the DPO's decisions -----------------------------------------------------------------------------------
+
+
+async def extend(ctx: DsarContext, request_id: str, *, months: int, reason: str, staff: str) -> DsarRequest:
+    now = datetime.now(UTC)
+    async with ctx.rt.db.transaction() as s:
+        request = await _get(s, request_id)
+        try:
+            request.deadline = domain.extended_deadline(request.received_at, now, months, State(request.state))
+        except domain.RuleError as exc:
+            raise ServiceError(409, str(exc)) from exc
+        request.extension_reason = reason
+        if request.state in domain.ANSWERING:
+            request.state = State.EXTENDED.value
+        s.add(request)
+        await ctx.rt.recorder.record(
+            s,
+            DsarRequestExtended(
+                request_id=request.id, subject=request.subject, deadline=request.deadline, months=months
             ),
             subject=request.subject,
+            personal={"reason": reason, "by": staff},
         )
+        details = await _details(ctx, s, request)
+        if details.get("email"):
+            await _mail(
+                ctx,
+                s,
+                request,
+                "extended",
+                mails.extended(
+                    to=details["email"],
+                    deadline=request.deadline.astimezone(domain.AMSTERDAM).strftime("%d-%m-%Y"),
+                    reason=reason,
+                ),
+            )
+    return request
 
 
-async def get_request(rt: Runtime, request_id: str) -> tuple[DsarRequest, list[HolderAnswer]] | None:
-    async with rt.db.read() as session:
-        request = await session.get(DsarRequest, request_id)
+async def refuse(ctx: DsarContext, request_id: str, *, reason: str, staff: str) -> DsarRequest:
+    async with ctx.rt.db.transaction() as s:
+        request = await _get(s, request_id)
+        if request.state not in domain.OPEN:
+            raise ServiceError(409, f"a {request.state} request cannot be refused")
+        request.state, request.refusal_reason, request.completed_at = State.REFUSED.value, reason, datetime.now(UTC)
+        s.add(request)
+        await ctx.rt.recorder.record(
+            s,
+            DsarRequestRefused(request_id=request.id, subject=request.subject),
+            subject=request.subject,
+            personal={"reason": reason, "by": staff},
+        )
+        details = await _details(ctx, s, request)
+        if details.get("email"):
+            await _mail(ctx, s, request, "refused", mails.refused(to=details["email"], reason=reason))
+    return request
+
+
+async def run_jobs(ctx: DsarContext, now: datetime | None = None) -> dict[str, int]:
+    """One reminder for unverified requests; unverified requests close when their link expires."""
+    now = now or datetime.now(UTC)
+    reminded = expired = 0
+    async with ctx.rt.db.transaction() as s:
+        waiting = (
+            (await s.execute(select(DsarRequest).where(col(DsarRequest.state) == State.RECEIVED.value).limit(1000)))
+            .scalars()
+            .all()
+        )
+        for request in waiting:
+            if request.verify_expires_at is not None and request.verify_expires_at < now:
+                request.state, request.verify_hash, request.reminder_hash = State.EXPIRED.value, None, None
+                request.completed_at = now
+                s.add(request)
+                await ctx.rt.recorder.record(
+                    s, DsarRequestExpired(request_id=request.id, subject=request.subject), subject=request.subject
+                )
+                expired += 1
+            elif domain.reminder_due(request.received_at, now, request.reminded_at is not None):
+                details = await _details(ctx, s, request)
+                token, digest = new_single_use_token()
+                request.reminder_hash, request.reminded_at = digest, now
+                s.add(request)
+                left = max(1, (request.verify_expires_at - now).days) if request.verify_expires_at else 1
+                await _mail(
+                    ctx,
+                    s,
+                    request,
+                    "reminder",
+                    mails.verify(
+                        to=details["email"],
+                        kind=request.kind,
+                        url=ctx.url(f"/v1/verify/{token}"),
+                        days=left,
+                        reminder=True,
+                    ),
+                )
+                reminded += 1
+    return {"reminded": reminded, "expired": expired}
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+
+async def _get(s: AsyncSession, request_id: str) -> DsarRequest:
+    request = await s.get(DsarRequest, request_id)
+    if request is None:
+        raise ServiceError(404, "no such request")
+    return request
+
+
+async def _details(ctx: DsarContext, s: AsyncSession, request: DsarRequest) -> dict[str, Any]:
+    if not request.details or not request.key_id:
+        return {}
+    try:
+        return await ctx.rt.vault.decrypt(s, request.subject, request.key_id, request.details)
+    except ShreddedError:
+        return {}
+
+
+async def _mail(ctx: DsarContext, s: AsyncSession, request: DsarRequest, what: str, mail: Mail) -> None:
+    await queue_mail(s, ctx.rt.vault, subject=request.subject, purpose=f"dsar-{what}:{request.id}", mail=mail)
+
+
+async def get_request(ctx: DsarContext, request_id: str) -> tuple[DsarRequest, list[HolderAnswer]] | None:
+    async with ctx.rt.db.read() as s:
+        request = await s.get(DsarRequest, request_id)
         if request is None:
             return None
         answers = list(
-            (await session.execute(select(HolderAnswer).where(col(HolderAnswer.request_id) == request_id))).scalars()
+            (await s.execute(select(HolderAnswer).where(col(HolderAnswer.request_id) == request_id))).scalars()
         )
     return request, answers
+
+
+async def queue(
+    ctx: DsarContext, *, kind: str | None, state: str | None, overdue: bool | None, limit: int = 200
+) -> list[tuple[DsarRequest, list[HolderAnswer]]]:
+    now = datetime.now(UTC)
+    async with ctx.rt.db.read() as s:
+        query = select(DsarRequest).order_by(col(DsarRequest.deadline)).limit(limit)
+        if kind:
+            query = query.where(col(DsarRequest.kind) == kind)
+        if state:
+            query = query.where(col(DsarRequest.state) == state)
+        else:
+            query = query.where(col(DsarRequest.state).in_([x.value for x in domain.OPEN]))
+        if overdue is not None:
+            query = (
+                query.where(col(DsarRequest.deadline) < now)
+                if overdue
+                else query.where(col(DsarRequest.deadline) >= now)
+            )
+        requests = (await s.execute(query)).scalars().all()
+        ids = [r.id for r in requests]
+        answers = (await s.execute(select(HolderAnswer).where(col(HolderAnswer.request_id).in_(ids)))).scalars().all()
+    by_request: dict[str, list[HolderAnswer]] = {}
+    for a in answers:
+        by_request.setdefault(a.request_id, []).append(a)
+    return [(r, by_request.get(r.id, [])) for r in requests]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
@@ -13,9 +13,12 @@ from services.common.settings import ServiceSettings
 class DsarSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DSAR_", extra="ignore")
     service_name: ClassVar[str] = "dsar"
+    secret_fields: ClassVar[tuple[str, ...]] = (*ServiceSettings.secret_fields, "link_signing_key")
 
     port: int = Field(8002, description="HTTP port.")
-    holders: list[str] = Field(
-        ["consent", "breach"],
-        description="Holders that must answer every request (our services; external systems join via the registry).",
+    link_signing_key: SecretStr | None = Field(None, description="HMAC key of export links, base64.")
+    holder_answer_days: int = Field(
+        10, description="A holder that has not answered this many days after the fan-out is shown as late."
     )
+    export_link_days: int = Field(14, description="How long the link to an access export stays valid.")
+    jobs_interval_seconds: float = Field(300.0, description="How often reminders and expiry run.")

@@ -76,7 +76,12 @@ async def post_requests(client: Any, token: str, start: int, count: int) -> list
         r = await client.post(
             "/admin/requests",
             headers={"authorization": f"Bearer {token}"},
-            json={"kind": "erasure", "email": f"person{i % 5}@example.nl", "channel": "email"},
+            json={
+                "kind": "erasure",
+                "email": f"person{i % 5}@example.nl",
+                "channel": "email",
+                "identity_verified": True,
+            },
         )
         assert r.status_code == 201, r.text
         ids.append(r.json()["id"])

@@ -44,11 +44,11 @@ async def test_erasure_request_fans_out_and_completes(kafka: str, make_settings:
         r = await clients["dsar"].post(
             "/admin/requests",
             headers={"authorization": f"Bearer {token}"},
-            json={"kind": "erasure", "email": EMAIL.lower(), "channel": "letter"},
+            json={"kind": "erasure", "email": EMAIL.lower(), "channel": "letter", "identity_verified": True},
         )
         assert r.status_code == 201, r.text
         request_id = r.json()["id"]
-        assert r.json()["waiting_for"] == ["consent", "breach"]
+        assert r.json()["waiting_for"] == ["breach", "consent"]
 
         async def completed() -> Any:
             body = (

@@ -30,8 +30,18 @@ from services.consent.events import (
     ConsentStateSnapshot,
     ConsentWithdrawn,
     MinorDataReported,
+    SubjectRectified,
 )
-from services.dsar.events import DsarAnswerRecorded, DsarRequestCompleted, DsarRequestReceived
+from services.dsar.events import (
+    DsarAnswerRecorded,
+    DsarIdentityVerified,
+    DsarRequestCompleted,
+    DsarRequestExpired,
+    DsarRequestExtended,
+    DsarRequestLinked,
+    DsarRequestReceived,
+    DsarRequestRefused,
+)
 
 SCHEMAS = Path(__file__).resolve().parent.parent.parent / "schemas"
 SUBJECT = "12" * 32
@@ -70,6 +80,12 @@ SAMPLES: list[EventData] = [
     MinorDataReported(subject=SUBJECT, report_id="mr_1"),
     ActiveCampaignNoted(subject=SUBJECT, webhook_type="subscribe", lists=["1"], initiated_by="public"),
     ConsentStateSnapshot(subject=SUBJECT, purposes={"newsletter": "granted"}, updated_at=NOW),
+    SubjectRectified(subject=SUBJECT, request_id="dsr_abcdefgh", fields=["name"]),
+    DsarRequestLinked(request_id="dsr_abcdefgh", subject=SUBJECT, channel="website"),
+    DsarIdentityVerified(request_id="dsr_abcdefgh", subject=SUBJECT, verified_at=NOW, method="link"),
+    DsarRequestExtended(request_id="dsr_abcdefgh", subject=SUBJECT, deadline=NOW, months=2),
+    DsarRequestRefused(request_id="dsr_abcdefgh", subject=SUBJECT),
+    DsarRequestExpired(request_id="dsr_abcdefgh", subject=SUBJECT),
 ]
 
 
