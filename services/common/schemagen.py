@@ -19,6 +19,7 @@ from services.common.events import (
     CONSENT_EVENTS,
     CONSENT_STATE,
     CONTENT_TYPE,
+    DSAR_ANSWERS,
     DSAR_EVENTS,
     LEDGER_CHECKPOINTS,
     TOPICS,
@@ -81,6 +82,7 @@ def channels() -> dict[str, list[type[EventData]]]:
             DsarRequestCompleted,
         ],
         BREACH_EVENTS.name: holder,
+        DSAR_ANSWERS.name: [HolderAnswered],
         LEDGER_CHECKPOINTS.name: [CheckpointSigned],
     }
 
@@ -89,7 +91,7 @@ def channels() -> dict[str, list[type[EventData]]]:
 CONSUMER_GROUPS = [
     ("consent", "consent.dsar", [DSAR_EVENTS.name]),
     ("breach", "breach.dsar", [DSAR_EVENTS.name]),
-    ("dsar", "dsar.answers", [CONSENT_EVENTS.name, BREACH_EVENTS.name]),  # answers, minor reports
+    ("dsar", "dsar.answers", [CONSENT_EVENTS.name, BREACH_EVENTS.name, DSAR_ANSWERS.name]),
 ]
 PRODUCERS = {
     "consent": [CONSENT_EVENTS.name, LEDGER_CHECKPOINTS.name],

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from services.common.contracts import HolderAnswered
-from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, CloudEvent
+from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, DSAR_ANSWERS, CloudEvent
 from services.common.runtime import ConsumerSpec, Runtime
 from services.consent.events import MinorDataReported
 from services.dsar import service
@@ -27,7 +27,11 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
     return {HolderAnswered: on_answer, MinorDataReported: on_minor_report}
 
 
-CONSUMERS = [ConsumerSpec(group="dsar.answers", topics=[CONSENT_EVENTS.name, BREACH_EVENTS.name], handlers=_handlers)]
+CONSUMERS = [
+    ConsumerSpec(
+        group="dsar.answers", topics=[CONSENT_EVENTS.name, BREACH_EVENTS.name, DSAR_ANSWERS.name], handlers=_handlers
+    )
+]
 
 
 async def jobs_worker(rt: Runtime) -> None:

@@ -16,13 +16,15 @@ from services.common.contracts import (
     HolderAnswered,
     Outcome,
     RequestKind,
+    SubjectShredded,
     open_fragment,
     seal_fragment,
 )
 from services.common.crypto import ShreddedError
 from services.common.errors import ServiceError
 from services.common.links import LinkSigner, new_single_use_token, token_hash
-from services.common.mail import Mail, queue_mail
+from services.common.mail import Mail, MailMessage, queue_mail
+from services.common.models import SubjectKey
 from services.common.runtime import Runtime
 from services.dsar import domain, mails
 from services.dsar.domain import State
@@ -395,7 +397,7 @@ async def run_jobs(ctx: DsarContext, now: datetime | None = None) -> dict[str, i
         )
         for request in waiting:
             if request.verify_expires_at is not None and request.verify_expires_at < now:
-                request.state, request.verify_hash, request.reminder_hash = State.EXPIRED.value, None, None
+                request.state = State.EXPIRED.value  # the links stay known, so a late click gets 410
                 request.completed_at = now
                 s.add(request)
                 await ctx.rt.recorder.record(
@@ -422,7 +424,51 @@ async def run_jobs(ctx: DsarContext, now: datetime | None = None) -> dict[str, i
                     ),
                 )
                 reminded += 1
-    return {"reminded": reminded, "expired": expired}
+        shredded = await _shred_after_erasure(ctx, s)
+    return {"reminded": reminded, "expired": expired, "shredded": shredded}
+
+
+async def _shred_after_erasure(ctx: DsarContext, s: AsyncSession) -> int:
+    """Once the person was told the outcome of an erasure, dsar destroys its own key for them too: the
+    request's facts stay in the ledger, the email and free text become unreadable."""
+    done = (
+        (
+            await s.execute(
+                select(DsarRequest)
+                .where(col(DsarRequest.kind) == RequestKind.ERASURE.value)
+                .where(col(DsarRequest.state) == State.COMPLETED.value)
+                .where(col(DsarRequest.subject).in_(select(col(SubjectKey.subject))))
+                .limit(500)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    shredded = 0
+    for request in done:
+        pending = (
+            (
+                await s.execute(
+                    select(MailMessage)
+                    .where(col(MailMessage.subject) == request.subject)
+                    .where(col(MailMessage.status) == "queued")
+                )
+            )
+            .scalars()
+            .first()
+        )
+        if pending is not None:
+            continue  # the outcome mail has not left yet
+        key_id = await ctx.rt.vault.shred(s, request.subject)
+        await ctx.rt.recorder.record(
+            s,
+            SubjectShredded(
+                subject=request.subject, key_id=key_id, reason=f"erasure request {request.id} completed and told"
+            ),
+            subject=request.subject,
+        )
+        shredded += 1
+    return shredded
 
 
 # --- reading ---------------------------------------------------------------------------------------------

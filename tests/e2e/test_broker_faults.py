@@ -78,7 +78,7 @@ async def post_requests(client: Any, token: str, start: int, count: int) -> list
             headers={"authorization": f"Bearer {token}"},
             json={
                 "kind": "erasure",
-                "email": f"person{i % 5}@example.nl",
+                "email": f"person{i}@example.nl",
                 "channel": "email",
                 "identity_verified": True,
             },
@@ -148,7 +148,7 @@ async def test_broker_killed_while_writing(broker: Broker, make_settings: Any, t
         await asyncio.sleep(2)
         answers = await answered_requests(consent)
         assert sorted(answers) == sorted(expected), "each request answered exactly once"
-        records = await read_all(topic_prefix + "dsar.events.v1", len(expected) * 2)
+        records = await read_all(topic_prefix + "dsar.events.v1", len(expected) * 3)
         assert_key_order(records)
         async with dsar.db.read() as s:
             order = (await s.execute(text("SELECT id, key, headers FROM outbox ORDER BY id"))).all()
@@ -186,20 +186,20 @@ async def test_relay_dies_between_publish_and_mark(broker: Broker, make_settings
         finally:
             await producer.stop()
         async with dsar.db.read() as s:
-            assert (await s.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))).scalar_one() == 24
+            assert (await s.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))).scalar_one() == 36
 
         restarted = OutboxRelay(dsar.db, BOOTSTRAP, client_id="restarted", poll_seconds=0.05, lease_seconds=0.5)
         task = asyncio.create_task(restarted.run())
         try:
             # everything again (and then the answers dsar records as consent replies)
-            await eventually(lambda: restarted.published >= len(ids) * 2, within=60)
+            await eventually(lambda: restarted.published >= len(ids) * 3, within=60)
             await eventually(lambda: _count(answered_requests(consent), len(ids)), within=60)
             await asyncio.sleep(2)
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         assert sorted(await answered_requests(consent)) == sorted(ids), "published twice, applied once"
-        records = await read_all(topic_prefix + "dsar.events.v1", len(ids) * 2, min_records=len(ids) * 4)
+        records = await read_all(topic_prefix + "dsar.events.v1", len(ids) * 3, min_records=len(ids) * 6)
         copies: dict[bytes, int] = defaultdict(int)
         for r in records:
             if dict(r.headers)["ce_type"].endswith((b"request.received", b"request.started")):
