@@ -1,13 +1,20 @@
-"""Kafka in: the breach service answers data-subject requests. It keeps no personal data of its own
-beyond what an erasure shreds, so anything but erasure is answered `nothing_held`."""
+"""Kafka in: data-subject requests (breach keeps only the contact details of people it must tell) and the
+holders' answers about who is affected by a breach."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.common.contracts import DataSubjectRequestStarted, HolderAnswered, Outcome, RequestKind
+from services.breach import service
+from services.common.contracts import (
+    AffectedSubjectsFound,
+    DataSubjectRequestStarted,
+    HolderAnswered,
+    Outcome,
+    RequestKind,
+)
 from services.common.erasure import answer_erasure
-from services.common.events import BREACH_EVENTS, DSAR_EVENTS, CloudEvent
+from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, DSAR_EVENTS, CloudEvent
 from services.common.runtime import ConsumerSpec, Runtime
 
 
@@ -29,7 +36,10 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
             topic=BREACH_EVENTS.name,
         )
 
-    return {DataSubjectRequestStarted: on_request}
+    async def on_found(session: Any, _event: CloudEvent, found: AffectedSubjectsFound) -> None:
+        await service.on_found(rt, session, found)
+
+    return {DataSubjectRequestStarted: on_request, AffectedSubjectsFound: on_found}
 
 
-CONSUMERS = [ConsumerSpec(group="breach.dsar", topics=[DSAR_EVENTS.name], handlers=_handlers)]
+CONSUMERS = [ConsumerSpec(group="breach.dsar", topics=[DSAR_EVENTS.name, CONSENT_EVENTS.name], handlers=_handlers)]

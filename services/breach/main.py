@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.breach.handlers import CONSUMERS
+from services.breach.routes import router
 from services.breach.settings import BreachSettings
 from services.common.app import create_app
 from services.common.runtime import Runtime
@@ -19,7 +20,7 @@ def build_runtime(settings: BreachSettings | None = None) -> Runtime:
 def create(runtime: Runtime | None = None) -> FastAPI:
     return create_app(
         runtime or build_runtime(),
-        routers=[],
+        routers=[router],
         title="breach",
         description="Breach register with the 72-hour clock to the Autoriteit Persoonsgegevens (GDPR Art. 33, 34).",
     )

@@ -11,6 +11,7 @@ EVENT_MODULES = (
     "services.common.ledger.events",
     "services.dsar.events",
     "services.consent.events",
+    "services.breach.events",
 )
 
 

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import Field
 
-from services.common.events import DSAR_EVENTS, EventData, event_type
+from services.common.events import BREACH_EVENTS, DSAR_EVENTS, EventData, event_type
 
 
 class RequestKind(StrEnum):
@@ -99,3 +99,32 @@ def open_fragment(shared_key: bytes, request_id: str, sealed: str) -> dict[str, 
     blob = base64.b64decode(sealed)
     value: dict[str, Any] = json.loads(_fragment_key(shared_key, request_id).decrypt(blob[:12], blob[12:], None))
     return value
+
+
+@event_type
+class AffectedSubjectsRequested(EventData):
+    """Breach -> every holder: who is touched by this breach, and how can we reach them? (GDPR 34)"""
+
+    event_type = "breach.affected.requested"
+    topic = BREACH_EVENTS.name
+    breach_id: str
+    query_id: str
+    processors: list[str] = Field(default_factory=list, description="Processors involved (empty: any)")
+    categories: list[str] = Field(default_factory=list, description="Data categories involved (empty: any)")
+    window_start: datetime
+    window_end: datetime
+
+
+@event_type
+class AffectedSubjectsFound(EventData):
+    """A holder's answer, in chunks: the people and their contact details, sealed for the breach service."""
+
+    event_type = "breach.affected.found"
+    topic = ""  # on the holder's own topic
+    breach_id: str
+    query_id: str
+    holder: str
+    chunk: int = Field(ge=0)
+    chunks: int = Field(ge=1)
+    count: int = Field(ge=0, description="People in this chunk")
+    sealed: str | None = Field(None, description="seal_fragment(query_id): [{subject, email, name}]")

@@ -111,6 +111,13 @@ class SubjectVault:
         value: dict[str, Any] = json.loads(plain)
         return value
 
+    def open_row(self, subject: str, key_id: str, wrapped_key: bytes, ciphertext: str) -> dict[str, Any]:
+        """Decrypt with a key row fetched in the caller's own (bulk) query."""
+        key = self._unwrap(key_id, wrapped_key)
+        blob = base64.b64decode(ciphertext)
+        value: dict[str, Any] = json.loads(AESGCM(key).decrypt(blob[:12], blob[12:], f"{subject}:{key_id}".encode()))
+        return value
+
     @staticmethod
     async def shred(session: AsyncSession, subject: str) -> str | None:
         """Destroy the subject's key; returns its id, or None when there was none."""

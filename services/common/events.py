@@ -104,7 +104,9 @@ class CloudEvent:
         subject: str | None = None,
         event_id: str | None = None,
         time: datetime | None = None,
+        key: str | None = None,
     ) -> CloudEvent:
+        """`key` (the partition key) defaults to the subject: one person's events stay in order."""
         return cls(
             type=payload.type_name(),
             source=source,
@@ -113,7 +115,7 @@ class CloudEvent:
             id=event_id or str(uuid.uuid4()),
             time=time or datetime.now(UTC),
             dataschema=payload.schema_uri(),
-            partitionkey=subject,
+            partitionkey=key or subject,
         )
 
     def to_kafka(self) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:

@@ -118,6 +118,9 @@ class MailRelay:
                     continue
             try:
                 await asyncio.to_thread(self._send, message.id, content)
+            except smtplib.SMTPRecipientsRefused as exc:  # the server refused the address: a hard bounce
+                await self._mark(message.id, status="bounced", error=repr(exc)[:500], attempts=message.attempts + 1)
+                continue
             except (OSError, smtplib.SMTPException) as exc:
                 attempts = message.attempts + 1
                 await self._mark(

@@ -36,12 +36,13 @@ class Recorder:
         publish: bool = True,
         topic: str | None = None,
         digest_only: tuple[str, ...] = (),
+        key: str | None = None,
     ) -> tuple[CloudEvent, int]:
         """Commit `payload` to the ledger (personal data only as the subject's ciphertext) and, unless
         `publish` is False, to the outbox (on `topic`, default the payload's own topic).
         Fields named in `digest_only` are published but enter the ledger as their SHA-256 only (sealed
         data that must not outlive an erasure in an append-only log). Returns the event and its seq."""
-        event = CloudEvent.of(payload, source=self.source, subject=subject)
+        event = CloudEvent.of(payload, source=self.source, subject=subject, key=key)
         key_id = ciphertext = None
         if personal:
             if subject is None:

@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from services.common.catalog import load_all
-from services.common.contracts import DataSubjectRequestStarted, HolderAnswered, SubjectShredded
+from services.common.contracts import (
+    AffectedSubjectsFound,
+    AffectedSubjectsRequested,
+    DataSubjectRequestStarted,
+    HolderAnswered,
+    SubjectShredded,
+)
 from services.common.events import (
     BREACH_EVENTS,
     CONSENT_EVENTS,
@@ -32,6 +38,15 @@ ROOT = Path(__file__).resolve().parent.parent.parent / "schemas"
 
 def channels() -> dict[str, list[type[EventData]]]:
     """Which event types travel on which topic."""
+    from services.breach.events import (
+        ApNotificationPrepared,
+        ApNotificationSubmitted,
+        BreachRegistered,
+        BreachUpdated,
+        PublicCommunicationRecorded,
+        RiskAssessed,
+        SubjectsNotified,
+    )
     from services.consent.events import (
         ActiveCampaignNoted,
         BrowserLinked,
@@ -68,7 +83,7 @@ def channels() -> dict[str, list[type[EventData]]]:
         SubjectRectified,
     ]
     return {
-        CONSENT_EVENTS.name: [*consent, *holder],
+        CONSENT_EVENTS.name: [*consent, *holder, AffectedSubjectsFound],
         CONSENT_STATE.name: [ConsentStateSnapshot],
         DSAR_EVENTS.name: [
             DsarRequestReceived,
@@ -81,7 +96,17 @@ def channels() -> dict[str, list[type[EventData]]]:
             DsarAnswerRecorded,
             DsarRequestCompleted,
         ],
-        BREACH_EVENTS.name: holder,
+        BREACH_EVENTS.name: [
+            BreachRegistered,
+            BreachUpdated,
+            RiskAssessed,
+            ApNotificationPrepared,
+            ApNotificationSubmitted,
+            SubjectsNotified,
+            PublicCommunicationRecorded,
+            AffectedSubjectsRequested,
+            *holder,
+        ],
         DSAR_ANSWERS.name: [HolderAnswered],
         LEDGER_CHECKPOINTS.name: [CheckpointSigned],
     }
@@ -89,8 +114,8 @@ def channels() -> dict[str, list[type[EventData]]]:
 
 # (service, consumer group, topics it reads)
 CONSUMER_GROUPS = [
-    ("consent", "consent.dsar", [DSAR_EVENTS.name]),
-    ("breach", "breach.dsar", [DSAR_EVENTS.name]),
+    ("consent", "consent.dsar", [DSAR_EVENTS.name, BREACH_EVENTS.name]),
+    ("breach", "breach.dsar", [DSAR_EVENTS.name, CONSENT_EVENTS.name]),
     ("dsar", "dsar.answers", [CONSENT_EVENTS.name, BREACH_EVENTS.name, DSAR_ANSWERS.name]),
 ]
 PRODUCERS = {

@@ -88,6 +88,7 @@ class Purpose:
     gpc_objection: bool = False
     per_third_party: bool = False
     standing: bool = False  # a consent that lasts until withdrawn (the newsletter); others expire
+    processors: tuple[str, ...] = ()  # statement Art. 8: who processes this purpose's data for us
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ def load_catalogue(path: Path = DEFAULT_CONFIG) -> Catalogue:
             gpc_objection=p.get("gpc_objection", False),
             per_third_party=p.get("per_third_party", False),
             standing=p.get("standing", False),
+            processors=tuple(p.get("processors", ())),
         )
         for p in raw["purposes"]
     }

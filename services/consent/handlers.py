@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.common.contracts import (
+    AffectedSubjectsRequested,
     DataSubjectRequestStarted,
     HolderAnswered,
     Outcome,
@@ -12,9 +13,9 @@ from services.common.contracts import (
     open_fragment,
     seal_fragment,
 )
-from services.common.events import CONSENT_EVENTS, DSAR_EVENTS, CloudEvent
+from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, DSAR_EVENTS, CloudEvent
 from services.common.runtime import ConsumerSpec, Runtime
-from services.consent import service
+from services.consent import affected, service
 from services.consent.context import ConsentContext
 from services.consent.events import SubjectRectified
 
@@ -86,7 +87,10 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
             digest_only=("fragment",),
         )
 
-    return {DataSubjectRequestStarted: on_request}
+    async def on_breach_query(session: Any, _event: CloudEvent, query: AffectedSubjectsRequested) -> None:
+        await affected.answer(ctx, session, query)
+
+    return {DataSubjectRequestStarted: on_request, AffectedSubjectsRequested: on_breach_query}
 
 
-CONSUMERS = [ConsumerSpec(group="consent.dsar", topics=[DSAR_EVENTS.name], handlers=_handlers)]
+CONSUMERS = [ConsumerSpec(group="consent.dsar", topics=[DSAR_EVENTS.name, BREACH_EVENTS.name], handlers=_handlers)]

@@ -9,9 +9,20 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from services.breach.events import (
+    ApNotificationPrepared,
+    ApNotificationSubmitted,
+    BreachRegistered,
+    BreachUpdated,
+    PublicCommunicationRecorded,
+    RiskAssessed,
+    SubjectsNotified,
+)
 from services.common import schemagen
 from services.common.catalog import load_all
 from services.common.contracts import (
+    AffectedSubjectsFound,
+    AffectedSubjectsRequested,
     DataSubjectRequestStarted,
     HolderAnswered,
     Outcome,
@@ -86,6 +97,36 @@ SAMPLES: list[EventData] = [
     DsarRequestExtended(request_id="dsr_abcdefgh", subject=SUBJECT, deadline=NOW, months=2),
     DsarRequestRefused(request_id="dsr_abcdefgh", subject=SUBJECT),
     DsarRequestExpired(request_id="dsr_abcdefgh", subject=SUBJECT),
+    BreachRegistered(
+        breach_id="brc_1",
+        awareness_at=NOW,
+        ap_deadline=NOW,
+        nature=["confidentiality"],
+        categories=["email"],
+        subjects_min=1,
+        subjects_max=10,
+    ),
+    BreachUpdated(breach_id="brc_1", fields=["measures"]),
+    RiskAssessed(
+        breach_id="brc_1",
+        outcome="high",
+        suggestion="risk",
+        ap_notification_required=True,
+        subject_notification_required=True,
+    ),
+    ApNotificationPrepared(breach_id="brc_1", notification_id="apn_1", phase="initial"),
+    ApNotificationSubmitted(breach_id="brc_1", notification_id="apn_1", phase="initial", submitted_at=NOW, late=False),
+    SubjectsNotified(breach_id="brc_1", queued=3),
+    PublicCommunicationRecorded(breach_id="brc_1", channel="website", published_at=NOW),
+    AffectedSubjectsRequested(
+        breach_id="brc_1",
+        query_id="aq_1",
+        processors=["ActiveCampaign"],
+        categories=["email"],
+        window_start=NOW,
+        window_end=NOW,
+    ),
+    AffectedSubjectsFound(breach_id="brc_1", query_id="aq_1", holder="consent", chunk=0, chunks=1, count=0),
 ]
 
 

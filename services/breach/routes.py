@@ -1,0 +1,200 @@
+"""Routes of the breach service (scopes dpo and admin): the register, the clock, the AP, the people."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse
+from sqlmodel import col, select
+
+from services.breach import apform, domain, service
+from services.breach.models import ApNotification, Breach, PublicCommunication
+from services.breach.schemas import (
+    AffectedQueryIn,
+    AssessmentIn,
+    BreachIn,
+    BreachUpdate,
+    NotifyIn,
+    PrepareIn,
+    PublicCommunicationIn,
+    SubmissionIn,
+)
+from services.common.auth import Principal, Scope, Scoped
+
+router = APIRouter(prefix="/admin/breaches", tags=["breaches"])
+Staff = Annotated[Principal, Depends(Scoped(Scope.DPO, Scope.ADMIN))]
+BreachId = Annotated[str, Path(max_length=40)]
+
+
+def rt_of(request: Request) -> Any:
+    return request.app.state.runtime
+
+
+def view(breach: Breach, notes: list[ApNotification], public: list[PublicCommunication]) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    risk = json.loads(breach.risk) if breach.risk else None
+    submitted = [n for n in notes if n.submitted_at is not None and n.phase == "initial"]
+    encoded: dict[str, Any] = jsonable_encoder(
+        {
+            "id": breach.id,
+            "title": breach.title,
+            "description": breach.description,
+            "state": breach.state,
+            "awareness_at": breach.awareness_at,
+            "started_at": breach.started_at,
+            "ended_at": breach.ended_at,
+            "ongoing": breach.ongoing,
+            "ap_deadline": breach.ap_deadline,
+            "hours_left": round((breach.ap_deadline - now).total_seconds() / 3600, 1) if not submitted else None,
+            "ap_overdue": not submitted
+            and now > breach.ap_deadline
+            and bool((risk or {}).get("required", {}).get("ap_notification", True)),
+            "details": json.loads(breach.details),
+            "risk": risk,
+            "required": (risk or {}).get("required"),
+            "notifications": [
+                {
+                    "id": n.id,
+                    "phase": n.phase,
+                    "prepared_at": n.prepared_at,
+                    "submitted_at": n.submitted_at,
+                    "ap_reference": n.ap_reference,
+                    "late_reason": n.late_reason,
+                }
+                for n in notes
+            ],
+            "public_communications": [
+                {"channel": p.channel, "url": p.url, "published_at": p.published_at} for p in public
+            ],
+        }
+    )
+    return encoded
+
+
+async def _load(rt: Any, breach_id: str) -> dict[str, Any]:
+    async with rt.db.read() as s:
+        breach = await s.get(Breach, breach_id)
+        if breach is None:
+            raise HTTPException(404, "no such breach")
+        notes = (
+            (
+                await s.execute(
+                    select(ApNotification)
+                    .where(col(ApNotification.breach_id) == breach_id)
+                    .order_by(col(ApNotification.prepared_at))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        public = (
+            (await s.execute(select(PublicCommunication).where(col(PublicCommunication.breach_id) == breach_id)))
+            .scalars()
+            .all()
+        )
+    return view(breach, list(notes), list(public))
+
+
+@router.post("", status_code=201)
+async def register(body: BreachIn, request: Request, staff: Staff) -> dict[str, Any]:
+    """Register a breach (GDPR 33(5): every breach, notified or not). The clock starts at awareness."""
+    breach = await service.register(rt_of(request), body, staff=staff.name)
+    return await _load(rt_of(request), breach.id)
+
+
+@router.get("")
+async def register_list(request: Request, _: Staff) -> list[dict[str, Any]]:
+    """The whole register, newest first (exportable: GDPR 33(5))."""
+    rt = rt_of(request)
+    async with rt.db.read() as s:
+        ids = (await s.execute(select(col(Breach.id)).order_by(col(Breach.awareness_at).desc()))).scalars().all()
+    return [await _load(rt, i) for i in ids]
+
+
+@router.get("/{breach_id}")
+async def read(breach_id: BreachId, request: Request, _: Staff) -> dict[str, Any]:
+    return await _load(rt_of(request), breach_id)
+
+
+@router.patch("/{breach_id}")
+async def update(breach_id: BreachId, body: BreachUpdate, request: Request, staff: Staff) -> dict[str, Any]:
+    """The IT expert's findings and measures, the end of the breach, better numbers."""
+    await service.change(rt_of(request), breach_id, body, staff=staff.name)
+    return await _load(rt_of(request), breach_id)
+
+
+@router.post("/{breach_id}/assessment")
+async def assess(breach_id: BreachId, body: AssessmentIn, request: Request, staff: Staff) -> dict[str, Any]:
+    """A person decides the risk with reasons; the system's suggestion is recorded beside it."""
+    return await service.assess(rt_of(request), breach_id, body, staff=staff.name)
+
+
+@router.post("/{breach_id}/ap-notifications", status_code=201)
+async def prepare(breach_id: BreachId, body: PrepareIn, request: Request, staff: Staff) -> dict[str, Any]:
+    """Prepare the AP form's content for a phase: initial, supplement or withdrawal (GDPR 33(4))."""
+    note = await service.prepare_notification(rt_of(request), breach_id, body.phase, body.reason, staff=staff.name)
+    return {"id": note.id, "phase": note.phase, "content": json.loads(note.content)}
+
+
+@router.get("/{breach_id}/ap-notifications/{notification_id}", response_class=HTMLResponse)
+async def printable(
+    breach_id: BreachId, notification_id: Annotated[str, Path(max_length=40)], request: Request, _: Staff
+) -> HTMLResponse:
+    async with rt_of(request).db.read() as s:
+        note = await s.get(ApNotification, notification_id)
+    if note is None or note.breach_id != breach_id:
+        raise HTTPException(404, "no such notification")
+    return HTMLResponse(apform.html(breach_id, json.loads(note.content), note.prepared_at))
+
+
+@router.post("/{breach_id}/ap-notifications/{notification_id}/submission")
+async def submitted(
+    breach_id: BreachId,
+    notification_id: Annotated[str, Path(max_length=40)],
+    body: SubmissionIn,
+    request: Request,
+    staff: Staff,
+) -> dict[str, Any]:
+    """Record that the form was submitted to the AP: time and AP reference; after 72 h, the reasons."""
+    await service.submit_notification(
+        rt_of(request),
+        breach_id,
+        notification_id,
+        submitted_at=body.submitted_at,
+        ap_reference=body.ap_reference,
+        late_reason=body.late_reason,
+        staff=staff.name,
+    )
+    return await _load(rt_of(request), breach_id)
+
+
+@router.post("/{breach_id}/affected-queries", status_code=202)
+async def ask(breach_id: BreachId, body: AffectedQueryIn, request: Request, _: Staff) -> dict[str, str]:
+    """Ask the consent service and registered systems, over Kafka, who is affected and how to reach them."""
+    query = await service.ask_affected(rt_of(request), breach_id, body)
+    return {"query_id": query.id}
+
+
+@router.get("/{breach_id}/recipients")
+async def recipients(breach_id: BreachId, request: Request, _: Staff) -> dict[str, int]:
+    return await service.recipients_summary(rt_of(request), breach_id)
+
+
+@router.post("/{breach_id}/subject-notifications", status_code=202)
+async def notify(breach_id: BreachId, body: NotifyIn, request: Request, staff: Staff) -> dict[str, int]:
+    """GDPR 34: mail every person found, in plain language (34(2) content)."""
+    return {"queued": await service.notify_subjects(rt_of(request), breach_id, body, staff=staff.name)}
+
+
+@router.post("/{breach_id}/public-communications", status_code=201)
+async def public(breach_id: BreachId, body: PublicCommunicationIn, request: Request, staff: Staff) -> dict[str, Any]:
+    """GDPR 34(3)(c): record a public communication made instead of individual notices."""
+    await service.public_communication(rt_of(request), breach_id, body, staff=staff.name)
+    return await _load(rt_of(request), breach_id)
+
+
+__all__ = ["domain", "router"]

@@ -1,0 +1,125 @@
+"""API shapes of the breach service."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from services.breach.domain import Act, Category, Exemption, Level, Nature, Outcome, Phase
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Person(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr | None = None
+    phone: str | None = Field(None, max_length=40)
+
+
+class BreachIn(Strict):
+    title: str = Field(min_length=3, max_length=200)
+    description: str = Field(min_length=10, max_length=10000)
+    legal_basis: str = Field("AVG", pattern="^(AVG|Telecommunicatiewet)$", description="AP form section 0")
+    awareness_at: datetime = Field(description="When we became aware: the 72-hour clock starts here")
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    ongoing: bool = False
+    nature: list[Nature] = Field(min_length=1)
+    acts: list[Act] = Field(default_factory=list)
+    categories: list[Category] = Field(min_length=1, description="AP form section 4")
+    special_people: str | None = Field(None, max_length=500, description="E.g. children, patients (section 5)")
+    systems: list[str] = Field(default_factory=list, max_length=50)
+    processors: list[str] = Field(default_factory=list, max_length=50)
+    subjects_min: int = Field(ge=0)
+    subjects_max: int = Field(ge=0)
+    records_approx: int = Field(0, ge=0)
+    encrypted: bool = Field(False, description="Section 6: encrypted, hashed or otherwise unintelligible")
+    protection: str | None = Field(None, max_length=2000)
+    consequences: str | None = Field(None, max_length=5000, description="Section 7")
+    reporter: Person
+    contact: Person | None = Field(None, description="Contact person for the AP (section 1); default the reporter")
+    expert: Person | None = Field(None, description="The IT expert who finds and fixes the cause (statement Art. 13)")
+    expert_findings: str | None = Field(None, max_length=10000)
+    measures: str | None = Field(None, max_length=10000, description="Section 8: measures taken or proposed")
+    other_organisations: str | None = Field(None, max_length=2000)
+    international: bool = False
+
+    @model_validator(mode="after")
+    def _numbers(self) -> BreachIn:
+        if self.subjects_max < self.subjects_min:
+            raise ValueError("subjects_max is below subjects_min")
+        if self.ongoing and self.ended_at is not None:
+            raise ValueError("an ongoing breach has no ended_at")
+        return self
+
+
+class BreachUpdate(Strict):
+    description: str | None = Field(None, min_length=10, max_length=10000)
+    ended_at: datetime | None = None
+    ongoing: bool | None = None
+    expert: Person | None = None
+    expert_findings: str | None = Field(None, max_length=10000)
+    measures: str | None = Field(None, max_length=10000)
+    consequences: str | None = Field(None, max_length=5000)
+    subjects_min: int | None = Field(None, ge=0)
+    subjects_max: int | None = Field(None, ge=0)
+    records_approx: int | None = Field(None, ge=0)
+
+
+class FactorsIn(Strict):
+    breach_type: Nature
+    sensitivity: Level
+    volume: Level
+    ease_of_identification: Level
+    severity: Level
+    special_people: bool = False
+    people: int = Field(ge=0)
+
+
+class AssessmentIn(Strict):
+    """The outcome is chosen by a person, with reasons; the suggestion is only shown (statement Art. 6)."""
+
+    factors: FactorsIn
+    outcome: Outcome
+    reasons: str = Field(min_length=10, max_length=5000)
+    exemption: Exemption | None = Field(None, description="GDPR 34(3) a, b or c")
+    exemption_reason: str | None = Field(None, max_length=5000)
+
+    @model_validator(mode="after")
+    def _exemption(self) -> AssessmentIn:
+        if self.exemption is not None and not (self.exemption_reason or "").strip():
+            raise ValueError("exemption_reason is required with an exemption (GDPR 34(3))")
+        return self
+
+
+class SubmissionIn(Strict):
+    submitted_at: datetime | None = Field(None, description="When it was sent through the AP's form; default now")
+    ap_reference: str = Field(min_length=1, max_length=100)
+    late_reason: str | None = Field(None, max_length=5000, description="Required after the 72 hours (GDPR 33(1))")
+
+
+class PrepareIn(Strict):
+    phase: Phase
+    reason: str | None = Field(None, max_length=5000, description="Required for a withdrawal")
+
+
+class AffectedQueryIn(Strict):
+    window_start: datetime | None = Field(None, description="Default: when the breach started (or awareness)")
+    window_end: datetime | None = Field(None, description="Default: now, or when it ended")
+    processors: list[str] | None = Field(None, description="Default: the breach's processors")
+
+
+class NotifyIn(Strict):
+    likely_consequences: str = Field(min_length=10, max_length=5000, description="GDPR 34(2) / 33(3)(c)")
+    measures: str = Field(min_length=10, max_length=5000, description="GDPR 34(2) / 33(3)(d)")
+    advice: str | None = Field(None, max_length=5000, description="What people can do themselves")
+
+
+class PublicCommunicationIn(Strict):
+    channel: str = Field(min_length=2, max_length=100)
+    url: str | None = Field(None, max_length=2000)
+    text: str = Field(min_length=20, max_length=20000)
+    published_at: datetime | None = None

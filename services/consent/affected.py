@@ -1,0 +1,78 @@
+"""Who is touched by a breach (GDPR 34): the breach service asks, consent answers from its records.
+
+People are found by the purposes the breached processors work on, the data categories and the time
+window; only people whose key still exists are returned, so an erased person is never brought back.
+Contact details travel sealed for the breach service, in chunks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.contracts import AffectedSubjectsFound, AffectedSubjectsRequested, seal_fragment
+from services.common.events import CONSENT_EVENTS
+from services.common.models import LedgerEntry, SubjectKey, table_of
+from services.consent.context import ConsentContext
+from services.consent.models import ConsentRecord, ConsentSubject
+
+CHUNK = 1000
+
+
+async def answer(ctx: ConsentContext, s: AsyncSession, q: AffectedSubjectsRequested) -> int:
+    wanted = {p.casefold() for p in q.processors}
+    purposes = [
+        p.id for p in ctx.catalogue.purposes.values() if not wanted or wanted & {x.casefold() for x in p.processors}
+    ]
+    r, e, k, who = (
+        table_of(ConsentRecord).c,
+        table_of(LedgerEntry).c,
+        table_of(SubjectKey).c,
+        table_of(ConsentSubject).c,
+    )
+    query = (
+        select(r.subject, r.categories, e.entry, k.key_id, k.wrapped_key)
+        .join_from(table_of(ConsentRecord), table_of(LedgerEntry), e.event_id == r.event_id)
+        .join(table_of(SubjectKey), k.subject == r.subject)
+        .join(table_of(ConsentSubject), and_(who.subject == r.subject, who.kind == "email"))
+        .where(r.purpose.in_(purposes), r.created_at >= q.window_start, r.created_at <= q.window_end)
+        .order_by(r.subject, r.created_at.desc())
+    )
+    categories = set(q.categories)
+    seen: set[str] = set()
+    found: list[dict[str, Any]] = []
+    shared = ctx.settings.secret_bytes("pseudonym_key")
+    stream = await s.stream(query.execution_options(yield_per=CHUNK))
+    async for subject, record_categories, entry, key_id, wrapped in stream:
+        if subject in seen:
+            continue
+        if categories and not categories & set(json.loads(record_categories)):
+            continue
+        leaf = json.loads(entry)
+        if not leaf.get("ciphertext") or leaf.get("key_id") != key_id:
+            continue
+        evidence = ctx.rt.vault.open_row(subject, key_id, wrapped, leaf["ciphertext"])
+        if not evidence.get("email"):
+            continue
+        seen.add(subject)
+        found.append({"subject": subject, "email": evidence["email"], "name": evidence.get("name")})
+    total = max(1, -(-len(found) // CHUNK))
+    for i in range(total):
+        part = found[i * CHUNK : (i + 1) * CHUNK]
+        await ctx.rt.recorder.record(
+            s,
+            AffectedSubjectsFound(
+                breach_id=q.breach_id,
+                query_id=q.query_id,
+                holder="consent",
+                chunk=i,
+                chunks=total,
+                count=len(part),
+                sealed=seal_fragment(shared, q.query_id, {"people": part}) if part else None,
+            ),
+            topic=CONSENT_EVENTS.name,
+            digest_only=("sealed",),
+        )
+    return len(found)

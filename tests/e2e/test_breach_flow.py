@@ -1,0 +1,122 @@
+"""End to end over the real broker, PostgreSQL and SMTP: consents recorded; a breach at one processor is
+registered; the affected people are found through Kafka; their notices arrive; the ledgers verify."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.common.auth import create_site_key, create_token
+from services.common.ledger.verify import verify_export
+from tests.conftest import build_app, eventually, fresh_pg_database, running
+from tests.integration.test_breach import ASSESSMENT, breach_body
+from tests.integration.test_outbox_consumer import header, read_topic
+
+NOTICE = {"version": "2024-05", "hash": hashlib.sha256(b"n").hexdigest()}
+
+
+async def test_breach_finds_and_notifies_the_affected(
+    kafka: str, make_settings: Any, smtp: Any, topic_prefix: str
+) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        apps = {}
+        for service in ("consent", "breach"):
+            url = await stack.enter_async_context(fresh_pg_database())
+            extra = {"mail_enabled": True, "smtp_port": smtp.port} if service == "breach" else {}
+            apps[service] = build_app(service, make_settings(service, url, **extra))
+        c = {n: await stack.enter_async_context(running(a)) for n, a in apps.items()}
+        for app in apps.values():
+            await eventually(lambda app=app: app.state.runtime.consumers[0].ready.is_set(), within=60)
+        consent_rt, breach_rt = apps["consent"].state.runtime, apps["breach"].state.runtime
+        admin = {"authorization": f"Bearer {await create_token(consent_rt.db, 'staff', ['admin'])}"}
+        for who, purpose in (("a", "leads"), ("b", "leads"), ("c", "newsletter"), ("d", "chat"), ("gone", "leads")):
+            r = await c["consent"].post(
+                "/admin/consents",
+                headers=admin,
+                json={
+                    "email": f"{who}@example.nl",
+                    "name": who.upper(),
+                    "channel": "email",
+                    "notice": NOTICE,
+                    "data_categories": ["name", "email"],
+                    "purposes": [{"purpose": purpose, "granted": True}],
+                },
+            )
+            assert r.status_code == 201, r.text
+        key = await create_site_key(consent_rt.db, "w", ["https://www.example.nl"])
+        await c["consent"].post("/v1/minor-reports", headers={"x-site-key": key}, json={"email": "gone@example.nl"})
+
+        dpo = {"authorization": f"Bearer {await create_token(breach_rt.db, 'dpo', ['dpo'])}"}
+        aware = datetime.now(UTC) - timedelta(minutes=5)
+        b = (
+            await c["breach"].post(
+                "/admin/breaches",
+                headers=dpo,
+                json=breach_body(
+                    awareness_at=aware.isoformat(),
+                    started_at=(aware - timedelta(hours=1)).isoformat(),
+                    ended_at=None,
+                    ongoing=True,
+                    processors=["ActiveCampaign"],
+                ),
+            )
+        ).json()
+        await c["breach"].post(f"/admin/breaches/{b['id']}/assessment", headers=dpo, json=ASSESSMENT)
+        r = await c["breach"].post(f"/admin/breaches/{b['id']}/affected-queries", headers=dpo, json={})
+        assert r.status_code == 202
+
+        async def found() -> Any:
+            summary = (await c["breach"].get(f"/admin/breaches/{b['id']}/recipients", headers=dpo)).json()
+            return summary if summary["found"] >= 3 else None
+
+        summary = await eventually(found, within=60)
+        assert summary["found"] == 3, (
+            "a, b (leads) and c (newsletter) go through ActiveCampaign; d (chat) not; "
+            "the erased person is not brought back"
+        )
+        r = await c["breach"].post(
+            f"/admin/breaches/{b['id']}/subject-notifications",
+            headers=dpo,
+            json={
+                "likely_consequences": "phishing-mails die lijken op mails van ons",
+                "measures": "de export is verwijderd en de deellink ingetrokken",
+                "advice": "klik niet op vreemde links",
+            },
+        )
+        assert r.json() == {"queued": 3}
+        again = await c["breach"].post(
+            f"/admin/breaches/{b['id']}/subject-notifications",
+            headers=dpo,
+            json={
+                "likely_consequences": "phishing-mails die lijken op mails van ons",
+                "measures": "de export is verwijderd en de deellink ingetrokken",
+            },
+        )
+        assert again.json() == {"queued": 0}, "nobody is mailed twice"
+        await eventually(lambda: len(smtp.messages) >= 3, within=30)
+        assert sorted(m["To"] for m in smtp.messages) == ["a@example.nl", "b@example.nl", "c@example.nl"]
+        body = smtp.to("a@example.nl")[0].get_body(preferencelist=("plain",)).get_content()
+        assert "Beste A," in body and "phishing" in body and "Autoriteit Persoonsgegevens" in body
+        assert "de export is verwijderd" in body and "Sanne" in body
+        summary = await eventually(lambda: _all_sent(c["breach"], b["id"], dpo), within=30)
+        assert summary["sent"] == 3
+        types = [
+            header(e, "ce_type").split("privacy.")[1]
+            for e in await read_topic(kafka, topic_prefix + "breach.events.v1", 4)
+        ]
+        assert types[:4] == [
+            "breach.registered",
+            "breach.risk.assessed",
+            "breach.affected.requested",
+            "breach.subjects.notified",
+        ]
+        for client in c.values():
+            vkey = (await client.get("/ledger/public-key")).json()["vkey"]
+            verify_export((await client.get("/ledger/entries")).text.splitlines(), vkey=vkey)
+
+
+async def _all_sent(client: Any, breach_id: str, auth: dict[str, str]) -> Any:
+    summary = (await client.get(f"/admin/breaches/{breach_id}/recipients", headers=auth)).json()
+    return summary if summary["sent"] == 3 else None
