@@ -26,6 +26,11 @@ fi
 export PRIVACY_ADMIN_TOKEN=${PRIVACY_ADMIN_TOKEN} PRIVACY_SITE_KEY=${PRIVACY_SITE_KEY}
 
 pids=()
+# A local SMTP server that prints every mail (confirmation links, DSAR mails) into this output.
+if [ -z "${SMTP_HOST:-}" ]; then
+  "$bin/python" -m aiosmtpd -n -l 127.0.0.1:1025 -c aiosmtpd.handlers.Debugging 2>&1 | sed -u "s/^/[mail] /" &
+  pids+=($!)
+fi
 cleanup() {
   trap - INT TERM EXIT
   echo "stopping services..." >&2

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import func, insert, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -335,9 +335,10 @@ def _notice(breach: Breach, body: NotifyIn, name: str | None) -> tuple[str, str]
     return "Belangrijk: datalek met jouw gegevens / Data breach notice", text
 
 
-async def notify_subjects(rt: Runtime, breach_id: str, body: NotifyIn, *, staff: str) -> int:
+async def notify_subjects(rt: Runtime, breach_id: str, body: NotifyIn, *, staff: str, chunk: int = 2000) -> int:
     """GDPR 34: tell every person found, in plain language, through the mail outbox. Idempotent: a person
-    already queued is not mailed twice."""
+    already queued is not mailed twice. Works through the list in chunks (bulk statements)."""
+    queued = 0
     async with rt.db.transaction() as s:
         breach = await _get(s, breach_id)
         risk = json.loads(breach.risk) if breach.risk else {}
@@ -347,61 +348,72 @@ async def notify_subjects(rt: Runtime, breach_id: str, body: NotifyIn, *, staff:
                 "the risk assessment does not call for telling the people (high risk, no 34(3) "
                 "exemption); record that first",
             )
-        recipients = (
-            (
+        r = table_of(Recipient).c
+        after = ""
+        while True:
+            rows = (
                 await s.execute(
-                    select(Recipient)
-                    .where(col(Recipient.breach_id) == breach_id)
-                    .where(col(Recipient.status) == "found")
+                    select(r.subject, r.key_id, r.contact)
+                    .where(r.breach_id == breach_id, r.status == "found", r.subject > after)
+                    .order_by(r.subject)
+                    .limit(chunk)
                 )
-            )
-            .scalars()
-            .all()
-        )
-        keys = await rt.vault.keys_for_many(s, {r.subject for r in recipients}) if recipients else {}
-        mails, marks = [], []
-        now = datetime.now(UTC)
-        for r in recipients:
-            key_id, key = keys[r.subject]
-            contact = _open(r, key)
-            subject_line, text = _notice(breach, body, contact.get("name"))
-            mail_id = "m_" + uuid.uuid4().hex
-            mails.append(
-                {
-                    "id": mail_id,
-                    "subject": r.subject,
-                    "key_id": key_id,
-                    "purpose": f"breach:{breach_id}",
-                    "ciphertext": rt.vault.seal(
-                        r.subject,
-                        key_id,
-                        key,
-                        {"to": contact["email"], "subject": subject_line, "text": text, "html": None, "headers": {}},
-                    ),
-                    "created_at": now,
-                    "status": "queued",
-                    "attempts": 0,
-                }
-            )
-            marks.append((r.subject, mail_id))
-        if mails:
-            await s.execute(insert(MailMessage), mails)
-            s.info["wake"] = True
-            for subject, mail_id in marks:
+            ).all()
+            if not rows:
+                break
+            after = rows[-1].subject
+            keys = await rt.vault.keys_for_many(s, {row.subject for row in rows})
+            now = datetime.now(UTC)
+            mails, marks = [], []
+            for row in rows:
+                key_id, key = keys[row.subject]
+                if key_id != row.key_id:
+                    continue  # erased since it was found: the contact details are gone with the old key
+                contact = _open(row.subject, row.key_id, key, row.contact)
+                subject_line, text = _notice(breach, body, contact.get("name"))
+                mail_id = "m_" + uuid.uuid4().hex
+                mails.append(
+                    {
+                        "id": mail_id,
+                        "subject": row.subject,
+                        "key_id": key_id,
+                        "purpose": f"breach:{breach_id}",
+                        "ciphertext": rt.vault.seal(
+                            row.subject,
+                            key_id,
+                            key,
+                            {
+                                "to": contact["email"],
+                                "subject": subject_line,
+                                "text": text,
+                                "html": None,
+                                "headers": {},
+                            },
+                        ),
+                        "created_at": now,
+                        "status": "queued",
+                        "attempts": 0,
+                    }
+                )
+                marks.append({"b": breach_id, "s": row.subject, "m": mail_id})
+            if mails:
+                await s.execute(insert(MailMessage), mails)
                 await s.execute(
-                    update(Recipient)
-                    .where(col(Recipient.breach_id) == breach_id)
-                    .where(col(Recipient.subject) == subject)
-                    .values(status="queued", mail_id=mail_id)
+                    update(table_of(Recipient))
+                    .where(r.breach_id == bindparam("b"), r.subject == bindparam("s"))
+                    .values(status="queued", mail_id=bindparam("m")),
+                    marks,
                 )
-        await _record(rt, s, SubjectsNotified(breach_id=breach_id, queued=len(mails)))
-    return len(mails)
+                s.info["wake"] = True
+                queued += len(mails)
+        await _record(rt, s, SubjectsNotified(breach_id=breach_id, queued=queued))
+    return queued
 
 
-def _open(r: Recipient, key: bytes) -> dict[str, Any]:
-    """The recipient's contact details, with the key fetched for the whole batch."""
-    blob = base64.b64decode(r.contact)
-    value: dict[str, Any] = json.loads(AESGCM(key).decrypt(blob[:12], blob[12:], f"{r.subject}:{r.key_id}".encode()))
+def _open(subject: str, key_id: str, key: bytes, contact: str) -> dict[str, Any]:
+    """The recipient's contact details, with the key fetched for the whole chunk."""
+    blob = base64.b64decode(contact)
+    value: dict[str, Any] = json.loads(AESGCM(key).decrypt(blob[:12], blob[12:], f"{subject}:{key_id}".encode()))
     return value
 
 
