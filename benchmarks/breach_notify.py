@@ -46,7 +46,8 @@ async def main() -> None:
     args = parser.parse_args()
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     shared = base64.b64encode(secrets.token_bytes(32)).decode()
-    async with contextlib.AsyncExitStack() as stack:
+    stack = contextlib.AsyncExitStack()
+    try:
         apps = {}
         for service in ("consent", "breach"):
             url = await stack.enter_async_context(database())
@@ -141,6 +142,13 @@ async def main() -> None:
             f"(before the breach {rss_before:.0f} MB; consent and breach in one process)",
             flush=True,
         )
+    finally:
+        try:
+            await asyncio.wait_for(stack.aclose(), 120)
+        except TimeoutError:
+            for task in asyncio.all_tasks():
+                task.print_stack(limit=8)
+            raise
 
 
 if __name__ == "__main__":
