@@ -170,8 +170,14 @@ async def test_topics_are_created_with_partitions_and_compaction(
     await admin.start()
     try:
         names = {topic_prefix + n for n in ("consent.events.v1", "consent.state.v1", "consent.dsar.dlq")}
-        described = await admin.describe_topics(list(names))
-        assert {d["topic"]: len(d["partitions"]) for d in described} == dict.fromkeys(names, 4)
+
+        async def partitions() -> dict[str, int] | None:
+            # metadata reaches the broker's cache a moment after creation: ask until it is complete
+            described = await admin.describe_topics(list(names))
+            counts = {d["topic"]: len(d["partitions"]) for d in described}
+            return counts if counts == dict.fromkeys(names, 4) else None
+
+        assert await eventually(partitions, within=20, interval=0.5) == dict.fromkeys(names, 4)
         configs = await admin.describe_configs(
             [ConfigResource(ConfigResourceType.TOPIC, topic_prefix + "consent.state.v1")]
         )
