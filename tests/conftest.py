@@ -175,6 +175,19 @@ class Inbox:
         inbox = self
 
         class Handler:
+            async def handle_RCPT(
+                self,
+                server: Any,
+                session: Any,
+                envelope: Any,
+                address: str,
+                rcpt_options: Any,
+            ) -> str:
+                if address.startswith("bounce"):  # a mailbox that does not exist
+                    return "550 5.1.1 no such user"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 import email
                 from email import policy

@@ -14,7 +14,7 @@ from services.common.contracts import (
     RequestKind,
 )
 from services.common.erasure import answer_erasure
-from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, DSAR_EVENTS, CloudEvent
+from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, DSAR_ANSWERS, DSAR_EVENTS, CloudEvent
 from services.common.runtime import ConsumerSpec, Runtime
 
 
@@ -42,4 +42,9 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
     return {DataSubjectRequestStarted: on_request, AffectedSubjectsFound: on_found}
 
 
-CONSUMERS = [ConsumerSpec(group="breach.dsar", topics=[DSAR_EVENTS.name, CONSENT_EVENTS.name], handlers=_handlers)]
+# External holders answer on dsar.answers.v1 (HolderAnswered for requests, AffectedSubjectsFound for breaches).
+CONSUMERS = [
+    ConsumerSpec(
+        group="breach.dsar", topics=[DSAR_EVENTS.name, CONSENT_EVENTS.name, DSAR_ANSWERS.name], handlers=_handlers
+    )
+]

@@ -74,7 +74,10 @@ CONSENT_STATE = Topic(
     description="Each subject's current consent per purpose (compacted, keyed by pseudonym).",
 )
 DSAR_EVENTS = Topic("dsar.events.v1", description="Data-subject requests and the holders' answers.")
-DSAR_ANSWERS = Topic("dsar.answers.v1", description="Answers of external holders (systems registered with kind kafka).")
+DSAR_ANSWERS = Topic(
+    "dsar.answers.v1",
+    description="External holders' answers: HolderAnswered for requests, AffectedSubjectsFound for breaches.",
+)
 BREACH_EVENTS = Topic("breach.events.v1", description="Breach register steps.")
 LEDGER_CHECKPOINTS = Topic("ledger.checkpoints.v1", description="Signed tree heads of every service's ledger.")
 TOPICS = (CONSENT_EVENTS, CONSENT_STATE, DSAR_EVENTS, DSAR_ANSWERS, BREACH_EVENTS, LEDGER_CHECKPOINTS)

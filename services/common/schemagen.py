@@ -107,7 +107,7 @@ def channels() -> dict[str, list[type[EventData]]]:
             AffectedSubjectsRequested,
             *holder,
         ],
-        DSAR_ANSWERS.name: [HolderAnswered],
+        DSAR_ANSWERS.name: [HolderAnswered, AffectedSubjectsFound],
         LEDGER_CHECKPOINTS.name: [CheckpointSigned],
     }
 
@@ -115,7 +115,7 @@ def channels() -> dict[str, list[type[EventData]]]:
 # (service, consumer group, topics it reads)
 CONSUMER_GROUPS = [
     ("consent", "consent.dsar", [DSAR_EVENTS.name, BREACH_EVENTS.name]),
-    ("breach", "breach.dsar", [DSAR_EVENTS.name, CONSENT_EVENTS.name]),
+    ("breach", "breach.dsar", [DSAR_EVENTS.name, CONSENT_EVENTS.name, DSAR_ANSWERS.name]),
     ("dsar", "dsar.answers", [CONSENT_EVENTS.name, BREACH_EVENTS.name, DSAR_ANSWERS.name]),
 ]
 PRODUCERS = {

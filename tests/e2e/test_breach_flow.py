@@ -66,15 +66,17 @@ async def test_breach_finds_and_notifies_the_affected(
         await c["breach"].post(f"/admin/breaches/{b['id']}/assessment", headers=dpo, json=ASSESSMENT)
         r = await c["breach"].post(f"/admin/breaches/{b['id']}/affected-queries", headers=dpo, json={})
         assert r.status_code == 202
+        # an external system (the CRM) answers for its own records on dsar.answers.v1, sealed like consent does
+        await _crm_answers(kafka, topic_prefix, breach_rt, b["id"], r.json()["query_id"])
 
         async def found() -> Any:
             summary = (await c["breach"].get(f"/admin/breaches/{b['id']}/recipients", headers=dpo)).json()
-            return summary if summary["found"] >= 3 else None
+            return summary if summary["found"] >= 4 else None
 
         summary = await eventually(found, within=60)
-        assert summary["found"] == 3, (
+        assert summary["found"] == 4, (
             "a, b (leads) and c (newsletter) go through ActiveCampaign; d (chat) not; "
-            "the erased person is not brought back"
+            "the erased person is not brought back; the CRM adds one (bounce@)"
         )
         r = await c["breach"].post(
             f"/admin/breaches/{b['id']}/subject-notifications",
@@ -85,7 +87,7 @@ async def test_breach_finds_and_notifies_the_affected(
                 "advice": "klik niet op vreemde links",
             },
         )
-        assert r.json() == {"queued": 3}
+        assert r.json() == {"queued": 4}
         again = await c["breach"].post(
             f"/admin/breaches/{b['id']}/subject-notifications",
             headers=dpo,
@@ -101,7 +103,7 @@ async def test_breach_finds_and_notifies_the_affected(
         assert "Beste A," in body and "phishing" in body and "Autoriteit Persoonsgegevens" in body
         assert "de export is verwijderd" in body and "Sanne" in body
         summary = await eventually(lambda: _all_sent(c["breach"], b["id"], dpo), within=30)
-        assert summary["sent"] == 3
+        assert summary["sent"] == 3 and summary["bounced"] == 1, "the refused address is tracked as bounced"
         types = [
             header(e, "ce_type").split("privacy.")[1]
             for e in await read_topic(kafka, topic_prefix + "breach.events.v1", 4)
@@ -119,4 +121,33 @@ async def test_breach_finds_and_notifies_the_affected(
 
 async def _all_sent(client: Any, breach_id: str, auth: dict[str, str]) -> Any:
     summary = (await client.get(f"/admin/breaches/{breach_id}/recipients", headers=auth)).json()
-    return summary if summary["sent"] == 3 else None
+    return summary if summary["sent"] == 3 and summary["bounced"] == 1 else None
+
+
+async def _crm_answers(kafka: str, prefix: str, breach_rt: Any, breach_id: str, query_id: str) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    from services.common.contracts import AffectedSubjectsFound, seal_fragment
+    from services.common.events import CloudEvent
+
+    person = {
+        "subject": breach_rt.recorder.pseudonym("bounce@example.nl"),
+        "email": "bounce@example.nl",
+        "name": "Oud Adres",
+    }
+    found = AffectedSubjectsFound(
+        breach_id=breach_id,
+        query_id=query_id,
+        holder="crm",
+        chunk=0,
+        chunks=1,
+        count=1,
+        sealed=seal_fragment(breach_rt.settings.secret_bytes("pseudonym_key"), query_id, {"people": [person]}),
+    )
+    key, value, headers = CloudEvent.of(found, source="urn:crm").to_kafka()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka)
+    await producer.start()
+    try:
+        await producer.send_and_wait(prefix + "dsar.answers.v1", value, key=key, headers=headers)
+    finally:
+        await producer.stop()
