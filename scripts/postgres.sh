@@ -7,7 +7,13 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 port=${PGPORT:-5432}
-datadir=${PG_DATA:-$root/var/postgres}
+# The server runs as the postgres user, which may not be able to enter the checkout (e.g. under /root):
+# as root, keep the data outside it.
+if [ "$(id -u)" = 0 ]; then
+  datadir=${PG_DATA:-/var/tmp/privacy-postgres-$port}
+else
+  datadir=${PG_DATA:-$root/var/postgres}
+fi
 log() { echo "postgres.sh: $*" >&2; }
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
@@ -30,7 +36,7 @@ start() {
   else
     local bin; bin=$(bindir)
     mkdir -p "$datadir"
-    if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$datadir"; fi
+    if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$datadir"; chmod 700 "$datadir"; fi
     if [ ! -f "$datadir/PG_VERSION" ]; then
       as_pg "$bin/initdb" -D "$datadir" -U postgres --auth=trust -E UTF8 >/dev/null
     fi
