@@ -212,3 +212,19 @@ def smtp() -> Any:
     inbox.controller.start()
     yield inbox
     inbox.controller.stop()
+
+
+@contextlib.asynccontextmanager
+async def system(
+    make_settings: Callable[..., Any], services: tuple[str, ...], overrides: dict[str, dict[str, Any]] | None = None
+) -> AsyncIterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Several services, each on its own fresh PostgreSQL database, with their consumers ready on the broker."""
+    async with contextlib.AsyncExitStack() as stack:
+        apps = {}
+        for service in services:
+            url = await stack.enter_async_context(fresh_pg_database())
+            apps[service] = build_app(service, make_settings(service, url, **(overrides or {}).get(service, {})))
+        clients = {name: await stack.enter_async_context(running(app)) for name, app in apps.items()}
+        for app in apps.values():
+            await eventually(lambda app=app: app.state.runtime.consumers[0].ready.is_set(), within=60)
+        yield apps, clients

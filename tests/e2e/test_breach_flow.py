@@ -3,14 +3,13 @@ registered; the affected people are found through Kafka; their notices arrive; t
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.common.auth import create_site_key, create_token
 from services.common.ledger.verify import verify_export
-from tests.conftest import build_app, eventually, fresh_pg_database, running
+from tests.conftest import eventually, system
 from tests.integration.test_breach import ASSESSMENT, breach_body
 from tests.integration.test_outbox_consumer import header, read_topic
 
@@ -20,15 +19,8 @@ NOTICE = {"version": "2024-05", "hash": hashlib.sha256(b"n").hexdigest()}
 async def test_breach_finds_and_notifies_the_affected(
     kafka: str, make_settings: Any, smtp: Any, topic_prefix: str
 ) -> None:
-    async with contextlib.AsyncExitStack() as stack:
-        apps = {}
-        for service in ("consent", "breach"):
-            url = await stack.enter_async_context(fresh_pg_database())
-            extra = {"mail_enabled": True, "smtp_port": smtp.port} if service == "breach" else {}
-            apps[service] = build_app(service, make_settings(service, url, **extra))
-        c = {n: await stack.enter_async_context(running(a)) for n, a in apps.items()}
-        for app in apps.values():
-            await eventually(lambda app=app: app.state.runtime.consumers[0].ready.is_set(), within=60)
+    breach_mail = {"mail_enabled": True, "smtp_port": smtp.port}
+    async with system(make_settings, ("consent", "breach"), {"breach": breach_mail}) as (apps, c):
         consent_rt, breach_rt = apps["consent"].state.runtime, apps["breach"].state.runtime
         admin = {"authorization": f"Bearer {await create_token(consent_rt.db, 'staff', ['admin'])}"}
         for who, purpose in (("a", "leads"), ("b", "leads"), ("c", "newsletter"), ("d", "chat"), ("gone", "leads")):

@@ -4,14 +4,13 @@ afterwards nothing readable about them is left in consent while every ledger sti
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import re
 from typing import Any
 
 from services.common.auth import create_site_key, create_token
 from services.common.ledger.verify import verify_export
-from tests.conftest import build_app, eventually, fresh_pg_database, running
+from tests.conftest import eventually, system
 
 EMAIL = "Femke.Visser@example.nl"
 BASE = "https://dsar.example.nl"
@@ -24,15 +23,8 @@ def link(message: Any, kind: str) -> str:
 
 
 async def test_access_then_erasure(kafka: str, make_settings: Any, smtp: Any) -> None:
-    async with contextlib.AsyncExitStack() as stack:
-        apps = {}
-        for service in ("consent", "dsar", "breach"):
-            url = await stack.enter_async_context(fresh_pg_database())
-            extra = {"mail_enabled": True, "smtp_port": smtp.port, "public_base_url": BASE} if service == "dsar" else {}
-            apps[service] = build_app(service, make_settings(service, url, **extra))
-        c = {n: await stack.enter_async_context(running(a)) for n, a in apps.items()}
-        for app in apps.values():
-            await eventually(lambda app=app: app.state.runtime.consumers[0].ready.is_set(), within=60)
+    dsar_mail = {"mail_enabled": True, "smtp_port": smtp.port, "public_base_url": BASE}
+    async with system(make_settings, ("consent", "dsar", "breach"), {"dsar": dsar_mail}) as (apps, c):
         consent_rt, dsar_rt = apps["consent"].state.runtime, apps["dsar"].state.runtime
         ckey = await create_site_key(consent_rt.db, "website", ["https://www.example.nl"])
         dkey = await create_site_key(dsar_rt.db, "website", ["https://www.example.nl"])

@@ -3,7 +3,6 @@ each shreds and answers, dsar completes the request, and every ledger still veri
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import Any
 
@@ -11,21 +10,14 @@ from services.common.auth import create_token
 from services.common.contracts import SubjectShredded
 from services.common.crypto import ShreddedError
 from services.common.ledger.verify import verify_export
-from tests.conftest import build_app, eventually, fresh_pg_database, running
+from tests.conftest import eventually, system
 
 EMAIL = "Marieke.Jansen@Example.nl"
 
 
 async def test_erasure_request_fans_out_and_completes(kafka: str, make_settings: Any) -> None:
-    async with contextlib.AsyncExitStack() as stack:
-        apps = {}
-        for service in ("consent", "dsar", "breach"):
-            url = await stack.enter_async_context(fresh_pg_database())
-            apps[service] = build_app(service, make_settings(service, url))
-        clients = {name: await stack.enter_async_context(running(app)) for name, app in apps.items()}
+    async with system(make_settings, ("consent", "dsar", "breach")) as (apps, clients):
         consent, dsar = apps["consent"].state.runtime, apps["dsar"].state.runtime
-        for app in apps.values():
-            await eventually(lambda app=app: app.state.runtime.consumers[0].ready.is_set())
 
         # consent holds personal data of the subject (recorded as a capture would)
         subject = consent.recorder.pseudonym(EMAIL)

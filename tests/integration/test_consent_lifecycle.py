@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,7 @@ from services.common.events import CloudEvent
 from services.common.ledger.verify import verify_export
 from services.consent import retention
 from services.consent.context import ConsentContext
-from tests.conftest import build_app, eventually, fresh_pg_database, running
+from tests.conftest import build_app, eventually, running, system
 from tests.integration.test_outbox_consumer import header, read_topic
 
 load_all()
@@ -123,14 +122,7 @@ async def test_access_request_gets_a_sealed_fragment(kafka: str, consent: Any, t
 
 async def test_minor_report_starts_erasure_everywhere(kafka: str, make_settings: Any) -> None:
     """consent erases at once; dsar opens an erasure request; consent and breach answer; dsar completes."""
-    async with contextlib.AsyncExitStack() as stack:
-        apps = {}
-        for service in ("consent", "dsar", "breach"):
-            url = await stack.enter_async_context(fresh_pg_database())
-            apps[service] = build_app(service, make_settings(service, url))
-        clients = {n: await stack.enter_async_context(running(a)) for n, a in apps.items()}
-        for app in apps.values():
-            await eventually(lambda app=app: app.state.runtime.consumers[0].ready.is_set(), within=60)
+    async with system(make_settings, ("consent", "dsar", "breach")) as (apps, clients):
         consent_rt, dsar_rt = apps["consent"].state.runtime, apps["dsar"].state.runtime
         key = await create_site_key(consent_rt.db, "website", ["https://www.example.nl"])
         await clients["consent"].post(
