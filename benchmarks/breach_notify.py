@@ -37,8 +37,9 @@ async def main() -> None:
     import secrets
     import uuid
 
+    from services.breach.people import ask_affected, notify_subjects, recipients_summary
     from services.breach.schemas import AffectedQueryIn, AssessmentIn, BreachIn, NotifyIn
-    from services.breach.service import ask_affected, assess, notify_subjects, recipients_summary, register
+    from services.breach.service import assess, register
     from tests.conftest import build_app, running
 
     parser = argparse.ArgumentParser()

@@ -208,8 +208,14 @@ class Inbox:
 
 @pytest.fixture
 def smtp() -> Any:
-    inbox = Inbox()
-    inbox.controller.start()
+    for attempt in range(3):  # the free port we picked may be taken before the server binds it
+        inbox = Inbox()
+        try:
+            inbox.controller.start()
+            break
+        except Exception:
+            if attempt == 2:
+                raise
     yield inbox
     inbox.controller.stop()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.breach import service
+from services.breach import people
 from services.common.contracts import (
     AffectedSubjectsFound,
     DataSubjectRequestStarted,
@@ -37,7 +37,7 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
         )
 
     async def on_found(session: Any, _event: CloudEvent, found: AffectedSubjectsFound) -> None:
-        await service.on_found(rt, session, found)
+        await people.on_found(rt, session, found)
 
     return {DataSubjectRequestStarted: on_request, AffectedSubjectsFound: on_found}
 

@@ -11,7 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse
 from sqlmodel import col, select
 
-from services.breach import apform, domain, service
+from services.breach import apform, domain, people, service
 from services.breach.models import ApNotification, Breach, PublicCommunication
 from services.breach.schemas import (
     AffectedQueryIn,
@@ -175,25 +175,25 @@ async def submitted(
 @router.post("/{breach_id}/affected-queries", status_code=202)
 async def ask(breach_id: BreachId, body: AffectedQueryIn, request: Request, _: Staff) -> dict[str, str]:
     """Ask the consent service and registered systems, over Kafka, who is affected and how to reach them."""
-    query = await service.ask_affected(rt_of(request), breach_id, body)
+    query = await people.ask_affected(rt_of(request), breach_id, body)
     return {"query_id": query.id}
 
 
 @router.get("/{breach_id}/recipients")
 async def recipients(breach_id: BreachId, request: Request, _: Staff) -> dict[str, int]:
-    return await service.recipients_summary(rt_of(request), breach_id)
+    return await people.recipients_summary(rt_of(request), breach_id)
 
 
 @router.post("/{breach_id}/subject-notifications", status_code=202)
 async def notify(breach_id: BreachId, body: NotifyIn, request: Request, staff: Staff) -> dict[str, int]:
     """GDPR 34: mail every person found, in plain language (34(2) content)."""
-    return {"queued": await service.notify_subjects(rt_of(request), breach_id, body, staff=staff.name)}
+    return {"queued": await people.notify_subjects(rt_of(request), breach_id, body, staff=staff.name)}
 
 
 @router.post("/{breach_id}/public-communications", status_code=201)
 async def public(breach_id: BreachId, body: PublicCommunicationIn, request: Request, staff: Staff) -> dict[str, Any]:
     """GDPR 34(3)(c): record a public communication made instead of individual notices."""
-    await service.public_communication(rt_of(request), breach_id, body, staff=staff.name)
+    await people.public_communication(rt_of(request), breach_id, body, staff=staff.name)
     return await _load(rt_of(request), breach_id)
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from sqlmodel import select
 
 from services.common.auth import Principal, Scope, Scoped
-from services.consent import retention, service
+from services.consent import retention, subjects
 from services.consent.models import ProcessorEntry
 from services.consent.routes import _capture, context, jsonable
 from services.consent.schemas import CaptureIn, CaptureOut, EmailIn, ProcessorUpdate
@@ -29,7 +29,7 @@ async def staff_capture(body: CaptureIn, request: Request, principal: Admin) -> 
 async def subject_history(body: EmailIn, request: Request, _: Dpo) -> dict[str, Any]:
     """A person's full consent history with evidence (the email is in the body, not in URLs or logs)."""
     ctx = context(request)
-    return jsonable(await service.history(ctx, ctx.rt.recorder.pseudonym(str(body.email))))
+    return jsonable(await subjects.history(ctx, ctx.rt.recorder.pseudonym(str(body.email))))
 
 
 @router.get("/processors")

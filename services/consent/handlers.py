@@ -15,7 +15,7 @@ from services.common.contracts import (
 )
 from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, DSAR_EVENTS, CloudEvent
 from services.common.runtime import ConsumerSpec, Runtime
-from services.consent import affected, service
+from services.consent import affected, service, subjects
 from services.consent.context import ConsentContext
 from services.consent.events import SubjectRectified
 
@@ -27,9 +27,9 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
 
     async def on_request(session: Any, _event: CloudEvent, request: DataSubjectRequestStarted) -> None:
         fragment = None
-        known = await service.knows(session, request.subject)
+        known = await subjects.knows(session, request.subject)
         if request.kind == RequestKind.ERASURE:
-            key_id = await service.erase_in(ctx, session, request.subject, f"erasure request {request.request_id}")
+            key_id = await subjects.erase_in(ctx, session, request.subject, f"erasure request {request.request_id}")
             answer = Outcome.ERASED if key_id else Outcome.NOTHING_HELD
         elif not known:
             answer = Outcome.NOTHING_HELD
@@ -52,7 +52,7 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
             await service.publish_state(ctx, session, request.subject)
             answer = Outcome.APPLIED
         else:
-            data = await service.history(ctx, request.subject)
+            data = await subjects.history(ctx, request.subject)
             answer = Outcome.PROVIDED if data["records"] else Outcome.NOTHING_HELD
             fragment = seal_fragment(
                 rt.settings.secret_bytes("pseudonym_key"),

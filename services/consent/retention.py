@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import col, select
 
-from services.consent import service
+from services.consent import service, subjects
 from services.consent.context import ConsentContext
 from services.consent.domain import State
 from services.consent.models import ConsentRecord, ConsentState
@@ -23,7 +23,7 @@ async def run(ctx: ConsentContext, now: datetime | None = None) -> dict[str, int
     expired = shredded = 0
     async with ctx.rt.db.transaction() as s:
         due = (await s.execute(select(ConsentState).where(col(ConsentState.expires_at) <= now))).scalars().all()
-        subjects = sorted({row.subject for row in due})
+        touched = sorted({row.subject for row in due})
         for row in due:
             purpose = ctx.catalogue.purpose(row.purpose)
             if purpose is None:
@@ -45,7 +45,7 @@ async def run(ctx: ConsentContext, now: datetime | None = None) -> dict[str, int
                 "retention job",
             )
             expired += 1
-        for subject in subjects:
+        for subject in touched:
             remaining = (
                 (
                     await s.execute(
@@ -60,7 +60,7 @@ async def run(ctx: ConsentContext, now: datetime | None = None) -> dict[str, int
             if remaining:
                 await service.publish_state(ctx, s, subject)
             else:
-                await service.erase_in(ctx, s, subject, REASON)
+                await subjects.erase_in(ctx, s, subject, REASON)
                 shredded += 1
     if expired:
         log.info("retention: %d decisions expired, %d subjects shredded", expired, shredded)

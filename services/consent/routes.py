@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from services.common.auth import Open, Public, Site
 from services.common.links import LinkError
-from services.consent import pages, service, webhooks
+from services.consent import pages, service, subjects, webhooks
 from services.consent.context import ConsentContext
 from services.consent.domain import Channel
 from services.consent.events import MinorDataReported
@@ -113,7 +113,7 @@ async def report(ctx: ConsentContext, subject: str, body: MinorReportIn, ev: ser
             "reporter_email": str(body.reporter_email) if body.reporter_email else None,
             "details": body.details,
         }
-        await service.erase_in(ctx, s, subject, f"minor without parental consent ({report_id})")
+        await subjects.erase_in(ctx, s, subject, f"minor without parental consent ({report_id})")
         # recorded after shredding: the report's own details get a fresh key, erased with the request
         await ctx.rt.recorder.record(
             s,
@@ -195,7 +195,7 @@ async def history(token: TOKEN, request: Request) -> Any:
     except LinkError as exc:
         status = 410 if "expired" in str(exc) else 404
         raise HTTPException(status, f"history link: {exc}") from exc
-    data = await service.history(ctx, claims["s"])
+    data = await subjects.history(ctx, claims["s"])
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse(jsonable(data))
     return HTMLResponse(pages.history(data))

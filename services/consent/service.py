@@ -8,17 +8,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from services.common.contracts import SubjectShredded
-from services.common.crypto import ShreddedError
 from services.common.errors import FieldError, ServiceError
-from services.common.events import CONSENT_EVENTS, CONSENT_STATE, CloudEvent
+from services.common.events import CONSENT_STATE, CloudEvent
 from services.common.links import new_single_use_token, token_hash
 from services.common.mail import MailMessage, queue_mail
-from services.common.outbox import enqueue, enqueue_raw
+from services.common.outbox import enqueue
 from services.consent import domain, fastpath, mails
 from services.consent.context import ConsentContext
 from services.consent.domain import Channel, State
@@ -429,10 +426,6 @@ async def withdraw_in(
 # --- state, history ----------------------------------------------------------------------------------------
 
 
-async def knows(s: AsyncSession, subject: str) -> bool:
-    return await s.get(ConsentSubject, subject) is not None
-
-
 async def current_states(s: AsyncSession, subject: str) -> dict[str, str]:
     rows = (await s.execute(select(ConsentState).where(col(ConsentState.subject) == subject))).scalars().all()
     return {(f"{r.purpose}:{r.third_party}" if r.third_party else r.purpose): r.state for r in rows}
@@ -447,88 +440,7 @@ async def publish_state(ctx: ConsentContext, s: AsyncSession, subject: str) -> N
     await enqueue(s, ctx.settings.kafka_topic_prefix + CONSENT_STATE.name, event)
 
 
-async def history(ctx: ConsentContext, subject: str) -> dict[str, Any]:
-    """Every decision about a subject (and its linked browsers) with the evidence, readable while not erased."""
-    async with ctx.rt.db.read() as s:
-        browsers = list(
-            (
-                await s.execute(select(col(ConsentSubject.subject)).where(col(ConsentSubject.person) == subject))
-            ).scalars()
-        )
-        subjects = [subject, *browsers]
-        records = (
-            (
-                await s.execute(
-                    select(ConsentRecord)
-                    .where(col(ConsentRecord.subject).in_(subjects))
-                    .order_by(col(ConsentRecord.created_at))
-                )
-            )
-            .scalars()
-            .all()
-        )
-        out = []
-        for r in records:
-            entry = await ctx.rt.ledger.entry(s, event_id=r.event_id)
-            leaf = json.loads(entry.entry) if entry else {}
-            evidence: dict[str, Any] | str | None = None
-            if leaf.get("ciphertext"):
-                try:
-                    evidence = await ctx.rt.vault.decrypt(s, r.subject, leaf["key_id"], leaf["ciphertext"])
-                except ShreddedError:
-                    evidence = "erased"
-            out.append(
-                {
-                    "record_id": r.id,
-                    "purpose": r.purpose,
-                    "third_party": r.third_party or None,
-                    "state": r.state,
-                    "legal_basis": r.legal_basis,
-                    "channel": r.channel,
-                    "categories": json.loads(r.categories),
-                    "notice_version": r.notice_version or None,
-                    "notice_hash": r.notice_hash or None,
-                    "reason": r.reason,
-                    "recorded_at": r.created_at,
-                    "recorded_by": r.actor,
-                    "browser": r.subject != subject,
-                    "evidence": evidence,
-                    "ledger": {"event_id": r.event_id, "seq": r.ledger_seq},
-                }
-            )
-        states = await current_states(s, subject)
-        for b in browsers:
-            states.update({f"browser:{k}": v for k, v in (await current_states(s, b)).items()})
-    return {
-        "subject": subject,
-        "states": states,
-        "records": out,
-        "linked_browsers": len(browsers),
-        "generated_at": datetime.now(UTC),
-    }
-
-
-# --- erasure ---------------------------------------------------------------------------------------------
-
-
-async def erase_in(ctx: ConsentContext, s: AsyncSession, subject: str, reason: str) -> str | None:
-    """Crypto-shred a person and their linked browsers in the caller's transaction; tombstones on the
-    compacted topic. Returns the person's destroyed key id (None when nothing was held)."""
-    browsers = list(
-        (await s.execute(select(col(ConsentSubject.subject)).where(col(ConsentSubject.person) == subject))).scalars()
-    )
-    key_id = None
-    for who in [subject, *browsers]:
-        destroyed = await ctx.rt.vault.shred(s, who)
-        if who == subject:
-            key_id = destroyed
-        await ctx.rt.recorder.record(
-            s, SubjectShredded(subject=who, key_id=destroyed, reason=reason), subject=who, topic=CONSENT_EVENTS.name
-        )
-        for table in (ConsentState, OptInToken, ConsentSubject):
-            await s.execute(delete(table).where(col(table.subject) == who))
-        await enqueue_raw(s, ctx.settings.kafka_topic_prefix + CONSENT_STATE.name, who, None, [])
-    return key_id
+# --- links ----------------------------------------------------------------------------------------------
 
 
 def unsubscribe_link(ctx: ConsentContext, subject: str, purposes: list[str]) -> str:

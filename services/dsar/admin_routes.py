@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from sqlmodel import select
 
 from services.common.auth import Principal, Scope, Scoped
-from services.dsar import domain, service
+from services.dsar import decisions, domain, service
 from services.dsar.models import DsarRequest, Holder, HolderAnswer
 from services.dsar.routes import context
 from services.dsar.schemas import (
@@ -113,21 +113,21 @@ async def read_request(request_id: RequestId, request: Request, _: Dpo) -> Reque
 async def extend(request_id: RequestId, body: ExtendIn, request: Request, principal: Dpo) -> RequestOut:
     """GDPR 12(3): up to two more months, decided within the first month; the person is told why."""
     ctx = context(request)
-    await service.extend(ctx, request_id, months=body.months, reason=body.reason, staff=principal.name)
+    await decisions.extend(ctx, request_id, months=body.months, reason=body.reason, staff=principal.name)
     return await read_request(request_id, request, principal)
 
 
 @router.post("/requests/{request_id}/refuse")
 async def refuse(request_id: RequestId, body: RefuseIn, request: Request, principal: Dpo) -> RequestOut:
     """GDPR 12(4): refused with reasons; the person is told, with the right to complain to the AP."""
-    await service.refuse(context(request), request_id, reason=body.reason, staff=principal.name)
+    await decisions.refuse(context(request), request_id, reason=body.reason, staff=principal.name)
     return await read_request(request_id, request, principal)
 
 
 @router.post("/requests/{request_id}/answers")
 async def close_task(request_id: RequestId, body: TaskCloseIn, request: Request, principal: Dpo) -> RequestOut:
     """Close a manual holder's task (e.g. a processor confirmed erasure by mail)."""
-    await service.close_task(
+    await decisions.close_task(
         context(request), request_id, holder=body.holder, outcome=body.outcome, reason=body.reason, staff=principal.name
     )
     return await read_request(request_id, request, principal)
@@ -156,4 +156,4 @@ async def put_holder(
 @router.post("/jobs/run")
 async def run_jobs(request: Request, _: Dpo) -> dict[str, int]:
     """Send due reminders and expire unverified requests now (also runs on a schedule)."""
-    return await service.run_jobs(context(request))
+    return await decisions.run_jobs(context(request))

@@ -10,7 +10,7 @@ from services.common.contracts import HolderAnswered
 from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, DSAR_ANSWERS, CloudEvent
 from services.common.runtime import ConsumerSpec, Runtime
 from services.consent.events import MinorDataReported
-from services.dsar import service
+from services.dsar import decisions, service
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,6 @@ async def jobs_worker(rt: Runtime) -> None:
     while True:
         await asyncio.sleep(ctx.settings.jobs_interval_seconds)
         try:
-            await service.run_jobs(ctx)
+            await decisions.run_jobs(ctx)
         except Exception:
             log.exception("dsar jobs round failed")

@@ -16,15 +16,13 @@ from services.common.contracts import (
     HolderAnswered,
     Outcome,
     RequestKind,
-    SubjectShredded,
     open_fragment,
     seal_fragment,
 )
 from services.common.crypto import ShreddedError
 from services.common.errors import ServiceError
 from services.common.links import LinkSigner, new_single_use_token, token_hash
-from services.common.mail import Mail, MailMessage, queue_mail
-from services.common.models import SubjectKey
+from services.common.mail import Mail, queue_mail
 from services.common.runtime import Runtime
 from services.dsar import domain, mails
 from services.dsar.domain import State
@@ -32,11 +30,8 @@ from services.dsar.events import (
     DsarAnswerRecorded,
     DsarIdentityVerified,
     DsarRequestCompleted,
-    DsarRequestExpired,
-    DsarRequestExtended,
     DsarRequestLinked,
     DsarRequestReceived,
-    DsarRequestRefused,
 )
 from services.dsar.models import DsarRequest, Holder, HolderAnswer
 from services.dsar.settings import DsarSettings
@@ -144,7 +139,7 @@ async def intake(
         else:
             token, digest = new_single_use_token()
             request.verify_hash, request.verify_expires_at = digest, domain.verification_expires(now)
-            await _mail(
+            await send_mail(
                 ctx,
                 s,
                 request,
@@ -190,7 +185,7 @@ async def _verified(ctx: DsarContext, s: AsyncSession, request: DsarRequest, at:
     )
     holders = (await s.execute(select(col(Holder.name)).where(col(Holder.active)))).scalars().all()
     request.holders = json.dumps(sorted(holders))
-    details = await _details(ctx, s, request)
+    details = await personal_details(ctx, s, request)
     sealed = None
     if request.kind == RequestKind.RECTIFICATION and details.get("corrections"):
         sealed = seal_fragment(ctx.shared_key, request.id, details["corrections"])
@@ -276,7 +271,7 @@ async def _complete(ctx: DsarContext, s: AsyncSession, request: DsarRequest, ans
     now = datetime.now(UTC)
     request.state, request.completed_at = State.COMPLETED.value, now
     s.add(request)
-    details = await _details(ctx, s, request)
+    details = await personal_details(ctx, s, request)
     email = details.get("email")
     if email:
         if request.kind == RequestKind.ACCESS:
@@ -292,7 +287,7 @@ async def _complete(ctx: DsarContext, s: AsyncSession, request: DsarRequest, ans
             mail = mails.rectified(to=email, holders=[a.holder for a in answers if a.outcome == Outcome.RECTIFIED])
         else:
             mail = mails.closed(to=email, kind=request.kind)
-        await _mail(ctx, s, request, "completed", mail)
+        await send_mail(ctx, s, request, "completed", mail)
     await ctx.rt.recorder.record(
         s,
         DsarRequestCompleted(
@@ -302,186 +297,20 @@ async def _complete(ctx: DsarContext, s: AsyncSession, request: DsarRequest, ans
     )
 
 
-async def close_task(
-    ctx: DsarContext, request_id: str, *, holder: str, outcome: Outcome, reason: str | None, staff: str
-) -> None:
-    """Staff close a manual holder's task (a processor answered by mail, say)."""
-    if outcome == Outcome.REFUSED and not reason:
-        raise ServiceError(422, "a refusal needs its legal reason (e.g. GDPR 17(3)(b), statement Art. 11.3)")
-    async with ctx.rt.db.transaction() as s:
-        request = await _get(s, request_id)
-        kind = await s.get(Holder, holder)
-        if kind is None or kind.kind != "manual":
-            raise ServiceError(422, f"{holder} is not a manual holder; Kafka holders answer with events")
-        if holder not in json.loads(request.holders):
-            raise ServiceError(409, f"{holder} was not asked to answer this request")
-        answer = HolderAnswered(
-            request_id=request_id,
-            holder=holder,
-            kind=RequestKind(request.kind),
-            subject=request.subject,
-            outcome=outcome,
-            reason=reason,
-        )
-        if not await record_answer(ctx, s, answer, by=staff):
-            raise ServiceError(409, f"{holder} already answered, or the request is no longer open")
-
-
 # --- the DPO's decisions -----------------------------------------------------------------------------------
-
-
-async def extend(ctx: DsarContext, request_id: str, *, months: int, reason: str, staff: str) -> DsarRequest:
-    now = datetime.now(UTC)
-    async with ctx.rt.db.transaction() as s:
-        request = await _get(s, request_id)
-        try:
-            request.deadline = domain.extended_deadline(request.received_at, now, months, State(request.state))
-        except domain.RuleError as exc:
-            raise ServiceError(409, str(exc)) from exc
-        request.extension_reason = reason
-        if request.state in domain.ANSWERING:
-            request.state = State.EXTENDED.value
-        s.add(request)
-        await ctx.rt.recorder.record(
-            s,
-            DsarRequestExtended(
-                request_id=request.id, subject=request.subject, deadline=request.deadline, months=months
-            ),
-            subject=request.subject,
-            personal={"reason": reason, "by": staff},
-        )
-        details = await _details(ctx, s, request)
-        if details.get("email"):
-            await _mail(
-                ctx,
-                s,
-                request,
-                "extended",
-                mails.extended(
-                    to=details["email"],
-                    deadline=request.deadline.astimezone(domain.AMSTERDAM).strftime("%d-%m-%Y"),
-                    reason=reason,
-                ),
-            )
-    return request
-
-
-async def refuse(ctx: DsarContext, request_id: str, *, reason: str, staff: str) -> DsarRequest:
-    async with ctx.rt.db.transaction() as s:
-        request = await _get(s, request_id)
-        if request.state not in domain.OPEN:
-            raise ServiceError(409, f"a {request.state} request cannot be refused")
-        request.state, request.refusal_reason, request.completed_at = State.REFUSED.value, reason, datetime.now(UTC)
-        s.add(request)
-        await ctx.rt.recorder.record(
-            s,
-            DsarRequestRefused(request_id=request.id, subject=request.subject),
-            subject=request.subject,
-            personal={"reason": reason, "by": staff},
-        )
-        details = await _details(ctx, s, request)
-        if details.get("email"):
-            await _mail(ctx, s, request, "refused", mails.refused(to=details["email"], reason=reason))
-    return request
-
-
-async def run_jobs(ctx: DsarContext, now: datetime | None = None) -> dict[str, int]:
-    """One reminder for unverified requests; unverified requests close when their link expires."""
-    now = now or datetime.now(UTC)
-    reminded = expired = 0
-    async with ctx.rt.db.transaction() as s:
-        waiting = (
-            (await s.execute(select(DsarRequest).where(col(DsarRequest.state) == State.RECEIVED.value).limit(1000)))
-            .scalars()
-            .all()
-        )
-        for request in waiting:
-            if request.verify_expires_at is not None and request.verify_expires_at < now:
-                request.state = State.EXPIRED.value  # the links stay known, so a late click gets 410
-                request.completed_at = now
-                s.add(request)
-                await ctx.rt.recorder.record(
-                    s, DsarRequestExpired(request_id=request.id, subject=request.subject), subject=request.subject
-                )
-                expired += 1
-            elif domain.reminder_due(request.received_at, now, request.reminded_at is not None):
-                details = await _details(ctx, s, request)
-                token, digest = new_single_use_token()
-                request.reminder_hash, request.reminded_at = digest, now
-                s.add(request)
-                left = max(1, (request.verify_expires_at - now).days) if request.verify_expires_at else 1
-                await _mail(
-                    ctx,
-                    s,
-                    request,
-                    "reminder",
-                    mails.verify(
-                        to=details["email"],
-                        kind=request.kind,
-                        url=ctx.url(f"/v1/verify/{token}"),
-                        days=left,
-                        reminder=True,
-                    ),
-                )
-                reminded += 1
-        shredded = await _shred_after_erasure(ctx, s)
-    return {"reminded": reminded, "expired": expired, "shredded": shredded}
-
-
-async def _shred_after_erasure(ctx: DsarContext, s: AsyncSession) -> int:
-    """Once the person was told the outcome of an erasure, dsar destroys its own key for them too: the
-    request's facts stay in the ledger, the email and free text become unreadable."""
-    done = (
-        (
-            await s.execute(
-                select(DsarRequest)
-                .where(col(DsarRequest.kind) == RequestKind.ERASURE.value)
-                .where(col(DsarRequest.state) == State.COMPLETED.value)
-                .where(col(DsarRequest.subject).in_(select(col(SubjectKey.subject))))
-                .limit(500)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    shredded = 0
-    for request in done:
-        pending = (
-            (
-                await s.execute(
-                    select(MailMessage)
-                    .where(col(MailMessage.subject) == request.subject)
-                    .where(col(MailMessage.status) == "queued")
-                )
-            )
-            .scalars()
-            .first()
-        )
-        if pending is not None:
-            continue  # the outcome mail has not left yet
-        key_id = await ctx.rt.vault.shred(s, request.subject)
-        await ctx.rt.recorder.record(
-            s,
-            SubjectShredded(
-                subject=request.subject, key_id=key_id, reason=f"erasure request {request.id} completed and told"
-            ),
-            subject=request.subject,
-        )
-        shredded += 1
-    return shredded
 
 
 # --- reading ---------------------------------------------------------------------------------------------
 
 
-async def _get(s: AsyncSession, request_id: str) -> DsarRequest:
+async def load_request(s: AsyncSession, request_id: str) -> DsarRequest:
     request = await s.get(DsarRequest, request_id)
     if request is None:
         raise ServiceError(404, "no such request")
     return request
 
 
-async def _details(ctx: DsarContext, s: AsyncSession, request: DsarRequest) -> dict[str, Any]:
+async def personal_details(ctx: DsarContext, s: AsyncSession, request: DsarRequest) -> dict[str, Any]:
     if not request.details or not request.key_id:
         return {}
     try:
@@ -490,7 +319,7 @@ async def _details(ctx: DsarContext, s: AsyncSession, request: DsarRequest) -> d
         return {}
 
 
-async def _mail(ctx: DsarContext, s: AsyncSession, request: DsarRequest, what: str, mail: Mail) -> None:
+async def send_mail(ctx: DsarContext, s: AsyncSession, request: DsarRequest, what: str, mail: Mail) -> None:
     await queue_mail(s, ctx.rt.vault, subject=request.subject, purpose=f"dsar-{what}:{request.id}", mail=mail)
 
 

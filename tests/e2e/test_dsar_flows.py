@@ -91,7 +91,8 @@ async def test_access_then_erasure(kafka: str, make_settings: Any, smtp: Any) ->
             vkey = (await client.get("/ledger/public-key")).json()["vkey"]
             verify_export((await client.get("/ledger/entries")).text.splitlines(), vkey=vkey)
         # dsar itself forgets the person once told: its own key goes too (the facts stay in its ledger)
-        from services.dsar.service import DsarContext, run_jobs
+        from services.dsar.decisions import run_jobs
+        from services.dsar.service import DsarContext
 
         await eventually(lambda: _no_queued_mail(dsar_rt), within=20)
         assert (await run_jobs(DsarContext.of(dsar_rt)))["shredded"] == 1

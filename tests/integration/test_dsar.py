@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from services.common.auth import create_site_key, create_token
-from services.dsar import service
+from services.dsar import decisions, service
 from tests.conftest import build_app, eventually, running
 from tests.integration.test_outbox_consumer import header, read_topic
 
@@ -85,15 +85,15 @@ async def test_reminder_then_expiry(dsar: Any) -> None:
     first = links((await mail_to(smtp, "traag@example.nl"))[0], "verify")[0]
     ctx = service.DsarContext.of(app.state.runtime)
     now = datetime.now(UTC)
-    assert await service.run_jobs(ctx, now + timedelta(days=1)) == {"reminded": 0, "expired": 0, "shredded": 0}
-    assert await service.run_jobs(ctx, now + timedelta(days=4)) == {"reminded": 1, "expired": 0, "shredded": 0}
-    assert await service.run_jobs(ctx, now + timedelta(days=5)) == {"reminded": 0, "expired": 0, "shredded": 0}, (
+    assert await decisions.run_jobs(ctx, now + timedelta(days=1)) == {"reminded": 0, "expired": 0, "shredded": 0}
+    assert await decisions.run_jobs(ctx, now + timedelta(days=4)) == {"reminded": 1, "expired": 0, "shredded": 0}
+    assert await decisions.run_jobs(ctx, now + timedelta(days=5)) == {"reminded": 0, "expired": 0, "shredded": 0}, (
         "one reminder"
     )
     reminder = (await mail_to(smtp, "traag@example.nl", 2))[1]
     assert reminder["Subject"].startswith("Herinnering")
     assert links(reminder, "verify")[0] != first
-    assert await service.run_jobs(ctx, now + timedelta(days=8)) == {"reminded": 0, "expired": 1, "shredded": 0}
+    assert await decisions.run_jobs(ctx, now + timedelta(days=8)) == {"reminded": 0, "expired": 1, "shredded": 0}
     assert (await client.post(first)).status_code == 410
     assert (await client.get("/admin/requests", headers=auth, params={"state": "expired"})).json()[0][
         "state"
