@@ -92,8 +92,11 @@ class MailRelay:
                 raise
             except Exception:
                 log.exception("mail relay round failed")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that arrives as the wait ends, and the loop would then never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def send_once(self, limit: int = 50) -> int:

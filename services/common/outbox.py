@@ -110,8 +110,11 @@ class OutboxRelay:
                 except Exception:
                     log.exception("outbox relay iteration failed; retrying")
                     await asyncio.sleep(1.0)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+                # that arrives as the wait ends, and the loop would then never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                    async with asyncio.timeout(self.poll_seconds):
+                        await self._wake.wait()
                 self._wake.clear()
         finally:
             await producer.stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,6 +93,7 @@ class Runtime:
         )
         self.topics_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
+        self._stopping = False
 
     def topics(self) -> list[Topic]:
         prefix = self.settings.kafka_topic_prefix
@@ -111,6 +111,9 @@ class Runtime:
             self._spawn(worker(self), f"worker{i}")
 
     def _spawn(self, coro: Any, name: str) -> None:
+        if self._stopping:  # a task finishing during stop() must not leave new work running
+            coro.close()
+            return
         task = asyncio.create_task(coro, name=f"{self.name}-{name}")
         task.add_done_callback(_log_crash)
         self._tasks.append(task)
@@ -192,12 +195,15 @@ class Runtime:
                 log.exception("checkpoint round failed")
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+        """Cancel every background task, including any a task spawned while stopping, then close."""
+        self._stopping = True
+        while self._tasks:
+            tasks, self._tasks = self._tasks, []
+            for task in tasks:
+                task.cancel()
+            _done, pending = await asyncio.wait(tasks, timeout=15)
+            for task in pending:
+                log.error("background task %s did not stop within 15 s", task.get_name())
         for hook in self.on_stop:
             await hook()
         await self.db.dispose()

@@ -135,3 +135,14 @@ async def test_verifier_checks_a_live_service(make_settings: Any, sqlite_url: st
             )
         assert await asyncio.to_thread(verify_main, args) == 1
         assert "entry 3: its bytes do not hash" in capsys.readouterr().err
+
+
+async def test_stopping_right_as_kafka_comes_up_never_hangs(kafka: str, make_settings: Any, sqlite_url: str) -> None:
+    """Shutdown must end: the relays' waits used asyncio.wait_for, which on Python 3.11 can swallow a
+    cancellation, and stop() then waited forever. Start and stop again and again at varying moments."""
+    for i in range(12):
+        app = build_app("consent", make_settings("consent", sqlite_url))
+        async with asyncio.timeout(60):
+            async with running(app):
+                await asyncio.sleep(0.01 * i)
+        assert not app.state.runtime._tasks
