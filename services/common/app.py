@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -100,7 +99,3 @@ def create_app(runtime: Runtime, *, routers: list[APIRouter], title: str, descri
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
     return app
-
-
-def runtime_of(request: Request) -> Any:
-    return request.app.state.runtime

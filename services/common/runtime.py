@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.common.auth import Credentials, Scope, create_site_key, create_token
+from services.common.auth import Credentials, create_site_key
 from services.common.catalog import load_all
 from services.common.consumer import EventConsumer, Handler
 from services.common.crypto import SubjectVault
@@ -212,8 +212,3 @@ class Runtime:
 def _log_crash(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("background task %s crashed", task.get_name(), exc_info=task.exception())
-
-
-async def dev_token(runtime: Runtime, token: str) -> None:
-    """Store a token with every scope (used by tests and dev tooling that want a real stored token)."""
-    await create_token(runtime.db, "dev-admin", [s.value for s in Scope], token=token)

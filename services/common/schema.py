@@ -153,9 +153,6 @@ def create_mail_table() -> None:
 
 
 def drop_common_tables() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for table in LEDGER_TABLES:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
     for table in (
         "subject_keys",
         "ledger_checkpoints",

@@ -4,6 +4,7 @@ ActiveCampaign (secret path). Thin: the work is in service.py, webhooks.py."""
 from __future__ import annotations
 
 import hmac
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
@@ -104,8 +105,6 @@ async def report_minor(body: MinorReportIn, request: Request, _site: SiteKey) ->
 
 
 async def report(ctx: ConsentContext, subject: str, body: MinorReportIn, ev: service.Evidence) -> str:
-    import uuid
-
     report_id = "mr_" + uuid.uuid4().hex
     async with ctx.rt.db.transaction() as s:
         personal = {

@@ -115,17 +115,16 @@ async def capture(
     async with ctx.rt.db.transaction() as s:
         await _ensure_subject(ctx, s, person, browser)
         done = []
-        for purpose, third_party, granted in choices:
-            state, reason = domain.initial_state(purpose, granted=granted, minor=minor, gpc=ev.gpc, staff=staff)
+        for d in decisions:
             done.append(
                 await _decide(
                     ctx,
                     s,
                     subject,
-                    purpose,
-                    third_party,
-                    state,
-                    reason,
+                    d.purpose,
+                    d.third_party,
+                    d.state,
+                    d.reason,
                     cmd.channel,
                     [c.value for c in cmd.data_categories],
                     cmd.notice.version,

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from services.common.contracts import SubjectShredded
-from services.common.crypto import ShreddedError
 from services.common.events import CONSENT_EVENTS, CONSENT_STATE
+from services.common.models import LedgerEntry, SubjectKey
 from services.common.outbox import enqueue_raw
 from services.consent.context import ConsentContext
 from services.consent.models import ConsentRecord, ConsentState, ConsentSubject, OptInToken
@@ -43,16 +43,30 @@ async def history(ctx: ConsentContext, subject: str) -> dict[str, Any]:
             .scalars()
             .all()
         )
+        # one query for the ledger entries (they hold the encrypted evidence), one for the keys
+        entries = dict(
+            (
+                await s.execute(
+                    select(col(LedgerEntry.event_id), col(LedgerEntry.entry)).where(
+                        col(LedgerEntry.event_id).in_([r.event_id for r in records])
+                    )
+                )
+            ).all()
+        )
+        keys = {
+            k.subject: k
+            for k in (await s.execute(select(SubjectKey).where(col(SubjectKey.subject).in_(subjects)))).scalars()
+        }
         out = []
         for r in records:
-            entry = await ctx.rt.ledger.entry(s, event_id=r.event_id)
-            leaf = json.loads(entry.entry) if entry else {}
+            leaf = json.loads(entries[r.event_id]) if r.event_id in entries else {}
             evidence: dict[str, Any] | str | None = None
             if leaf.get("ciphertext"):
-                try:
-                    evidence = await ctx.rt.vault.decrypt(s, r.subject, leaf["key_id"], leaf["ciphertext"])
-                except ShreddedError:
+                key = keys.get(r.subject)
+                if key is None or key.key_id != leaf["key_id"]:
                     evidence = "erased"
+                else:
+                    evidence = ctx.rt.vault.open_row(r.subject, key.key_id, key.wrapped_key, leaf["ciphertext"])
             out.append(
                 {
                     "record_id": r.id,

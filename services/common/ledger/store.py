@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, tuple_, update
+from sqlalchemy import insert, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -183,9 +182,6 @@ class Ledger:
         nodes = await self._nodes(session, wanted, ProofStats())
         return merkle.subtree_hash(0, size, lambda lv, ix: nodes[(lv, ix)])
 
-    async def size(self, session: AsyncSession) -> int:
-        return int((await session.execute(select(func.coalesce(func.max(col(LedgerEntry.seq)) + 1, 0)))).scalar_one())
-
     async def checkpoints(self, session: AsyncSession, up_to: int) -> list[LedgerCheckpoint]:
         return list(
             (
@@ -215,7 +211,3 @@ class Ledger:
             for seq, leaf, entry in rows:
                 yield seq, leaf, entry
             cursor = rows[-1][0] + 1
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
