@@ -43,7 +43,14 @@ async def fresh_pg_database() -> AsyncIterator[str]:
     except Exception as exc:
         pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN} ({exc!r}); run scripts/postgres.sh start")
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        for attempt in range(5):
+            try:
+                await admin.execute(f'CREATE DATABASE "{name}"')
+                break
+            except asyncpg.exceptions.ObjectInUseError:  # template1 briefly busy (a concurrent create/drop)
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.5)
     finally:
         await admin.close()
     try:
