@@ -23,8 +23,8 @@ install() {
   if ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then return; fi
   log "installing Debian package postgresql"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >/dev/null
-  apt-get install -y -q postgresql >/dev/null
+  apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null
+  apt-get -o DPkg::Lock::Timeout=300 install -y -q postgresql >/dev/null
 }
 
 bindir() { ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1; }
