@@ -14,11 +14,12 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from services.common.models import SubjectKey
+from services.common.db import bulk_insert
+from services.common.models import SubjectKey, table_of
 
 
 class ShreddedError(LookupError):
@@ -67,8 +68,12 @@ class SubjectVault:
 
     async def keys_for_many(self, session: AsyncSession, subjects: set[str]) -> dict[str, tuple[str, bytes]]:
         """Every subject's key in one query, creating the missing ones in one insert (group commit)."""
-        rows = (await session.execute(select(SubjectKey).where(col(SubjectKey.subject).in_(subjects)))).scalars().all()
-        keys = {r.subject: (r.key_id, self._unwrap(r.key_id, r.wrapped_key)) for r in rows}
+        table = table_of(SubjectKey)
+        query = select(table.c.subject, table.c.key_id, table.c.wrapped_key).where(table.c.subject.in_(subjects))
+        keys = {
+            subject: (key_id, self._unwrap(key_id, wrapped))
+            for subject, key_id, wrapped in await session.execute(query)
+        }
         new = []
         for subject in subjects - keys.keys():
             key_id, key = "k_" + secrets.token_hex(12), AESGCM.generate_key(bit_length=256)
@@ -82,7 +87,7 @@ class SubjectVault:
                 }
             )
         if new:
-            await session.execute(insert(SubjectKey), new)
+            await bulk_insert(session, table, new)
         return keys
 
     @staticmethod

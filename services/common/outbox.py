@@ -10,17 +10,18 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col
 
-from services.common.db import Database, insert_ignoring_duplicates
+from services.common.db import Database, bulk_insert, insert_ignoring_duplicates
 from services.common.events import CloudEvent
 from services.common.kafka import idempotent_producer
 from services.common.models import OutboxMessage, RelayLease, table_of
 
 log = logging.getLogger(__name__)
+OUTBOX = table_of(OutboxMessage)
 
 
 async def enqueue(session: AsyncSession, topic: str, event: CloudEvent) -> None:
@@ -47,7 +48,7 @@ async def enqueue_many(session: AsyncSession, events: list[tuple[str, CloudEvent
         )
     if rows:
         session.info["wake"] = True
-        await session.execute(insert(OutboxMessage), rows)
+        await bulk_insert(session, OUTBOX, rows)
 
 
 async def enqueue_raw(
@@ -56,7 +57,7 @@ async def enqueue_raw(
     """Add any record (a tombstone on a compacted topic has value None)."""
     session.info["wake"] = True
     await session.execute(
-        insert(OutboxMessage),
+        insert(OUTBOX),
         [{"topic": topic, "key": key, "value": value, "headers": json.dumps(headers), "created_at": datetime.now(UTC)}],
     )
 
@@ -158,31 +159,25 @@ class OutboxRelay:
 
     async def publish_once(self, producer: Any) -> int:
         """Publish one batch; returns how many rows it marked."""
+        query = (
+            select(OUTBOX.c.id, OUTBOX.c.topic, OUTBOX.c.key, OUTBOX.c.value, OUTBOX.c.headers)
+            .where(OUTBOX.c.published_at.is_(None))
+            .order_by(OUTBOX.c.id)
+            .limit(self.batch_size)
+        )
         async with self.db.read() as session:
-            rows = (
-                (
-                    await session.execute(
-                        select(OutboxMessage)
-                        .where(col(OutboxMessage.published_at).is_(None))
-                        .order_by(col(OutboxMessage.id))
-                        .limit(self.batch_size)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            rows = (await session.execute(query)).all()
         if not rows:
             return 0
         sends = []
-        for row in rows:
-            assert row.id is not None
+        for row_id, topic, key, value, headers in rows:
             fut = await producer.send(
-                row.topic,
-                value=row.value,
-                key=row.key.encode() if row.key is not None else None,
-                headers=[(k, v.encode()) for k, v in json.loads(row.headers)],
+                topic,
+                value=value,
+                key=key.encode() if key is not None else None,
+                headers=[(k, v.encode()) for k, v in json.loads(headers)],
             )
-            sends.append((row.id, row.topic, row.key, fut))
+            sends.append((row_id, topic, key, fut))
         acked: list[int] = []
         failed_keys: set[tuple[str, str | None]] = set()
         for row_id, topic, key, fut in sends:
@@ -197,7 +192,7 @@ class OutboxRelay:
         if acked:
             async with self.db.transaction() as session:
                 await session.execute(
-                    update(OutboxMessage).where(col(OutboxMessage.id).in_(acked)).values(published_at=datetime.now(UTC))
+                    update(OUTBOX).where(OUTBOX.c.id.in_(acked)).values(published_at=datetime.now(UTC))
                 )
             self.published += len(acked)
         return len(acked)

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
-from services.common.db import insert_ignoring_duplicates, upsert
+from services.common.db import bulk_insert
 from services.common.events import CONSENT_EVENTS, CONSENT_STATE, CloudEvent
 from services.common.ledger.store import LedgerRecord
 from services.common.models import table_of
@@ -26,6 +25,10 @@ from services.consent.domain import State
 from services.consent.events import DECISION_EVENTS, ConsentStateSnapshot
 from services.consent.models import ConsentRecord, ConsentState, ConsentSubject
 from services.consent.schemas import LedgerRef
+
+SUBJECTS = table_of(ConsentSubject)
+RECORDS = table_of(ConsentRecord)
+STATES = table_of(ConsentState)
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,11 @@ async def flush(ctx: ConsentContext, s: AsyncSession, items: Sequence[CaptureIte
     new_subjects = {
         i.subject: {"subject": i.subject, "kind": i.kind, "person": None, "created_at": i.at} for i in items
     }
-    await s.execute(insert_ignoring_duplicates(s, table_of(ConsentSubject), list(new_subjects.values())))
+    await bulk_insert(s, SUBJECTS, list(new_subjects.values()), on_conflict=("subject",))
     current: dict[str, dict[str, str]] = {subject: {} for subject in subjects}
-    for row in (await s.execute(select(ConsentState).where(col(ConsentState.subject).in_(subjects)))).scalars():
-        current[row.subject][_key(row.purpose, row.third_party)] = row.state
+    known = select(STATES.c.subject, STATES.c.purpose, STATES.c.third_party, STATES.c.state)
+    for subject, purpose, third_party, state in await s.execute(known.where(STATES.c.subject.in_(subjects))):
+        current[subject][_key(purpose, third_party)] = state
 
     ledger: list[LedgerRecord] = []
     events: list[tuple[str, CloudEvent]] = []
@@ -134,15 +138,13 @@ async def flush(ctx: ConsentContext, s: AsyncSession, items: Sequence[CaptureIte
     seqs = await ctx.rt.ledger.append(s, ledger)
     for record, seq in zip(records, seqs, strict=True):
         record["ledger_seq"] = seq
-    await s.execute(insert(ConsentRecord), records)
-    await s.execute(
-        upsert(
-            s,
-            table_of(ConsentState),
-            list(states.values()),
-            keys=["subject", "purpose", "third_party"],
-            update=["state", "record_id", "changed_at", "expires_at"],
-        )
+    await bulk_insert(s, RECORDS, records)
+    await bulk_insert(
+        s,
+        STATES,
+        list(states.values()),
+        on_conflict=("subject", "purpose", "third_party"),
+        update=("state", "record_id", "changed_at", "expires_at"),
     )
     for subject in sorted(subjects):
         snapshot = ConsentStateSnapshot(subject=subject, purposes=current[subject], updated_at=items[-1].at)

@@ -7,10 +7,11 @@ import hmac
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from services.common.auth import Open, Public, Site
+from services.common.errors import body_schema, json_body
 from services.common.links import LinkError
 from services.consent import pages, service, subjects, webhooks
 from services.consent.context import ConsentContext
@@ -28,7 +29,8 @@ from services.consent.schemas import (
 )
 
 router = APIRouter(tags=["consent"])
-SiteKey = Annotated[Site, Depends(Public())]
+PUBLIC = Public()
+SiteKey = Annotated[Site, Depends(PUBLIC)]
 LINK = Open("the signed or single-use token in the path is the credential")
 TOKEN = Annotated[str, Path(min_length=10, max_length=2000)]
 
@@ -63,11 +65,19 @@ async def _capture(request: Request, body: CaptureIn, actor: str | None) -> Capt
     )
 
 
-@router.post("/v1/consents", status_code=201)
-async def capture(body: CaptureIn, request: Request, _site: SiteKey) -> CaptureOut:
+@router.post(
+    "/v1/consents",
+    status_code=201,
+    response_model=CaptureOut,
+    dependencies=[Depends(PUBLIC)],
+    openapi_extra=body_schema(CaptureIn),
+)
+async def capture(request: Request) -> Response:
     """Record consent given or refused, per purpose, with the evidence the server sees (time, IP, user
     agent, page, Sec-GPC). Returns a consent receipt that points at its ledger entries."""
-    return await _capture(request, body, None)
+    # the hot route: body parsed and answer serialized by pydantic-core directly (see json_body)
+    out = await _capture(request, await json_body(request, CaptureIn), None)
+    return Response(out.model_dump_json(), status_code=201, media_type="application/json")
 
 
 @router.post("/v1/cookies", status_code=201)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.common.emails import Email
 from services.consent.domain import Channel, DataCategory, LegalBasis
 
 BROWSER_ID = Field(
@@ -37,7 +38,7 @@ class PurposeChoice(Strict):
 
 
 class CaptureIn(Strict):
-    email: EmailStr | None = None
+    email: Email | None = None
     browser_id: str | None = BROWSER_ID
     name: str | None = Field(None, max_length=200)
     purposes: list[PurposeChoice] = Field(min_length=1, max_length=20)
@@ -47,7 +48,7 @@ class CaptureIn(Strict):
     page: str | None = Field(None, max_length=2000, description="Page or form URL; default: the Referer header")
     age: int | None = Field(None, ge=0, le=130)
     date_of_birth: date | None = None
-    parent_email: EmailStr | None = Field(None, description="Required when the person is under 16")
+    parent_email: Email | None = Field(None, description="Required when the person is under 16")
     note: str | None = Field(None, max_length=2000, description="Staff: how and where consent was given")
 
     @model_validator(mode="after")
@@ -58,7 +59,7 @@ class CaptureIn(Strict):
 
 
 class WithdrawIn(Strict):
-    email: EmailStr | None = None
+    email: Email | None = None
     browser_id: str | None = BROWSER_ID
     purposes: list[str] | None = Field(None, max_length=20, description="Default with all=true: every purpose")
     all: bool = False
@@ -83,13 +84,13 @@ class CookiesIn(Strict):
 
 
 class MinorReportIn(Strict):
-    email: EmailStr = Field(description="The address under which the child's data was left")
-    reporter_email: EmailStr | None = None
+    email: Email = Field(description="The address under which the child's data was left")
+    reporter_email: Email | None = None
     details: str = Field("", max_length=5000)
 
 
 class EmailIn(Strict):
-    email: EmailStr
+    email: Email
 
 
 class ProcessorUpdate(Strict):

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, tuple_, update
+from sqlalchemy import tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from services.common.crypto import canonical_json
-from services.common.db import insert_ignoring_duplicates
+from services.common.db import bulk_insert, insert_ignoring_duplicates
 from services.common.ledger import merkle
 from services.common.ledger.note import Checkpoint, NoteSigner
 from services.common.models import LedgerCheckpoint, LedgerEntry, LedgerHead, LedgerNode, table_of
@@ -69,9 +69,11 @@ class Ledger:
         records = list(records)
         if not records:
             return []
-        head = (await session.execute(select(LedgerHead).where(col(LedgerHead.id) == 1).with_for_update())).scalar_one()
-        size = head.size
-        frontier = [bytes.fromhex(x) for x in json.loads(head.frontier)]
+        head = table_of(LedgerHead)
+        size, stored = (
+            await session.execute(select(head.c.size, head.c.frontier).where(head.c.id == 1).with_for_update())
+        ).one()
+        frontier = [bytes.fromhex(x) for x in json.loads(stored)]
         entries: list[dict[str, Any]] = []
         nodes: list[dict[str, Any]] = []
         seqs = []
@@ -91,12 +93,10 @@ class Ledger:
             nodes.extend({"level": lv, "index": ix, "hash": h} for lv, ix, h in new_nodes)
             seqs.append(size)
             size += 1
-        await session.execute(insert(LedgerEntry), entries)
-        await session.execute(insert(LedgerNode), nodes)
+        await bulk_insert(session, table_of(LedgerEntry), entries)
+        await bulk_insert(session, table_of(LedgerNode), nodes)
         await session.execute(
-            update(LedgerHead)
-            .where(col(LedgerHead.id) == 1)
-            .values(size=size, frontier=json.dumps([h.hex() for h in frontier]))
+            update(head).where(head.c.id == 1).values(size=size, frontier=json.dumps([h.hex() for h in frontier]))
         )
         return seqs
 

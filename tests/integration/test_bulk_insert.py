@@ -1,0 +1,81 @@
+"""bulk_insert: the group commit's writer (asyncpg executemany on PostgreSQL, SQLAlchemy on SQLite) inserts,
+skips duplicates, upserts, stays inside the caller's transaction and refuses unknown columns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Column, MetaData, String, Table, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.db import Database, bulk_insert
+from services.common.models import UtcDateTime
+
+META = MetaData()
+ITEMS = Table(
+    "bulk_items",
+    META,
+    Column("id", String(20), primary_key=True),
+    Column("state", String(20), nullable=False),
+    Column("changed_at", UtcDateTime(), nullable=False),
+)
+
+
+class Boom(Exception):
+    pass
+
+
+async def rows(s: AsyncSession) -> dict[str, tuple[str, datetime]]:
+    result = await s.execute(select(ITEMS.c.id, ITEMS.c.state, ITEMS.c.changed_at))
+    return {i: (state, at) for i, state, at in result}
+
+
+async def test_insert_skip_upsert_and_rollback(db_url: str) -> None:
+    db = Database(db_url)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(META.create_all)
+    t0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    t1 = datetime(2026, 2, 1, tzinfo=UTC)
+    try:
+        async with db.transaction() as s:
+            await bulk_insert(s, ITEMS, [{"id": "a", "state": "granted", "changed_at": t0}])
+            await bulk_insert(s, ITEMS, [{"id": f"n{i}", "state": "denied", "changed_at": t0} for i in range(300)])
+        async with db.transaction() as s:
+            # duplicates skipped: the stored row keeps its values
+            await bulk_insert(
+                s,
+                ITEMS,
+                [{"id": "a", "state": "x", "changed_at": t1}, {"id": "b", "state": "granted", "changed_at": t1}],
+                on_conflict=("id",),
+            )
+        async with db.read() as s:
+            stored = await rows(s)
+        assert len(stored) == 302
+        assert stored["a"] == ("granted", t0)  # microseconds and zone kept on both backends
+        assert stored["b"] == ("granted", t1)
+
+        async with db.transaction() as s:
+            await bulk_insert(
+                s, ITEMS, [{"id": "a", "state": "withdrawn", "changed_at": t1}], on_conflict=("id",), update=("state",)
+            )
+        async with db.read() as s:
+            assert (await rows(s))["a"] == ("withdrawn", t0)  # only the named column changed
+
+        # the first statement of a transaction that fails: nothing of it stays (it ran inside the transaction)
+        with pytest.raises(Boom):
+            async with db.transaction() as s:
+                await bulk_insert(s, ITEMS, [{"id": "c", "state": "granted", "changed_at": t1}])
+                raise Boom
+        async with db.read() as s:
+            assert "c" not in await rows(s)
+
+        with pytest.raises(ValueError, match="no column"):
+            async with db.transaction() as s:
+                await bulk_insert(s, ITEMS, [{"id": "d", "state": "granted", "changed_at": t1, "evil": "1"}])
+        async with db.transaction() as s:
+            await bulk_insert(s, ITEMS, [])  # nothing to do is not an error
+    finally:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(META.drop_all)
+        await db.dispose()
