@@ -18,6 +18,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from services.common.bulk import Writes
 from services.common.db import bulk_insert
 from services.common.models import SubjectKey, table_of
 
@@ -66,8 +67,11 @@ class SubjectVault:
         await session.flush()
         return key_id, key
 
-    async def keys_for_many(self, session: AsyncSession, subjects: set[str]) -> dict[str, tuple[str, bytes]]:
-        """Every subject's key in one query, creating the missing ones in one insert (group commit)."""
+    async def keys_for_many(
+        self, session: AsyncSession, subjects: set[str], writes: Writes | None = None
+    ) -> dict[str, tuple[str, bytes]]:
+        """Every subject's key in one query, creating the missing ones in one insert (group commit; with
+        `writes`, the insert is added there for the caller to send)."""
         table = table_of(SubjectKey)
         query = select(table.c.subject, table.c.key_id, table.c.wrapped_key).where(table.c.subject.in_(subjects))
         keys = {
@@ -86,7 +90,9 @@ class SubjectVault:
                     "created_at": datetime.now(UTC),
                 }
             )
-        if new:
+        if writes is not None:
+            writes.insert(table, new)
+        elif new:
             await bulk_insert(session, table, new)
         return keys
 

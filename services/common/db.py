@@ -60,6 +60,22 @@ class Database:
         async with self.engine.connect() as conn:
             await conn.execute(text("select 1"))
 
+    @contextlib.asynccontextmanager
+    async def startup_lock(self) -> AsyncIterator[None]:
+        """Held while a process migrates and seeds: several workers or replicas starting at once take
+        turns (a PostgreSQL advisory lock) instead of racing Alembic."""
+        if not self.is_postgres:
+            yield
+            return
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT pg_advisory_lock(hashtext('privacy-startup'))"))
+            await conn.commit()
+            try:
+                yield
+            finally:
+                await conn.execute(text("SELECT pg_advisory_unlock(hashtext('privacy-startup'))"))
+                await conn.commit()
+
     async def migrate(self, migrations_dir: Path) -> None:
         """Apply the service's Alembic migrations up to head."""
         async with self.engine.begin() as conn:

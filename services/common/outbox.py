@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from services.common.bulk import Writes
 from services.common.db import Database, bulk_insert, insert_ignoring_duplicates
 from services.common.events import CloudEvent
 from services.common.kafka import idempotent_producer
@@ -32,8 +33,10 @@ async def enqueue(session: AsyncSession, topic: str, event: CloudEvent) -> None:
     )
 
 
-async def enqueue_many(session: AsyncSession, events: list[tuple[str, CloudEvent]]) -> None:
-    """Many (topic, event) in one insert, in order (group commit)."""
+async def enqueue_many(
+    session: AsyncSession, events: list[tuple[str, CloudEvent]], writes: Writes | None = None
+) -> None:
+    """Many (topic, event) in one insert, in order (group commit; with `writes`, added there)."""
     rows = []
     for topic, event in events:
         key, value, headers = event.to_kafka()
@@ -48,7 +51,10 @@ async def enqueue_many(session: AsyncSession, events: list[tuple[str, CloudEvent
         )
     if rows:
         session.info["wake"] = True
-        await bulk_insert(session, OUTBOX, rows)
+        if writes is not None:
+            writes.insert(OUTBOX, rows)
+        else:
+            await bulk_insert(session, OUTBOX, rows)
 
 
 async def enqueue_raw(

@@ -100,9 +100,10 @@ class Runtime:
         return [*(t.prefixed(prefix) for t in TOPICS), *(dead_letter_topic(c.group) for c in self.consumers)]
 
     async def start(self) -> None:
-        await self.db.migrate(self.migrations)
-        if self.settings.dev_mode:
-            await self._dev_bootstrap()
+        async with self.db.startup_lock():
+            await self.db.migrate(self.migrations)
+            if self.settings.dev_mode:
+                await self._dev_bootstrap()
         self._spawn(self._ensure_topics_then_run(), "kafka")
         self._spawn(self._checkpoint_schedule(), "checkpoints")
         if self.settings.mail_enabled:

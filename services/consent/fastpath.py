@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.db import bulk_insert
+from services.common.bulk import Writes
 from services.common.events import CONSENT_EVENTS, CONSENT_STATE, CloudEvent
 from services.common.ledger.store import LedgerRecord
 from services.common.models import table_of
@@ -61,11 +61,12 @@ async def flush(ctx: ConsentContext, s: AsyncSession, items: Sequence[CaptureIte
     from services.consent.service import Recorded, RecordView
 
     subjects = {i.subject for i in items}
-    keys = await ctx.rt.vault.keys_for_many(s, subjects)
+    writes = Writes()  # everything below is sent as one statement at the end (see services/common/bulk.py)
+    keys = await ctx.rt.vault.keys_for_many(s, subjects, writes)
     new_subjects = {
         i.subject: {"subject": i.subject, "kind": i.kind, "person": None, "created_at": i.at} for i in items
     }
-    await bulk_insert(s, SUBJECTS, list(new_subjects.values()), on_conflict=("subject",))
+    writes.insert(SUBJECTS, list(new_subjects.values()), on_conflict=("subject",))
     current: dict[str, dict[str, str]] = {subject: {} for subject in subjects}
     known = select(STATES.c.subject, STATES.c.purpose, STATES.c.third_party, STATES.c.state)
     for subject, purpose, third_party, state in await s.execute(known.where(STATES.c.subject.in_(subjects))):
@@ -135,12 +136,11 @@ async def flush(ctx: ConsentContext, s: AsyncSession, items: Sequence[CaptureIte
                 "expires_at": domain.retention_end(d.purpose, d.state, item.at),
             }
             current[item.subject][_key(d.purpose.id, d.third_party)] = d.state.value
-    seqs = await ctx.rt.ledger.append(s, ledger)
+    seqs = await ctx.rt.ledger.append(s, ledger, writes)
     for record, seq in zip(records, seqs, strict=True):
         record["ledger_seq"] = seq
-    await bulk_insert(s, RECORDS, records)
-    await bulk_insert(
-        s,
+    writes.insert(RECORDS, records)
+    writes.insert(
         STATES,
         list(states.values()),
         on_conflict=("subject", "purpose", "third_party"),
@@ -151,7 +151,8 @@ async def flush(ctx: ConsentContext, s: AsyncSession, items: Sequence[CaptureIte
         events.append(
             (prefix + CONSENT_STATE.name, CloudEvent.of(snapshot, source=ctx.rt.recorder.source, subject=subject))
         )
-    await enqueue_many(s, events)
+    await enqueue_many(s, events, writes)
+    await writes.execute(s)
 
     out: list[list[Any]] = []
     position = 0

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import tuple_, update
+from sqlalchemy import tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from services.common.bulk import Writes
 from services.common.crypto import canonical_json
-from services.common.db import bulk_insert, insert_ignoring_duplicates
+from services.common.db import insert_ignoring_duplicates
 from services.common.ledger import merkle
 from services.common.ledger.note import Checkpoint, NoteSigner
 from services.common.models import LedgerCheckpoint, LedgerEntry, LedgerHead, LedgerNode, table_of
@@ -64,8 +65,11 @@ class Ledger:
 
     # --- writing -----------------------------------------------------------------------------
 
-    async def append(self, session: AsyncSession, records: Iterable[LedgerRecord]) -> list[int]:
-        """Append in the caller's transaction. The head row lock serializes writers: no gap, no fork."""
+    async def append(
+        self, session: AsyncSession, records: Iterable[LedgerRecord], writes: Writes | None = None
+    ) -> list[int]:
+        """Append in the caller's transaction. The head row lock serializes writers: no gap, no fork.
+        With `writes`, the rows are added there for the caller to send with its own (group commit)."""
         records = list(records)
         if not records:
             return []
@@ -93,11 +97,13 @@ class Ledger:
             nodes.extend({"level": lv, "index": ix, "hash": h} for lv, ix, h in new_nodes)
             seqs.append(size)
             size += 1
-        await bulk_insert(session, table_of(LedgerEntry), entries)
-        await bulk_insert(session, table_of(LedgerNode), nodes)
-        await session.execute(
-            update(head).where(head.c.id == 1).values(size=size, frontier=json.dumps([h.hex() for h in frontier]))
-        )
+        own = writes is None
+        writes = Writes() if writes is None else writes
+        writes.insert(table_of(LedgerEntry), entries)
+        writes.insert(table_of(LedgerNode), nodes)
+        writes.update(head, {"id": 1}, {"size": size, "frontier": json.dumps([h.hex() for h in frontier])})
+        if own:
+            await writes.execute(session)
         return seqs
 
     async def sign_checkpoint(self, session: AsyncSession) -> LedgerCheckpoint | None:
