@@ -143,5 +143,6 @@ case "${1:-}" in
   stop) stop ;;
   status) running && probe --timeout 5 ;;
   fetch) fetch_jars ;;
-  *) echo "usage: $0 start|stop|status|fetch" >&2; exit 2 ;;
+  reset) stop; rm -rf "$home/data"; log "storage wiped (every topic gone)"; start ;;
+  *) echo "usage: $0 start|stop|status|fetch|reset" >&2; exit 2 ;;
 esac

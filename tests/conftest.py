@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import os
 import secrets
 import uuid
@@ -92,9 +93,27 @@ SHARED_PSEUDONYM_KEY = b64key()
 
 
 @pytest.fixture
-def topic_prefix() -> str:
-    """Each test gets its own topics and consumer groups on the shared broker."""
-    return f"t{uuid.uuid4().hex[:10]}."
+async def topic_prefix() -> AsyncIterator[str]:
+    """Each test gets its own topics and consumer groups on the shared broker, deleted afterwards (a
+    full run would otherwise leave thousands of partitions behind and slow the broker down)."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    yield prefix
+    await delete_topics(prefix)
+
+
+async def delete_topics(prefix: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA, request_timeout_ms=10000)
+    try:
+        await admin.start()
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+    except Exception as exc:  # cleanup only: the test itself has passed or failed already
+        logging.getLogger(__name__).warning("could not delete topics %s*: %r", prefix, exc)
+    finally:
+        await admin.close()
 
 
 @pytest.fixture
