@@ -29,7 +29,8 @@ from typing import Any
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
+
+from services.common.kafka import delete_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = "postgresql://privacy:privacy@127.0.0.1:5432/postgres"
@@ -188,17 +189,6 @@ async def latency(port: int, prefix: str, rate: float, seconds: float) -> list[f
     return sorted(max(0.0, arrived[k] - answered[k]) * 1000 for k in answered)
 
 
-async def drop_topics(prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
-    await admin.start()
-    try:
-        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if names:
-            await admin.delete_topics(names)
-    finally:
-        await admin.close()
-
-
 async def report_latency(port: int, prefix: str, rate: float, seconds: float) -> None:
     delays = await latency(port, prefix, rate, seconds)
     p50, p90, p99 = (delays[max(0, int(len(delays) * q) - 1)] for q in (0.5, 0.9, 0.99))
@@ -268,7 +258,7 @@ async def main() -> None:
         for p in (bare, parsing, consent):
             p.terminate()
             p.wait(10)
-        await drop_topics(prefix)
+        await delete_topics(KAFKA, prefix)
         admin = await asyncpg.connect(ADMIN)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

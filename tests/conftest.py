@@ -102,18 +102,12 @@ async def topic_prefix() -> AsyncIterator[str]:
 
 
 async def delete_topics(prefix: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
+    from services.common.kafka import delete_topics as delete
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA, request_timeout_ms=10000)
     try:
-        await admin.start()
-        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if names:
-            await admin.delete_topics(names)
+        await delete(KAFKA, prefix)
     except Exception as exc:  # cleanup only: the test itself has passed or failed already
         logging.getLogger(__name__).warning("could not delete topics %s*: %r", prefix, exc)
-    finally:
-        await admin.close()
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Integer, LargeBinary, String, Table, Text, update
+from sqlalchemy import Boolean, DateTime, Integer, LargeBinary, String, Table, Text, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator
 
-from services.common.db import bulk_insert, driver_connection
+from services.common.db import driver_connection, ignoring_duplicates, upsert
 
 
 @dataclass
@@ -46,7 +46,10 @@ class Writes:
         on_conflict: tuple[str, ...] | None = None,
         update: tuple[str, ...] = (),
     ) -> None:
-        """As `bulk_insert`. Rows repeating a conflict key keep the first (skip) or the last (update)."""
+        """Insert many rows (all with the same keys). `on_conflict` names the key columns: with `update` the
+        named columns take the new values, without it duplicates are skipped. Rows repeating a conflict key
+        keep the first (skip) or the last (update). Values must be what asyncpg takes as they are (aware
+        datetimes, str, bytes, int)."""
         if not rows:
             return
         _check(table, rows[0])
@@ -70,10 +73,17 @@ class Writes:
         if session.get_bind().dialect.name != "postgresql":
             for part in self.parts:
                 if isinstance(part, _Insert):
-                    await bulk_insert(session, part.table, part.rows, on_conflict=part.on_conflict, update=part.update)
+                    if part.on_conflict is None:
+                        stmt = insert(part.table)
+                    elif part.update:
+                        stmt = upsert(session, part.table, keys=list(part.on_conflict), update=list(part.update))
+                    else:
+                        stmt = ignoring_duplicates(session, part.table)
+                    await session.execute(stmt, part.rows)
                 else:
                     where = [part.table.c[k] == v for k, v in part.key.items()]
                     await session.execute(update(part.table).where(*where).values(**part.values))
+            self.parts.clear()
             return
         shape = tuple(
             (p.table, tuple(p.rows[0]), p.on_conflict, p.update, True)
@@ -90,6 +100,20 @@ class Writes:
         conn = await driver_connection(session)
         await conn.execute(_statement(shape), *args)
         self.parts.clear()
+
+
+async def bulk_insert(
+    session: AsyncSession,
+    table: Table,
+    rows: list[dict[str, Any]],
+    *,
+    on_conflict: tuple[str, ...] | None = None,
+    update: tuple[str, ...] = (),
+) -> None:
+    """One `Writes.insert`, sent at once."""
+    writes = Writes()
+    writes.insert(table, rows, on_conflict=on_conflict, update=update)
+    await writes.execute(session)
 
 
 def _check(table: Table, row: dict[str, Any]) -> None:

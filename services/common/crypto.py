@@ -18,8 +18,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from services.common.bulk import Writes
-from services.common.db import bulk_insert
+from services.common.bulk import Writes, bulk_insert
 from services.common.models import SubjectKey, table_of
 
 

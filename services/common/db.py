@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,6 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
-from sqlalchemy import insert as sa_insert
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -104,57 +102,6 @@ def _upgrade(conn: Connection, migrations_dir: Path) -> None:
     cfg = alembic_config(migrations_dir)
     cfg.attributes["connection"] = conn
     command.upgrade(cfg, "head")
-
-
-async def bulk_insert(
-    session: AsyncSession,
-    table: Any,
-    rows: list[dict[str, Any]],
-    *,
-    on_conflict: tuple[str, ...] | None = None,
-    update: tuple[str, ...] = (),
-) -> None:
-    """Insert many rows (all with the same keys) in the session's transaction. `on_conflict` names the
-    key columns: with `update` the named columns take the new values, without it duplicates are skipped.
-
-    On PostgreSQL the rows go straight to asyncpg's pipelined executemany: SQLAlchemy's per-statement
-    and per-row work was most of a group commit's cost. Values must be what asyncpg takes as they are
-    (aware datetimes, str, bytes, int); on SQLite the same rows go through SQLAlchemy."""
-    if not rows:
-        return
-    columns = tuple(rows[0])
-    unknown = set(columns) - set(table.c.keys())
-    if unknown:  # names come from code, never from a request; checked so the SQL text below stays safe
-        raise ValueError(f"{table.name} has no column {sorted(unknown)}")
-    if session.get_bind().dialect.name != "postgresql":
-        if on_conflict is None:
-            stmt = sa_insert(table)
-        elif update:
-            stmt = upsert(session, table, keys=list(on_conflict), update=list(update))
-        else:
-            stmt = ignoring_duplicates(session, table)
-        await session.execute(stmt, rows)
-        return
-    sql = _insert_sql(table.name, columns, on_conflict, update)
-    conn = await driver_connection(session)
-    await conn.executemany(sql, [tuple(row[c] for c in columns) for row in rows])
-
-
-@functools.lru_cache(maxsize=256)
-def _insert_sql(
-    table: str, columns: tuple[str, ...], on_conflict: tuple[str, ...] | None, update: tuple[str, ...]
-) -> str:
-    names = ", ".join(f'"{c}"' for c in columns)
-    values = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    sql = f'INSERT INTO "{table}" ({names}) VALUES ({values})'  # noqa: S608 - names are table columns
-    if on_conflict is not None:
-        keys = ", ".join(f'"{c}"' for c in on_conflict)
-        if update:
-            sets = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in update)
-            sql += f" ON CONFLICT ({keys}) DO UPDATE SET {sets}"
-        else:
-            sql += f" ON CONFLICT ({keys}) DO NOTHING"
-    return sql
 
 
 async def driver_connection(session: AsyncSession) -> Any:

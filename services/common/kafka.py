@@ -55,3 +55,16 @@ def idempotent_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
         linger_ms=2,
         request_timeout_ms=15000,
     )
+
+
+async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with `prefix` (a test's or benchmark's own); returns them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+        return names
+    finally:
+        await admin.close()

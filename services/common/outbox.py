@@ -18,8 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.common.bulk import Writes
-from services.common.db import Database, bulk_insert, insert_ignoring_duplicates
+from services.common.bulk import Writes, bulk_insert
+from services.common.db import Database, insert_ignoring_duplicates
 from services.common.events import CloudEvent
 from services.common.kafka import idempotent_producer
 from services.common.models import OutboxMessage, RelayLease, table_of

@@ -1,4 +1,4 @@
-"""bulk_insert: the group commit's writer (asyncpg executemany on PostgreSQL, SQLAlchemy on SQLite) inserts,
+"""bulk_insert: the group commit's writer (one unnest statement on PostgreSQL, SQLAlchemy on SQLite) inserts,
 skips duplicates, upserts, stays inside the caller's transaction and refuses unknown columns."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import Column, MetaData, String, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.db import Database, bulk_insert
+from services.common.bulk import bulk_insert
+from services.common.db import Database
 from services.common.models import UtcDateTime
 
 META = MetaData()
