@@ -1,16 +1,21 @@
-"""Group commit: many requests' writes in one transaction, one ledger lock, a few bulk statements.
+"""Group commit: many requests' writes in one transaction, one ledger lock, one bulk statement.
 
-A request hands its item to `GroupCommit.submit` and awaits the result. One writer task takes whatever
-has queued (up to `max_batch`), runs the service's `flush(session, items)` in one transaction and
-resolves every request after the commit. If a batch fails, its items are retried one by one, so one
-bad item fails alone. Nothing is acknowledged before it is committed."""
+A request hands its item to `GroupCommit.submit` and awaits the result. A batch takes whatever has
+queued (up to `max_batch`) and runs the service's `flush(session, items)` in one transaction; every
+request is answered after the commit. Up to `in_flight` batches run at once: while one holds the
+ledger lock and commits, the next reads what it needs and prepares its rows, so the database's round
+trips overlap instead of adding up. Items that share a `key` (a subject) are never in two running
+batches at once, so a batch's reads are not made stale by another batch of this process. If a batch
+fails, its items are retried one by one, so one bad item fails alone. Nothing is acknowledged before
+it is committed."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,42 +25,86 @@ from services.common.db import Database
 log = logging.getLogger(__name__)
 Item = TypeVar("Item")
 Flush = Callable[[AsyncSession, Sequence[Any]], Awaitable[Sequence[Any]]]
+Entry = tuple[Any, "asyncio.Future[Any]"]
 
 
 class GroupCommit(Generic[Item]):
-    def __init__(self, db: Database, flush: Flush, *, max_batch: int = 256) -> None:
+    def __init__(
+        self,
+        db: Database,
+        flush: Flush,
+        *,
+        max_batch: int = 256,
+        in_flight: int = 2,
+        key: Callable[[Item], Hashable] | None = None,
+    ) -> None:
         self.db = db
         self.flush = flush
         self.max_batch = max_batch
-        self._queue: list[tuple[Item, asyncio.Future[Any]]] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self.in_flight = in_flight
+        self.key = key
+        self._queue: deque[Entry] = deque()
+        self._busy: dict[Hashable, int] = {}  # key -> how many running batches hold it
+        self._running: set[asyncio.Task[None]] = set()
+        self._closed = False
         self.batches = 0
         self.items = 0
 
     async def submit(self, item: Item) -> Any:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="group-commit")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
-        self._wake.set()
+        self._dispatch()
         return await future
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        self._closed = True
+        for task in list(self._running):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*self._running, return_exceptions=True)
+        while self._queue:
+            self._queue.popleft()[1].cancel()
 
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-                await self._commit(batch)
+    def _dispatch(self) -> None:
+        while self._queue and len(self._running) < self.in_flight and not self._closed:
+            batch = self._take()
+            if not batch:
+                return
+            task = asyncio.create_task(self._run(batch), name="group-commit")
+            self._running.add(task)
 
-    async def _commit(self, batch: list[tuple[Item, asyncio.Future[Any]]]) -> None:
+    def _take(self) -> list[Entry]:
+        """Up to max_batch queued items, in order, skipping those whose key a running batch holds."""
+        if self.key is None:
+            count = min(self.max_batch, len(self._queue))
+            return [self._queue.popleft() for _ in range(count)]
+        taken: list[Entry] = []
+        left: deque[Entry] = deque()
+        while self._queue and len(taken) < self.max_batch:
+            entry = self._queue.popleft()
+            (left if self.key(entry[0]) in self._busy else taken).append(entry)
+        left.extend(self._queue)
+        self._queue = left
+        return taken
+
+    async def _run(self, batch: list[Entry]) -> None:
+        keys = [self.key(item) for item, _ in batch] if self.key is not None else []
+        for k in keys:
+            self._busy[k] = self._busy.get(k, 0) + 1
+        try:
+            await self._commit(batch)
+        finally:
+            for k in keys:
+                if self._busy[k] == 1:
+                    del self._busy[k]
+                else:
+                    self._busy[k] -= 1
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.discard(task)
+            self._dispatch()
+
+    async def _commit(self, batch: list[Entry]) -> None:
         try:
             async with self.db.transaction() as session:
                 results = await self.flush(session, [item for item, _ in batch])

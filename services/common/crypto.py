@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from services.common.bulk import Writes, bulk_insert
+from services.common.db import among
 from services.common.models import SubjectKey, table_of
 
 
@@ -72,7 +73,8 @@ class SubjectVault:
         """Every subject's key in one query, creating the missing ones in one insert (group commit; with
         `writes`, the insert is added there for the caller to send)."""
         table = table_of(SubjectKey)
-        query = select(table.c.subject, table.c.key_id, table.c.wrapped_key).where(table.c.subject.in_(subjects))
+        query = select(table.c.subject, table.c.key_id, table.c.wrapped_key)
+        query = query.where(among(session, table.c.subject, subjects))
         keys = {
             subject: (key_id, self._unwrap(key_id, wrapped))
             for subject, key_id, wrapped in await session.execute(query)

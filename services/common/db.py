@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import any_, bindparam, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -113,6 +113,16 @@ async def driver_connection(session: AsyncSession) -> Any:
     if not conn.is_in_transaction():  # SQLAlchemy's adapter begins lazily, at its first statement
         await connection.execute(text("SELECT 1"))
     return conn
+
+
+def among(session: AsyncSession, column: Any, values: Collection[Any]) -> Any:
+    """`column IN values`. On PostgreSQL as `= ANY(array)`: one bound parameter, so the statement is
+    compiled once for every list length (an IN list of n values renders n parameters each time)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
 
 
 def _dialect_insert(session: AsyncSession, table: Any) -> Any:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +112,7 @@ class Runtime:
             self._spawn(self.mail.run(), "mail")
         for i, worker in enumerate(self.workers):
             self._spawn(worker(self), f"worker{i}")
+        settle_heap()
 
     def _spawn(self, coro: Any, name: str) -> None:
         if self._stopping:  # a task finishing during stop() must not leave new work running
@@ -208,6 +211,21 @@ class Runtime:
         for hook in self.on_stop:
             await hook()
         await self.db.dispose()
+
+
+# Young-generation collections every GC_YOUNG allocations instead of Python's 700: a request allocates a
+# few hundred objects that die young, and each collection also walks the survivors; see settle_heap.
+GC_YOUNG = int(os.environ.get("PRIVACY_GC_YOUNG", "20000"))
+
+
+def settle_heap() -> None:
+    """Once started: move what lives for the whole process (modules, routes, models, SQLAlchemy
+    metadata) out of the collector's sight (gc.freeze) and collect the young generation less often.
+    Under load this was 15-20 % of a consent capture's CPU, spent re-walking start-up objects."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG, older, oldest)
 
 
 def _log_crash(task: asyncio.Task[Any]) -> None:

@@ -27,7 +27,8 @@ class ConsentContext:
         async def flush(session: Any, items: Any) -> Any:
             return await fastpath.flush(self, session, items)
 
-        self.captures = GroupCommit(self.rt.db, flush)
+        # two batches in flight; one subject's captures never in both (see services/common/batch.py)
+        self.captures = GroupCommit(self.rt.db, flush, in_flight=2, key=lambda item: item.subject)
         self.rt.on_stop.append(self.captures.close)
 
     @classmethod

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.bulk import Writes
+from services.common.db import among
 from services.common.events import CONSENT_EVENTS, CONSENT_STATE, CloudEvent
 from services.common.ledger.store import LedgerRecord
 from services.common.models import table_of
@@ -69,7 +70,7 @@ async def flush(ctx: ConsentContext, s: AsyncSession, items: Sequence[CaptureIte
     writes.insert(SUBJECTS, list(new_subjects.values()), on_conflict=("subject",))
     current: dict[str, dict[str, str]] = {subject: {} for subject in subjects}
     known = select(STATES.c.subject, STATES.c.purpose, STATES.c.third_party, STATES.c.state)
-    for subject, purpose, third_party, state in await s.execute(known.where(STATES.c.subject.in_(subjects))):
+    for subject, purpose, third_party, state in await s.execute(known.where(among(s, STATES.c.subject, subjects))):
         current[subject][_key(purpose, third_party)] = state
 
     ledger: list[LedgerRecord] = []
