@@ -91,10 +91,10 @@ def create_app(runtime: Runtime, *, routers: list[APIRouter], title: str, descri
     app.state.credentials = runtime.credentials
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     app.add_exception_handler(ServiceError, handle_service_error)
+    for router in routers:  # first: a request is matched against the routes in order
+        app.include_router(router)
     app.include_router(health)
     app.include_router(ledger_router)
-    for router in routers:
-        app.include_router(router)
     app.add_middleware(DynamicCors)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)

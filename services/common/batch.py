@@ -45,7 +45,7 @@ class GroupCommit(Generic[Item]):
         self.key = key
         self._queue: deque[Entry] = deque()
         self._busy: dict[Hashable, int] = {}  # key -> how many running batches hold it
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: dict[asyncio.Task[None], list[Entry]] = {}
         self._closed = False
         self.batches = 0
         self.items = 0
@@ -58,10 +58,14 @@ class GroupCommit(Generic[Item]):
 
     async def close(self) -> None:
         self._closed = True
-        for task in list(self._running):
+        running = dict(self._running)
+        for task in running:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*self._running, return_exceptions=True)
+            await asyncio.gather(*running, return_exceptions=True)
+        for batch in running.values():  # also those whose task was cancelled before it first ran
+            for _, future in batch:
+                future.cancel()
         while self._queue:
             self._queue.popleft()[1].cancel()
 
@@ -70,8 +74,11 @@ class GroupCommit(Generic[Item]):
             batch = self._take()
             if not batch:
                 return
-            task = asyncio.create_task(self._run(batch), name="group-commit")
-            self._running.add(task)
+            keys = [self.key(item) for item, _ in batch] if self.key is not None else []
+            for k in keys:  # held from now, before the task first runs, so the next _take sees them
+                self._busy[k] = self._busy.get(k, 0) + 1
+            task = asyncio.create_task(self._run(batch, keys), name="group-commit")
+            self._running[task] = batch
 
     def _take(self) -> list[Entry]:
         """Up to max_batch queued items, in order, skipping those whose key a running batch holds."""
@@ -87,12 +94,13 @@ class GroupCommit(Generic[Item]):
         self._queue = left
         return taken
 
-    async def _run(self, batch: list[Entry]) -> None:
-        keys = [self.key(item) for item, _ in batch] if self.key is not None else []
-        for k in keys:
-            self._busy[k] = self._busy.get(k, 0) + 1
+    async def _run(self, batch: list[Entry], keys: list[Hashable]) -> None:
         try:
             await self._commit(batch)
+        except asyncio.CancelledError:  # shutting down: the requests waiting on this batch are told so
+            for _, future in batch:
+                future.cancel()
+            raise
         finally:
             for k in keys:
                 if self._busy[k] == 1:
@@ -101,7 +109,7 @@ class GroupCommit(Generic[Item]):
                     self._busy[k] -= 1
             task = asyncio.current_task()
             if task is not None:
-                self._running.discard(task)
+                self._running.pop(task, None)
             self._dispatch()
 
     async def _commit(self, batch: list[Entry]) -> None:

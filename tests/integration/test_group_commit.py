@@ -67,3 +67,59 @@ async def test_a_failing_item_fails_alone(sqlite_url: str) -> None:
     assert results[:2] == [2, 4] and isinstance(results[2], ValueError) and results[3] == 8
     await commit.close()
     await db.dispose()
+
+
+async def test_batches_overlap_but_never_share_a_subject(sqlite_url: str) -> None:
+    """Two batches run at once; items with the same key wait for the batch that holds it, in order."""
+    from services.common.db import Database
+
+    db = Database(sqlite_url)
+    running: list[set[str]] = []
+    seen: list[list[tuple[str, int]]] = []
+    most_at_once = 0
+    gate = asyncio.Event()
+
+    async def flush(_session: Any, items: Any) -> list[int]:
+        nonlocal most_at_once
+        keys = {k for k, _ in items}
+        assert all(not (keys & other) for other in running), f"a subject in two running batches: {items} {running}"
+        running.append(keys)
+        most_at_once = max(most_at_once, len(running))
+        seen.append(list(items))
+        await gate.wait()
+        running.remove(keys)
+        return [n for _, n in items]
+
+    # SQLite serializes write transactions; this flush only needs the overlap of the batches around them
+    db._write_lock = None
+    commit: GroupCommit[tuple[str, int]] = GroupCommit(db, flush, in_flight=2, key=lambda item: item[0])
+    items = [("a", 1), ("a", 2), ("b", 3), ("c", 4), ("a", 5)]
+    pending = asyncio.gather(*(commit.submit(i) for i in items))
+    await asyncio.sleep(0.05)
+    assert most_at_once == 2, "a second batch started while the first was still open"
+    gate.set()
+    assert await pending == [1, 2, 3, 4, 5]
+    order_of_a = [n for batch in seen for k, n in batch if k == "a"]
+    assert seen[:2] == [[("a", 1)], [("b", 3)]], "the second batch skipped the subject the first one holds"
+    assert order_of_a == [1, 2, 5], "one subject's items are committed in the order they came"
+    await commit.close()
+    await db.dispose()
+
+
+async def test_close_cancels_what_is_still_queued(sqlite_url: str) -> None:
+    from services.common.db import Database
+
+    db = Database(sqlite_url)
+    forever = asyncio.Event()
+
+    async def flush(_session: Any, items: Any) -> list[int]:
+        await forever.wait()
+        return list(items)
+
+    commit: GroupCommit[int] = GroupCommit(db, flush, in_flight=1)
+    waiting = [asyncio.ensure_future(commit.submit(i)) for i in range(3)]
+    await asyncio.sleep(0.05)
+    await commit.close()
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(r, asyncio.CancelledError) for r in results), results
+    await db.dispose()
