@@ -109,25 +109,10 @@ USED_PREFIXES: set[str] = set()
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if USED_PREFIXES:
-        asyncio.run(_sweep_topics())
+        asyncio.run(delete_topics(tuple(USED_PREFIXES)))
 
 
-async def _sweep_topics() -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA, request_timeout_ms=10000)
-    try:
-        await admin.start()
-        names = [t for t in await admin.list_topics() if t.startswith(tuple(USED_PREFIXES))]
-        if names:
-            await admin.delete_topics(names)
-    except Exception as exc:  # cleanup only
-        logging.getLogger(__name__).warning("could not sweep the run's topics: %r", exc)
-    finally:
-        await admin.close()
-
-
-async def delete_topics(prefix: str) -> None:
+async def delete_topics(prefix: str | tuple[str, ...]) -> None:
     from services.common.kafka import delete_topics as delete
 
     try:

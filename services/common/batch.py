@@ -44,7 +44,7 @@ class GroupCommit(Generic[Item]):
         self.in_flight = in_flight
         self.key = key
         self._queue: deque[Entry] = deque()
-        self._busy: dict[Hashable, int] = {}  # key -> how many running batches hold it
+        self._busy: set[Hashable] = set()  # the keys of the running batches (never in two of them)
         self._running: dict[asyncio.Task[None], list[Entry]] = {}
         self._closed = False
         self.batches = 0
@@ -63,7 +63,7 @@ class GroupCommit(Generic[Item]):
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*running, return_exceptions=True)
-        for batch in running.values():  # also those whose task was cancelled before it first ran
+        for batch in running.values():  # their requests are told so, even if the task never ran
             for _, future in batch:
                 future.cancel()
         while self._queue:
@@ -71,42 +71,39 @@ class GroupCommit(Generic[Item]):
 
     def _dispatch(self) -> None:
         while self._queue and len(self._running) < self.in_flight and not self._closed:
-            batch = self._take()
+            batch, keys = self._take()
             if not batch:
                 return
-            keys = [self.key(item) for item, _ in batch] if self.key is not None else []
-            for k in keys:  # held from now, before the task first runs, so the next _take sees them
-                self._busy[k] = self._busy.get(k, 0) + 1
+            self._busy |= keys  # held from now, before the task first runs, so the next _take sees them
             task = asyncio.create_task(self._run(batch, keys), name="group-commit")
             self._running[task] = batch
 
-    def _take(self) -> list[Entry]:
-        """Up to max_batch queued items, in order, skipping those whose key a running batch holds."""
+    def _take(self) -> tuple[list[Entry], set[Hashable]]:
+        """Up to max_batch queued items, in order, skipping those whose key a running batch holds;
+        returns them and their keys."""
         if self.key is None:
             count = min(self.max_batch, len(self._queue))
-            return [self._queue.popleft() for _ in range(count)]
+            return [self._queue.popleft() for _ in range(count)], set()
         taken: list[Entry] = []
+        keys: set[Hashable] = set()
         left: deque[Entry] = deque()
         while self._queue and len(taken) < self.max_batch:
             entry = self._queue.popleft()
-            (left if self.key(entry[0]) in self._busy else taken).append(entry)
+            key = self.key(entry[0])
+            if key in self._busy:
+                left.append(entry)
+            else:
+                taken.append(entry)
+                keys.add(key)
         left.extend(self._queue)
         self._queue = left
-        return taken
+        return taken, keys
 
-    async def _run(self, batch: list[Entry], keys: list[Hashable]) -> None:
+    async def _run(self, batch: list[Entry], keys: set[Hashable]) -> None:
         try:
             await self._commit(batch)
-        except asyncio.CancelledError:  # shutting down: the requests waiting on this batch are told so
-            for _, future in batch:
-                future.cancel()
-            raise
         finally:
-            for k in keys:
-                if self._busy[k] == 1:
-                    del self._busy[k]
-                else:
-                    self._busy[k] -= 1
+            self._busy -= keys
             task = asyncio.current_task()
             if task is not None:
                 self._running.pop(task, None)

@@ -118,15 +118,19 @@ async def driver_connection(session: AsyncSession) -> Any:
 def among(session: AsyncSession, column: Any, values: Collection[Any]) -> Any:
     """`column IN values`. On PostgreSQL as `= ANY(array)`: one bound parameter, so the statement is
     compiled once for every list length (an IN list of n values renders n parameters each time)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if _on_postgres(session):
         from sqlalchemy.dialects.postgresql import ARRAY
 
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     return column.in_(list(values))
 
 
+def _on_postgres(session: AsyncSession) -> bool:
+    return bool(session.get_bind().dialect.name == "postgresql")
+
+
 def _dialect_insert(session: AsyncSession, table: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
+    if _on_postgres(session):
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert(table)

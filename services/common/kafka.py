@@ -57,8 +57,9 @@ def idempotent_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
     )
 
 
-async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
-    """Delete every topic whose name starts with `prefix` (a test's or benchmark's own); returns them."""
+async def delete_topics(bootstrap: str, prefix: str | tuple[str, ...]) -> list[str]:
+    """Delete every topic whose name starts with `prefix` (or one of them: a test's or benchmark's own);
+    returns them."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
     await admin.start()
     try:

@@ -167,16 +167,7 @@ class Runtime:
             payload = CheckpointSigned(
                 origin=self.signer.name, size=cp.size, root=base64.b64encode(cp.root).decode(), note=cp.note
             )
-            event = CloudEvent.of(payload, source=self.recorder.source)
-            event = CloudEvent(
-                type=event.type,
-                source=event.source,
-                data=event.data,
-                id=event.id,
-                time=event.time,
-                dataschema=event.dataschema,
-                partitionkey=self.signer.name,
-            )
+            event = CloudEvent.of(payload, source=self.recorder.source, key=self.signer.name)
             await enqueue(session, self.settings.kafka_topic_prefix + payload.topic, event)
         return True
 
@@ -218,10 +209,18 @@ class Runtime:
 GC_YOUNG = int(os.environ.get("PRIVACY_GC_YOUNG", "20000"))
 
 
+_settled = False
+
+
 def settle_heap() -> None:
-    """Once started: move what lives for the whole process (modules, routes, models, SQLAlchemy
-    metadata) out of the collector's sight (gc.freeze) and collect the young generation less often.
-    Under load this was 15-20 % of a consent capture's CPU, spent re-walking start-up objects."""
+    """Once per process, when the first runtime has started: move what lives for the whole process
+    (modules, routes, models, SQLAlchemy metadata) out of the collector's sight (gc.freeze) and collect
+    the young generation less often. Under load this was 15-20 % of a consent capture's CPU, spent
+    re-walking start-up objects. (A process that starts runtimes again, as the tests do, freezes once.)"""
+    global _settled
+    if _settled:
+        return
+    _settled = True
     gc.collect()
     gc.freeze()
     _, older, oldest = gc.get_threshold()
