@@ -1,7 +1,8 @@
 """Group commit: many requests' writes in one transaction, one ledger lock, one bulk statement.
 
 A request hands its item to `GroupCommit.submit` and awaits the result. A batch takes whatever has
-queued (up to `max_batch`) and runs the service's `flush(session, items)` in one transaction; every
+queued (up to `max_batch`) and runs the service's `flush(tx, items)` in one transaction (`Database.unit`:
+on PostgreSQL a plain asyncpg connection, the batch's fixed cost being most of its CPU); every
 request is answered after the commit. Up to `in_flight` batches run at once: while one holds the
 ledger lock and commits, the next reads what it needs and prepares its rows, so the database's round
 trips overlap instead of adding up. Items that share a `key` (a subject) are never in two running
@@ -18,13 +19,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from services.common.db import Database
+from services.common.db import Database, Tx
 
 log = logging.getLogger(__name__)
 Item = TypeVar("Item")
-Flush = Callable[[AsyncSession, Sequence[Any]], Awaitable[Sequence[Any]]]
+Flush = Callable[[Tx, Sequence[Any]], Awaitable[Sequence[Any]]]
 Entry = tuple[Any, "asyncio.Future[Any]"]
 
 
@@ -111,8 +110,8 @@ class GroupCommit(Generic[Item]):
 
     async def _commit(self, batch: list[Entry]) -> None:
         try:
-            async with self.db.transaction() as session:
-                results = await self.flush(session, [item for item, _ in batch])
+            async with self.db.unit() as tx:
+                results = await self.flush(tx, [item for item, _ in batch])
         except Exception as exc:  # noqa: BLE001 - isolate the failing item
             if len(batch) == 1:
                 if not batch[0][1].done():

@@ -16,7 +16,7 @@ from sqlalchemy import Boolean, DateTime, Integer, LargeBinary, String, Table, T
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator
 
-from services.common.db import driver_connection, ignoring_duplicates, upsert
+from services.common.db import Tx, ignoring_duplicates, upsert
 
 
 @dataclass
@@ -67,10 +67,13 @@ class Writes:
         _check(table, {**key, **values})
         self.parts.append(_Update(table, key, values))
 
-    async def execute(self, session: AsyncSession) -> None:
+    async def execute(self, where: AsyncSession | Tx) -> None:
         if not self.parts:
             return
-        if session.get_bind().dialect.name != "postgresql":
+        tx = Tx.of(where)
+        if not tx.on_postgres:
+            session = tx.session
+            assert session is not None
             for part in self.parts:
                 if isinstance(part, _Insert):
                     if part.on_conflict is None:
@@ -81,8 +84,8 @@ class Writes:
                         stmt = ignoring_duplicates(session, part.table)
                     await session.execute(stmt, part.rows)
                 else:
-                    where = [part.table.c[k] == v for k, v in part.key.items()]
-                    await session.execute(update(part.table).where(*where).values(**part.values))
+                    match = [part.table.c[k] == v for k, v in part.key.items()]
+                    await session.execute(update(part.table).where(*match).values(**part.values))
             self.parts.clear()
             return
         shape = tuple(
@@ -97,13 +100,13 @@ class Writes:
                 args.extend([row[c] for row in part.rows] for c in part.rows[0])
             else:
                 args.extend([*part.key.values(), *part.values.values()])
-        conn = await driver_connection(session)
+        conn = await tx.driver()
         await conn.execute(_statement(shape), *args)
         self.parts.clear()
 
 
 async def bulk_insert(
-    session: AsyncSession,
+    session: AsyncSession | Tx,
     table: Table,
     rows: list[dict[str, Any]],
     *,

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from services.common.bulk import Writes, bulk_insert
-from services.common.db import among
+from services.common.db import Tx
 from services.common.models import SubjectKey, table_of
 
 
@@ -68,17 +68,14 @@ class SubjectVault:
         return key_id, key
 
     async def keys_for_many(
-        self, session: AsyncSession, subjects: set[str], writes: Writes | None = None
+        self, where: AsyncSession | Tx, subjects: set[str], writes: Writes | None = None
     ) -> dict[str, tuple[str, bytes]]:
         """Every subject's key in one query, creating the missing ones in one insert (group commit; with
         `writes`, the insert is added there for the caller to send)."""
         table = table_of(SubjectKey)
-        query = select(table.c.subject, table.c.key_id, table.c.wrapped_key)
-        query = query.where(among(session, table.c.subject, subjects))
-        keys = {
-            subject: (key_id, self._unwrap(key_id, wrapped))
-            for subject, key_id, wrapped in await session.execute(query)
-        }
+        tx = Tx.of(where)
+        found = await tx.rows_in(table, ("subject", "key_id", "wrapped_key"), "subject", subjects)
+        keys = {subject: (key_id, self._unwrap(key_id, wrapped)) for subject, key_id, wrapped in found}
         new = []
         for subject in subjects - keys.keys():
             key_id, key = "k_" + secrets.token_hex(12), AESGCM.generate_key(bit_length=256)
@@ -94,7 +91,7 @@ class SubjectVault:
         if writes is not None:
             writes.insert(table, new)
         elif new:
-            await bulk_insert(session, table, new)
+            await bulk_insert(tx, table, new)
         return keys
 
     @staticmethod

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable, Collection
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import any_, bindparam, event, text
+from sqlalchemy import Integer, any_, bindparam, event, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -38,6 +39,8 @@ class Database:
         self._write_lock = asyncio.Lock() if not self.is_postgres else None
         # Called after a committed transaction that queued outbox rows or mail (wakes the relays).
         self.commit_hooks: list[Callable[[], None]] = []
+        self._raw_pool: Any = None  # asyncpg pool for hot paths (see `unit`), made at first use
+        self._raw_pool_lock = asyncio.Lock()
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -48,6 +51,39 @@ class Database:
         if session.info.get("wake"):
             for hook in self.commit_hooks:
                 hook()
+
+    @contextlib.asynccontextmanager
+    async def unit(self) -> AsyncIterator[Tx]:
+        """A transaction for the hot paths (group commit, outbox relay). On PostgreSQL it is an asyncpg
+        connection of its own small pool: a SQLAlchemy session costs ~450 µs of CPU for a transaction of
+        one statement (checkout, pre-ping, BEGIN, COMMIT, reset) and ~110 µs per further statement,
+        asyncpg ~90 µs and ~25 µs. On SQLite it is `transaction()`."""
+        if not self.is_postgres:
+            async with self.transaction() as session:
+                yield Tx(session=session)
+            return
+        pool = await self._pool()
+        async with pool.acquire() as conn, conn.transaction():
+            tx = Tx(conn=conn)
+            yield tx
+        if tx.wake:
+            for hook in self.commit_hooks:
+                hook()
+
+    async def _pool(self) -> Any:
+        async with self._raw_pool_lock:
+            if self._raw_pool is None:
+                import asyncpg  # type: ignore[import-untyped]
+
+                self._raw_pool = await asyncpg.create_pool(
+                    raw_dsn(self.url),
+                    min_size=1,
+                    max_size=4,
+                    # Units always end in COMMIT or ROLLBACK and set no session state; asyncpg still rolls
+                    # back a connection returned inside a transaction. Skips RESET ALL etc. per release.
+                    reset=_nothing_to_reset,
+                )
+        return self._raw_pool
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -80,7 +116,91 @@ class Database:
             await conn.run_sync(_upgrade, migrations_dir)
 
     async def dispose(self) -> None:
+        if self._raw_pool is not None:
+            await self._raw_pool.close()
+            self._raw_pool = None
         await self.engine.dispose()
+
+
+async def _nothing_to_reset(_conn: Any) -> None:
+    return None
+
+
+def raw_dsn(url: str) -> str:
+    """The SQLAlchemy URL as a DSN for asyncpg itself."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class Tx:
+    """The transaction a hot path works in: a SQLAlchemy session (either backend), or on PostgreSQL an
+    asyncpg connection. Offers the few statements those paths need, as plain SQL on asyncpg."""
+
+    def __init__(self, session: AsyncSession | None = None, conn: Any = None) -> None:
+        self.session = session
+        self.conn = conn
+        self.wake = False  # outbox rows or mail queued: wake the relays after commit
+
+    @staticmethod
+    def of(where: AsyncSession | Tx) -> Tx:
+        return where if isinstance(where, Tx) else Tx(session=where)
+
+    @property
+    def on_postgres(self) -> bool:
+        return self.conn is not None or (self.session is not None and _on_postgres(self.session))
+
+    def queued_outbox(self) -> None:
+        self.wake = True
+        if self.session is not None:
+            self.session.info["wake"] = True
+
+    async def driver(self) -> Any:
+        """The asyncpg connection (PostgreSQL only)."""
+        if self.conn is None:
+            assert self.session is not None
+            self.conn = await driver_connection(self.session)
+        return self.conn
+
+    async def rows_in(self, table: Any, columns: tuple[str, ...], key: str, values: Collection[Any]) -> list[Any]:
+        """SELECT columns FROM table WHERE key IN values."""
+        _quoted(table, (*columns, key))
+        if self.on_postgres:
+            conn = await self.driver()
+            return list(await conn.fetch(_rows_in_sql(table, columns, key), list(values)))
+        assert self.session is not None
+        query = select(*(table.c[c] for c in columns)).where(table.c[key].in_(list(values)))
+        return list(await self.session.execute(query))
+
+    async def row_for_update(self, table: Any, columns: tuple[str, ...], key: str, value: Any) -> Any:
+        """SELECT columns FROM table WHERE key = value FOR UPDATE: exactly one row."""
+        _quoted(table, (*columns, key))
+        if self.on_postgres:
+            conn = await self.driver()
+            row = await conn.fetchrow(_for_update_sql(table, columns, key), value)
+        else:
+            assert self.session is not None
+            query = select(*(table.c[c] for c in columns)).where(table.c[key] == value).with_for_update()
+            row = (await self.session.execute(query)).first()
+        if row is None:
+            raise LookupError(f"{table.name}: no row with {key} = {value!r}")
+        return row
+
+
+def _quoted(table: Any, columns: tuple[str, ...]) -> str:
+    unknown = set(columns) - set(table.c.keys())
+    if unknown:  # names come from code, never from a request; checked so the SQL text stays safe
+        raise ValueError(f"{table.name} has no column {sorted(unknown)}")
+    return ", ".join(f'"{c}"' for c in columns)
+
+
+@functools.lru_cache(maxsize=64)
+def _rows_in_sql(table: Any, columns: tuple[str, ...], key: str) -> str:
+    kind = "bigint" if isinstance(table.c[key].type, Integer) else "text"
+    return f'SELECT {_quoted(table, columns)} FROM "{table.name}" WHERE "{key}" = ANY($1::{kind}[])'  # noqa: S608
+
+
+@functools.lru_cache(maxsize=64)
+def _for_update_sql(table: Any, columns: tuple[str, ...], key: str) -> str:
+    return f'SELECT {_quoted(table, columns)} FROM "{table.name}" WHERE "{key}" = $1 FOR UPDATE'  # noqa: S608
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

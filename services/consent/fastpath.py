@@ -11,11 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.common.bulk import Writes
-from services.common.db import among
+from services.common.db import Tx
 from services.common.events import CONSENT_EVENTS, CONSENT_STATE, CloudEvent
 from services.common.ledger.store import LedgerRecord
 from services.common.models import table_of
@@ -58,19 +55,19 @@ def _key(purpose: str, third_party: str) -> str:
     return f"{purpose}:{third_party}" if third_party else purpose
 
 
-async def flush(ctx: ConsentContext, s: AsyncSession, items: Sequence[CaptureItem]) -> list[list[Any]]:
+async def flush(ctx: ConsentContext, tx: Tx, items: Sequence[CaptureItem]) -> list[list[Any]]:
     from services.consent.service import Recorded, RecordView
 
     subjects = {i.subject for i in items}
     writes = Writes()  # everything below is sent as one statement at the end (see services/common/bulk.py)
-    keys = await ctx.rt.vault.keys_for_many(s, subjects, writes)
+    keys = await ctx.rt.vault.keys_for_many(tx, subjects, writes)
     new_subjects = {
         i.subject: {"subject": i.subject, "kind": i.kind, "person": None, "created_at": i.at} for i in items
     }
     writes.insert(SUBJECTS, list(new_subjects.values()), on_conflict=("subject",))
     current: dict[str, dict[str, str]] = {subject: {} for subject in subjects}
-    known = select(STATES.c.subject, STATES.c.purpose, STATES.c.third_party, STATES.c.state)
-    for subject, purpose, third_party, state in await s.execute(known.where(among(s, STATES.c.subject, subjects))):
+    known = await tx.rows_in(STATES, ("subject", "purpose", "third_party", "state"), "subject", subjects)
+    for subject, purpose, third_party, state in known:
         current[subject][_key(purpose, third_party)] = state
 
     ledger: list[LedgerRecord] = []
@@ -137,7 +134,7 @@ async def flush(ctx: ConsentContext, s: AsyncSession, items: Sequence[CaptureIte
                 "expires_at": domain.retention_end(d.purpose, d.state, item.at),
             }
             current[item.subject][_key(d.purpose.id, d.third_party)] = d.state.value
-    seqs = await ctx.rt.ledger.append(s, ledger, writes)
+    seqs = await ctx.rt.ledger.append(tx, ledger, writes)
     for record, seq in zip(records, seqs, strict=True):
         record["ledger_seq"] = seq
     writes.insert(RECORDS, records)
@@ -152,8 +149,8 @@ async def flush(ctx: ConsentContext, s: AsyncSession, items: Sequence[CaptureIte
         events.append(
             (prefix + CONSENT_STATE.name, CloudEvent.of(snapshot, source=ctx.rt.recorder.source, subject=subject))
         )
-    await enqueue_many(s, events, writes)
-    await writes.execute(s)
+    await enqueue_many(tx, events, writes)
+    await writes.execute(tx)
 
     out: list[list[Any]] = []
     position = 0

@@ -164,17 +164,8 @@ async def test_relay_dies_between_publish_and_mark(broker: Broker, make_settings
         ids = await post_requests(client, token, 0, 12)
 
         class CrashBeforeMark(OutboxRelay):
-            async def publish_once(self, producer: Any) -> int:
-                real = self.db.transaction
-
-                def crash() -> Any:
-                    raise RuntimeError("relay process died after the broker acked, before marking")
-
-                self.db.transaction = crash  # type: ignore[method-assign]
-                try:
-                    return await super().publish_once(producer)
-                finally:
-                    self.db.transaction = real  # type: ignore[method-assign]
+            async def _mark(self, acked: list[int]) -> None:
+                raise RuntimeError("relay process died after the broker acked, before marking")
 
         from services.common.kafka import idempotent_producer
 

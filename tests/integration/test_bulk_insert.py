@@ -1,5 +1,6 @@
-"""bulk_insert: the group commit's writer (one unnest statement on PostgreSQL, SQLAlchemy on SQLite) inserts,
-skips duplicates, upserts, stays inside the caller's transaction and refuses unknown columns."""
+"""bulk_insert and Database.unit: the group commit's writer (one unnest statement on PostgreSQL, SQLAlchemy
+on SQLite) inserts, skips duplicates, upserts, stays inside the caller's transaction and refuses unknown
+columns; a unit reads its own writes, rolls back whole and wakes the relays only after a commit."""
 
 from __future__ import annotations
 
@@ -76,6 +77,45 @@ async def test_insert_skip_upsert_and_rollback(db_url: str) -> None:
                 await bulk_insert(s, ITEMS, [{"id": "d", "state": "granted", "changed_at": t1, "evil": "1"}])
         async with db.transaction() as s:
             await bulk_insert(s, ITEMS, [])  # nothing to do is not an error
+    finally:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(META.drop_all)
+        await db.dispose()
+
+
+async def test_unit_reads_writes_commits_and_rolls_back(db_url: str) -> None:
+    """`Database.unit` (asyncpg itself on PostgreSQL, a session on SQLite): the hot paths' reads see the
+    unit's own writes, a raising block leaves nothing, and the relays are woken only after a commit that
+    queued outbox rows."""
+    db = Database(db_url)
+    woken: list[str] = []
+    db.commit_hooks.append(lambda: woken.append("wake"))
+    async with db.engine.begin() as conn:
+        await conn.run_sync(META.create_all)
+    t0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    try:
+        async with db.unit() as tx:
+            await bulk_insert(tx, ITEMS, [{"id": f"u{i}", "state": "granted", "changed_at": t0} for i in range(5)])
+            found = await tx.rows_in(ITEMS, ("id", "state"), "id", {"u1", "u3", "nope"})
+            assert sorted(tuple(r) for r in found) == [("u1", "granted"), ("u3", "granted")]
+            assert tuple(await tx.row_for_update(ITEMS, ("state", "changed_at"), "id", "u2")) == ("granted", t0)
+            with pytest.raises(LookupError, match="no row"):
+                await tx.row_for_update(ITEMS, ("state",), "id", "nope")
+        assert woken == [], "nothing queued for the relays"
+
+        with pytest.raises(Boom):
+            async with db.unit() as tx:
+                await bulk_insert(tx, ITEMS, [{"id": "gone", "state": "granted", "changed_at": t0}])
+                tx.queued_outbox()
+                raise Boom
+        assert woken == [], "a rolled-back unit wakes nobody"
+
+        async with db.unit() as tx:
+            assert await tx.rows_in(ITEMS, ("id",), "id", ["gone"]) == []
+            with pytest.raises(ValueError, match="no column"):
+                await tx.rows_in(ITEMS, ("id", "evil; drop"), "id", ["u1"])
+            tx.queued_outbox()
+        assert woken == ["wake"]
     finally:
         async with db.engine.begin() as conn:
             await conn.run_sync(META.drop_all)

@@ -57,7 +57,7 @@ async def test_a_failing_item_fails_alone(sqlite_url: str) -> None:
 
     db = Database(sqlite_url)
 
-    async def flush(_session: Any, items: Any) -> list[int]:
+    async def flush(_tx: Any, items: Any) -> list[int]:
         if any(i < 0 for i in items):
             raise ValueError("negative")
         return [i * 2 for i in items]
@@ -80,7 +80,7 @@ async def test_batches_overlap_but_never_share_a_subject(pg_url: str) -> None:
     most_at_once = 0
     gate = asyncio.Event()
 
-    async def flush(_session: Any, items: Any) -> list[int]:
+    async def flush(_tx: Any, items: Any) -> list[int]:
         nonlocal most_at_once
         keys = {k for k, _ in items}
         assert all(not (keys & other) for other in running), f"a subject in two running batches: {items} {running}"
@@ -111,7 +111,7 @@ async def test_close_cancels_what_is_still_queued(sqlite_url: str) -> None:
     db = Database(sqlite_url)
     forever = asyncio.Event()
 
-    async def flush(_session: Any, items: Any) -> list[int]:
+    async def flush(_tx: Any, items: Any) -> list[int]:
         await forever.wait()
         return list(items)
 

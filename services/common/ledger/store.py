@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from services.common.bulk import Writes
 from services.common.crypto import canonical_json
-from services.common.db import insert_ignoring_duplicates
+from services.common.db import Tx, insert_ignoring_duplicates
 from services.common.ledger import merkle
 from services.common.ledger.note import Checkpoint, NoteSigner
 from services.common.models import LedgerCheckpoint, LedgerEntry, LedgerHead, LedgerNode, table_of
@@ -66,7 +66,7 @@ class Ledger:
     # --- writing -----------------------------------------------------------------------------
 
     async def append(
-        self, session: AsyncSession, records: Iterable[LedgerRecord], writes: Writes | None = None
+        self, where: AsyncSession | Tx, records: Iterable[LedgerRecord], writes: Writes | None = None
     ) -> list[int]:
         """Append in the caller's transaction. The head row lock serializes writers: no gap, no fork.
         With `writes`, the rows are added there for the caller to send with its own (group commit)."""
@@ -74,9 +74,8 @@ class Ledger:
         if not records:
             return []
         head = table_of(LedgerHead)
-        size, stored = (
-            await session.execute(select(head.c.size, head.c.frontier).where(head.c.id == 1).with_for_update())
-        ).one()
+        tx = Tx.of(where)
+        size, stored = await tx.row_for_update(head, ("size", "frontier"), "id", 1)
         frontier = [bytes.fromhex(x) for x in json.loads(stored)]
         entries: list[dict[str, Any]] = []
         nodes: list[dict[str, Any]] = []
@@ -103,7 +102,7 @@ class Ledger:
         writes.insert(table_of(LedgerNode), nodes)
         writes.update(head, {"id": 1}, {"size": size, "frontier": json.dumps([h.hex() for h in frontier])})
         if own:
-            await writes.execute(session)
+            await writes.execute(tx)
         return seqs
 
     async def sign_checkpoint(self, session: AsyncSession) -> LedgerCheckpoint | None:
