@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from services.common.ids import uuid4_str
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -93,7 +94,7 @@ class CloudEvent:
     source: str
     data: dict[str, Any] | None
     subject: str | None = None
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = field(default_factory=uuid4_str)
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
     dataschema: str | None = None
     partitionkey: str | None = None
@@ -115,7 +116,7 @@ class CloudEvent:
             source=source,
             data=payload.model_dump(mode="json"),
             subject=subject,
-            id=event_id or str(uuid.uuid4()),
+            id=event_id or uuid4_str(),
             time=time or datetime.now(UTC),
             dataschema=payload.schema_uri(),
             partitionkey=key or subject,
@@ -123,25 +124,29 @@ class CloudEvent:
 
     def to_kafka(self) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
         """Binary mode: value = data, content-type header, every other attribute as ce_<name>."""
+        key, value, headers = self.to_record()
+        return key.encode() if key is not None else None, value, [(k, v.encode()) for k, v in headers]
+
+    def to_record(self) -> tuple[str | None, bytes | None, list[tuple[str, str]]]:
+        """`to_kafka` with the key and header values as text (what the outbox stores)."""
         headers = [
-            ("ce_specversion", SPECVERSION.encode()),
-            ("ce_id", self.id.encode()),
-            ("ce_source", self.source.encode()),
-            ("ce_type", self.type.encode()),
-            ("ce_time", self.time.astimezone(UTC).isoformat().replace("+00:00", "Z").encode()),
+            ("ce_specversion", SPECVERSION),
+            ("ce_id", self.id),
+            ("ce_source", self.source),
+            ("ce_type", self.type),
+            ("ce_time", self.time.astimezone(UTC).isoformat().replace("+00:00", "Z")),
         ]
         if self.subject is not None:
-            headers.append(("ce_subject", self.subject.encode()))
+            headers.append(("ce_subject", self.subject))
         if self.dataschema is not None:
-            headers.append(("ce_dataschema", self.dataschema.encode()))
+            headers.append(("ce_dataschema", self.dataschema))
         if self.partitionkey is not None:
-            headers.append(("ce_partitionkey", self.partitionkey.encode()))
+            headers.append(("ce_partitionkey", self.partitionkey))
         value = None
         if self.data is not None:
-            headers.append(("content-type", CONTENT_TYPE.encode()))
+            headers.append(("content-type", CONTENT_TYPE))
             value = json.dumps(self.data, separators=(",", ":"), ensure_ascii=False).encode()
-        key = self.partitionkey.encode() if self.partitionkey is not None else None
-        return key, value, headers
+        return self.partitionkey, value, headers
 
     @classmethod
     def from_kafka(

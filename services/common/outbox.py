@@ -31,10 +31,8 @@ OUTBOX = table_of(OutboxMessage)
 
 async def enqueue(session: AsyncSession, topic: str, event: CloudEvent) -> None:
     """Add a CloudEvent to the outbox in the caller's transaction."""
-    key, value, headers = event.to_kafka()
-    await enqueue_raw(
-        session, topic, key.decode() if key is not None else None, value, [(k, v.decode()) for k, v in headers]
-    )
+    key, value, headers = event.to_record()
+    await enqueue_raw(session, topic, key, value, headers)
 
 
 async def enqueue_many(
@@ -42,17 +40,10 @@ async def enqueue_many(
 ) -> None:
     """Many (topic, event) in one insert, in order (group commit; with `writes`, added there)."""
     rows = []
+    now = datetime.now(UTC)
     for topic, event in events:
-        key, value, headers = event.to_kafka()
-        rows.append(
-            {
-                "topic": topic,
-                "key": key.decode() if key is not None else None,
-                "value": value,
-                "headers": json.dumps([(k, v.decode()) for k, v in headers]),
-                "created_at": datetime.now(UTC),
-            }
-        )
+        key, value, headers = event.to_record()
+        rows.append({"topic": topic, "key": key, "value": value, "headers": json.dumps(headers), "created_at": now})
     if rows:
         tx = Tx.of(where)
         tx.queued_outbox()

@@ -5,7 +5,6 @@ one-by-one path in service.py, which handles every other case."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +13,7 @@ from typing import Any
 from services.common.bulk import Writes
 from services.common.db import Tx
 from services.common.events import CONSENT_EVENTS, CONSENT_STATE, CloudEvent
+from services.common.ids import uuid4_hex
 from services.common.ledger.store import LedgerRecord
 from services.common.models import table_of
 from services.common.outbox import enqueue_many
@@ -79,7 +79,7 @@ async def flush(ctx: ConsentContext, tx: Tx, items: Sequence[CaptureItem]) -> li
         key_id, key = keys[item.subject]
         ciphertext = ctx.rt.vault.seal(item.subject, key_id, key, item.personal)
         for d in item.decisions:
-            record_id = "cr_" + uuid.uuid4().hex
+            record_id = "cr_" + uuid4_hex()
             payload = DECISION_EVENTS[d.state.value](
                 subject=item.subject,
                 purpose=d.purpose.id,

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from services.common.auth import Open, Public, Site
 from services.common.errors import body_schema, json_body
+from services.common.lean import LeanRoute
 from services.common.links import LinkError
 from services.consent import pages, service, subjects, webhooks
 from services.consent.context import ConsentContext
@@ -65,19 +66,25 @@ async def _capture(request: Request, body: CaptureIn, actor: str | None) -> Capt
     )
 
 
-@router.post(
+async def capture(request: Request) -> Response:
+    """Record consent given or refused, per purpose, with the evidence the server sees (time, IP, user
+    agent, page, Sec-GPC). Returns a consent receipt that points at its ledger entries."""
+    # the hot route: body parsed and answer serialized by pydantic-core directly (see json_body), no
+    # dependency solving (see LeanRoute)
+    out = await _capture(request, await json_body(request, CaptureIn), None)
+    return Response(out.model_dump_json(), status_code=201, media_type="application/json")
+
+
+router.add_api_route(
     "/v1/consents",
+    capture,
+    methods=["POST"],
     status_code=201,
     response_model=CaptureOut,
     dependencies=[Depends(PUBLIC)],
     openapi_extra=body_schema(CaptureIn),
+    route_class_override=LeanRoute,
 )
-async def capture(request: Request) -> Response:
-    """Record consent given or refused, per purpose, with the evidence the server sees (time, IP, user
-    agent, page, Sec-GPC). Returns a consent receipt that points at its ledger entries."""
-    # the hot route: body parsed and answer serialized by pydantic-core directly (see json_body)
-    out = await _capture(request, await json_body(request, CaptureIn), None)
-    return Response(out.model_dump_json(), status_code=201, media_type="application/json")
 
 
 @router.post("/v1/cookies", status_code=201)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.routing import Route
 
-from services.common.auth import Access, Public, Scoped, create_site_key, create_token
+from services.common.auth import Access, Open, Public, Scoped, create_site_key, create_token
+from services.common.lean import LeanRoute
 from tests.conftest import build_app, running
 
 SERVICES = ("consent", "dsar", "breach")
@@ -90,15 +92,22 @@ async def test_open_routes_need_no_credentials(app: FastAPI) -> None:
         assert len((await client.get("/healthz")).headers["x-request-id"]) == 32
 
 
-async def test_public_dependency_checks_site_key_origin_and_rate(make_settings: Any, sqlite_url: str) -> None:
-    """The Public access class, mounted on a probe route of a real app."""
+@pytest.mark.parametrize("route_class", [APIRoute, LeanRoute])
+async def test_public_dependency_checks_site_key_origin_and_rate(
+    make_settings: Any, sqlite_url: str, route_class: type[APIRoute]
+) -> None:
+    """The Public access class, mounted on a probe route of a real app; the same answers when the route is
+    a LeanRoute (its Access checks called without FastAPI's dependency solver)."""
     from fastapi import APIRouter, Depends
 
     probe = APIRouter()
 
-    @probe.post("/probe", dependencies=[Depends(Public())])
-    async def probe_route() -> dict[str, str]:
-        return {"ok": "yes"}
+    async def probe_route(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": "yes"})
+
+    probe.add_api_route(
+        "/probe", probe_route, methods=["POST"], dependencies=[Depends(Public())], route_class_override=route_class
+    )
 
     from services.common.app import create_app
     from services.consent.main import build_runtime
@@ -138,6 +147,58 @@ async def test_public_dependency_checks_site_key_origin_and_rate(make_settings: 
         ]
         assert [s.status_code for s in statuses[:3]] == [200, 200, 200]
         assert statuses[-1].status_code == 429 and int(statuses[-1].headers["retry-after"]) >= 1
+    route = next(r for r in probe.routes if isinstance(r, APIRoute))
+    assert getattr(route, "lean", False) is (route_class is LeanRoute)
+
+
+async def test_lean_route_falls_back_when_fastapi_has_work_to_do(make_settings: Any, sqlite_url: str) -> None:
+    """A LeanRoute whose endpoint takes anything but the request (here a query parameter), or whose
+    dependency is not an Access check, is served by FastAPI's own handler: nothing is skipped."""
+    from fastapi import APIRouter, Depends
+
+    from services.common.app import create_app
+    from services.consent.main import build_runtime
+
+    seen: list[str] = []
+
+    async def not_an_access_check(request: Request) -> None:
+        seen.append("dependency ran")
+
+    async def with_query(request: Request, n: int) -> dict[str, int]:
+        return {"n": n}
+
+    async def with_other_dependency(request: Request) -> dict[str, str]:
+        return {"ok": "yes"}
+
+    probe = APIRouter()
+    probe.add_api_route("/query", with_query, dependencies=[Depends(Open("test"))], route_class_override=LeanRoute)
+    probe.add_api_route(
+        "/other",
+        with_other_dependency,
+        dependencies=[Depends(Open("test")), Depends(not_an_access_check)],
+        route_class_override=LeanRoute,
+    )
+    rt = build_runtime(make_settings("consent", sqlite_url, relay_enabled=False, consumers_enabled=False))
+    app = create_app(rt, routers=[probe], title="t", description="t")
+    async with running(app) as client:
+        assert (await client.get("/query", params={"n": 3})).json() == {"n": 3}
+        bad = await client.get("/query", params={"n": "x"})
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "n"]
+        assert (await client.get("/other")).json() == {"ok": "yes"}
+    assert seen == ["dependency ran"]
+    assert not any(getattr(r, "lean", False) for r in probe.routes)
+
+
+async def test_consent_capture_route_is_lean(make_settings: Any, sqlite_url: str) -> None:
+    """The hot route really skips the solver (a FastAPI change that hid the include context would
+    quietly fall back: this says so)."""
+    app = build_app("consent", make_settings("consent", sqlite_url, relay_enabled=False, consumers_enabled=False))
+    async with running(app) as client:
+        assert (await client.post("/v1/consents", json={})).status_code == 401
+    from services.consent.routes import router
+
+    (route,) = [r for r in router.routes if isinstance(r, APIRoute) and r.path == "/v1/consents"]
+    assert isinstance(route, LeanRoute) and route.lean
 
 
 async def test_cli_creates_and_revokes_tokens(
