@@ -33,6 +33,10 @@ from aiokafka import AIOKafkaConsumer
 from services.common.kafka import delete_topics
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.support.cpu import CpuMeter, named, tree  # noqa: E402
+
 ADMIN = "postgresql://privacy:privacy@127.0.0.1:5432/postgres"
 KAFKA = "127.0.0.1:9092"
 SITE_KEY = "sk_bench_" + secrets.token_hex(6)
@@ -208,6 +212,18 @@ async def analyze(database: str) -> None:
     await conn.close()
 
 
+def explain_cpu(bare: CpuMeter, bare_rate: float, consent: CpuMeter, consent_rate: float, seconds: int) -> None:
+    """What each request cost in CPU, per part of the system, and what that allows on this machine."""
+    print(f"CPU per request, bare:    {bare.per_request(bare_rate * seconds)}")
+    print(f"CPU per request, consent: {consent.per_request(consent_rate * seconds)}")
+    cores = os.cpu_count() or 1
+    need = consent.total_per_request(consent_rate * seconds)
+    print(
+        f"with {cores} cores and every part in parallel, captures at that cost reach at most {cores / need:.0f} "
+        f"req/s ({cores / need / bare_rate:.2f} x bare); 0.5 x bare needs {0.5 * bare_rate * need:.1f} cores"
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
@@ -252,9 +268,15 @@ async def main() -> None:
             wrk(port, 2, args.connections)  # warm-up
         wrk(18901, 5, args.connections)  # warm-up, and some thousands of rows in the tables
         await analyze(name)
+        bare_cpu = CpuMeter({"server": tree(bare.pid)})
+        consent_cpu = CpuMeter({"server": tree(consent.pid), "PostgreSQL": named("postgres"), "Kafka": named("java")})
+        bare_cpu.start()
         bare_rate, bare_p99 = wrk(18900, args.seconds, args.connections)
+        bare_cpu.stop()
         parsing_rate, parsing_p99 = wrk(18902, args.seconds, args.connections)
+        consent_cpu.start()
         consent_rate, consent_p99 = wrk(18901, args.seconds, args.connections)
+        consent_cpu.stop()
         print(
             f"{args.connections} connections, {args.workers} uvicorn worker(s) per server, wrk, {args.seconds} s each"
         )
@@ -265,6 +287,7 @@ async def main() -> None:
         )
         print(f"consent capture (PostgreSQL, ledger, outbox, Kafka): {consent_rate:8.0f} req/s  (p99 {consent_p99})")
         print(f"ratio consent / bare: {consent_rate / bare_rate:.2f} (target >= 0.50)")
+        explain_cpu(bare_cpu, bare_rate, consent_cpu, consent_rate, args.seconds)
         await report_latency(18901, prefix, consent_rate / 2, args.seconds)
     finally:
         for p in (bare, parsing, consent):
