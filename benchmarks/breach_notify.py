@@ -19,10 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from dsar import database, settings  # noqa: E402
-
+from benchmarks.dsar import database, settings  # noqa: E402
 from services.consent import fastpath  # noqa: E402
 from services.consent.context import ConsentContext  # noqa: E402
 from services.consent.domain import State  # noqa: E402

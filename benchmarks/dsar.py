@@ -51,7 +51,9 @@ async def database() -> AsyncIterator[str]:
 def settings(service: str, url: str, prefix: str, shared: str) -> Any:
     from services.common.cli import settings_for
 
-    b64 = lambda: base64.b64encode(secrets.token_bytes(32)).decode()  # noqa: E731
+    def b64() -> str:
+        return base64.b64encode(secrets.token_bytes(32)).decode()
+
     env = {
         "DATABASE_URL": url,
         "LEDGER_SIGNING_KEY": b64(),

@@ -61,6 +61,9 @@ bootstrap() {
   if [ "$(psql_admin -c "select 1 from pg_roles where rolname='privacy'")" != 1 ]; then
     psql_admin -c "create role privacy login password 'privacy' createdb"
   fi
+  # tests and benchmarks drop their databases WITH (FORCE); an autovacuum worker busy in one is not the
+  # role's own process, and without this the drop fails ("must be a member of ... pg_signal_backend")
+  psql_admin -c "grant pg_signal_backend to privacy" 2>/dev/null
   for db in privacy_test privacy_consent privacy_dsar privacy_breach; do
     if [ "$(psql_admin -c "select 1 from pg_database where datname='$db'")" != 1 ]; then
       psql_admin -c "create database $db owner privacy"

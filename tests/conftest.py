@@ -59,7 +59,16 @@ async def fresh_pg_database() -> AsyncIterator[str]:
     finally:
         admin = await asyncpg.connect(PG_ADMIN, timeout=10)
         try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for attempt in range(10):
+                try:
+                    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    break
+                except asyncpg.exceptions.InsufficientPrivilegeError:
+                    # an autovacuum worker in the database, on a server whose role lacks pg_signal_backend
+                    # (scripts/postgres.sh grants it): it leaves within moments
+                    if attempt == 9:
+                        raise
+                    await asyncio.sleep(0.5)
         finally:
             await admin.close()
 
@@ -263,5 +272,5 @@ async def system(
             apps[service] = build_app(service, make_settings(service, url, **(overrides or {}).get(service, {})))
         clients = {name: await stack.enter_async_context(running(app)) for name, app in apps.items()}
         for app in apps.values():
-            await eventually(lambda app=app: app.state.runtime.consumers[0].ready.is_set(), within=60)
+            await eventually(app.state.runtime.consumers[0].ready.is_set, within=60)
         yield apps, clients

@@ -73,7 +73,7 @@ class Database:
     async def _pool(self) -> Any:
         async with self._raw_pool_lock:
             if self._raw_pool is None:
-                import asyncpg  # type: ignore[import-untyped]
+                import asyncpg
 
                 self._raw_pool = await asyncpg.create_pool(
                     raw_dsn(self.url),

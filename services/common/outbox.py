@@ -155,7 +155,7 @@ class OutboxRelay:
                 await asyncio.sleep(2.0)
 
     async def _listen(self) -> Any:
-        import asyncpg  # type: ignore[import-untyped]
+        import asyncpg
 
         url = make_url(self.db.url).set(drivername="postgresql")
         conn = await asyncpg.connect(url.render_as_string(hide_password=False))

@@ -19,6 +19,7 @@ from services.common.models import table_of
 from services.common.outbox import enqueue_many
 from services.consent import domain
 from services.consent.context import ConsentContext
+from services.consent.decisions import Recorded, RecordView
 from services.consent.domain import State
 from services.consent.events import DECISION_EVENTS, ConsentStateSnapshot
 from services.consent.models import ConsentRecord, ConsentState, ConsentSubject
@@ -56,8 +57,6 @@ def _key(purpose: str, third_party: str) -> str:
 
 
 async def flush(ctx: ConsentContext, tx: Tx, items: Sequence[CaptureItem]) -> list[list[Any]]:
-    from services.consent.service import Recorded, RecordView
-
     subjects = {i.subject for i in items}
     writes = Writes()  # everything below is sent as one statement at the end (see services/common/bulk.py)
     keys = await ctx.rt.vault.keys_for_many(tx, subjects, writes)

@@ -15,7 +15,7 @@ from services.common.contracts import (
 )
 from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, DSAR_EVENTS, CloudEvent
 from services.common.runtime import ConsumerSpec, Runtime
-from services.consent import affected, service, subjects
+from services.consent import affected, decisions, service, subjects
 from services.consent.context import ConsentContext
 from services.consent.events import SubjectRectified
 
@@ -49,7 +49,7 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
         elif request.kind in (RequestKind.RESTRICTION, RequestKind.OBJECTION):
             reason = "objection (GDPR 21)" if request.kind == RequestKind.OBJECTION else "restriction (GDPR 18)"
             await service.withdraw_in(ctx, session, request.subject, None, None, "dsar", None, reason)
-            await service.publish_state(ctx, session, request.subject)
+            await decisions.publish_state(ctx, session, request.subject)
             answer = Outcome.APPLIED
         else:
             data = await subjects.history(ctx, request.subject)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from services.consent.context import ConsentContext
-from services.consent.service import Recorded
+from services.consent.decisions import Recorded
 
 
 def receipt(

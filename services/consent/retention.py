@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import col, select
 
-from services.consent import service, subjects
+from services.consent import decisions, subjects
 from services.consent.context import ConsentContext
 from services.consent.domain import State
 from services.consent.models import ConsentRecord, ConsentState
@@ -29,7 +29,7 @@ async def run(ctx: ConsentContext, now: datetime | None = None) -> dict[str, int
             if purpose is None:
                 continue
             previous = await s.get(ConsentRecord, row.record_id)
-            await service._decide(
+            await decisions.decide(
                 ctx,
                 s,
                 row.subject,
@@ -58,7 +58,7 @@ async def run(ctx: ConsentContext, now: datetime | None = None) -> dict[str, int
                 .all()
             )
             if remaining:
-                await service.publish_state(ctx, s, subject)
+                await decisions.publish_state(ctx, s, subject)
             else:
                 await subjects.erase_in(ctx, s, subject, REASON)
                 shredded += 1

@@ -14,7 +14,7 @@ from services.common.auth import Open, Public, Site
 from services.common.errors import body_schema, json_body
 from services.common.lean import LeanRoute
 from services.common.links import LinkError
-from services.consent import pages, service, subjects, webhooks
+from services.consent import decisions, pages, service, subjects, webhooks
 from services.consent.context import ConsentContext
 from services.consent.domain import Channel
 from services.consent.events import MinorDataReported
@@ -40,9 +40,9 @@ def context(request: Request) -> ConsentContext:
     return ConsentContext.of(request.app.state.runtime)
 
 
-def evidence(request: Request, page: str | None = None) -> service.Evidence:
+def evidence(request: Request, page: str | None = None) -> decisions.Evidence:
     site = getattr(request.state, "site", None)
-    return service.Evidence(
+    return decisions.Evidence(
         ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
         page=page or request.headers.get("referer"),
@@ -55,7 +55,7 @@ async def _capture(request: Request, body: CaptureIn, actor: str | None) -> Capt
     ctx = context(request)
     ev = evidence(request, body.page)
     done, subject, confirmation = await service.capture(ctx, body, ev, actor=actor)
-    history_url = service.history_link(ctx, subject)
+    history_url = decisions.history_link(ctx, subject)
     return CaptureOut(
         receipt=receipt(
             ctx, subject=subject, recorded=done, channel=body.channel.value, at=ev.at, history_url=history_url
@@ -121,7 +121,7 @@ async def report_minor(body: MinorReportIn, request: Request, _site: SiteKey) ->
     return {"status": "erased", "report_id": report_id}
 
 
-async def report(ctx: ConsentContext, subject: str, body: MinorReportIn, ev: service.Evidence) -> str:
+async def report(ctx: ConsentContext, subject: str, body: MinorReportIn, ev: decisions.Evidence) -> str:
     report_id = "mr_" + uuid.uuid4().hex
     async with ctx.rt.db.transaction() as s:
         personal = {
@@ -198,7 +198,7 @@ async def unsubscribe(token: TOKEN, request: Request) -> HTMLResponse:
         done = await service.withdraw_in(
             ctx, s, claims["s"], purposes, None, Channel.UNSUBSCRIBE_LINK, ev.personal(), "unsubscribe link"
         )
-        await service.publish_state(ctx, s, claims["s"])
+        await decisions.publish_state(ctx, s, claims["s"])
     return HTMLResponse(pages.unsubscribed([d.ref.purpose for d in done]))
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,56 +10,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from services.common.errors import FieldError, ServiceError
-from services.common.events import CONSENT_STATE, CloudEvent
 from services.common.links import new_single_use_token, token_hash
 from services.common.mail import MailMessage, queue_mail
-from services.common.outbox import enqueue
 from services.consent import domain, fastpath, mails
 from services.consent.context import ConsentContext
+from services.consent.decisions import (
+    Evidence,
+    Recorded,
+    RecordView,
+    current_states,
+    decide,
+    publish_state,
+    unsubscribe_link,
+)
 from services.consent.domain import Channel, State
-from services.consent.events import DECISION_EVENTS, BrowserLinked, ConsentStateSnapshot
+from services.consent.events import BrowserLinked
 from services.consent.models import ConsentRecord, ConsentState, ConsentSubject, OptInToken
-from services.consent.schemas import CaptureIn, LedgerRef, WithdrawIn
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What the server itself observed about a request (never taken from the body)."""
-
-    ip: str | None
-    user_agent: str | None
-    page: str | None
-    gpc: bool
-    site: str | None
-    at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    def personal(self) -> dict[str, Any]:
-        return {
-            "ip": self.ip,
-            "user_agent": self.user_agent,
-            "page": self.page,
-            "gpc": self.gpc,
-            "site": self.site,
-            "at": self.at.isoformat(),
-        }
-
-
-@dataclass(frozen=True)
-class RecordView:
-    """What callers read of a written record (the group-commit path builds no ORM objects)."""
-
-    id: str
-    purpose: str
-    third_party: str
-    state: str
-    categories: str
-
-
-@dataclass
-class Recorded:
-    record: ConsentRecord | RecordView
-    ref: LedgerRef
-
+from services.consent.schemas import CaptureIn, WithdrawIn
 
 # --- capture -----------------------------------------------------------------------------------------
 
@@ -117,7 +82,7 @@ async def capture(
         done = []
         for d in decisions:
             done.append(
-                await _decide(
+                await decide(
                     ctx,
                     s,
                     subject,
@@ -198,79 +163,6 @@ async def _ensure_subject(ctx: ConsentContext, s: AsyncSession, person: str | No
     await s.flush()
 
 
-async def _decide(
-    ctx: ConsentContext,
-    s: AsyncSession,
-    subject: str,
-    purpose: domain.Purpose,
-    third_party: str,
-    state: State,
-    reason: str | None,
-    channel: Channel | str,
-    categories: list[str],
-    notice_version: str,
-    notice_hash: str,
-    personal: dict[str, Any] | None,
-    actor: str | None,
-) -> Recorded:
-    """Append one decision: ledger entry (evidence encrypted for the subject), record, current state."""
-    record_id = "cr_" + uuid.uuid4().hex
-    channel_value = channel.value if isinstance(channel, Channel) else channel
-    payload = DECISION_EVENTS[state.value](
-        subject=subject,
-        purpose=purpose.id,
-        third_party=third_party,
-        record_id=record_id,
-        legal_basis=purpose.legal_basis.value,
-        channel=channel_value,
-        categories=categories,
-        notice_version=notice_version,
-        notice_hash=notice_hash,
-        reason=reason,
-    )
-    event, seq = await ctx.rt.recorder.record(s, payload, subject=subject, personal=personal)
-    record = ConsentRecord(
-        id=record_id,
-        subject=subject,
-        purpose=purpose.id,
-        third_party=third_party,
-        state=state.value,
-        legal_basis=purpose.legal_basis.value,
-        channel=channel_value,
-        categories=json.dumps(categories),
-        notice_version=notice_version,
-        notice_hash=notice_hash,
-        reason=reason,
-        event_id=event.id,
-        ledger_seq=seq,
-        actor=actor,
-        created_at=event.time,
-    )
-    s.add(record)
-    current = await s.get(ConsentState, (subject, purpose.id, third_party))
-    if current is None:
-        current = ConsentState(
-            subject=subject,
-            purpose=purpose.id,
-            third_party=third_party,
-            state=state.value,
-            record_id=record_id,
-            changed_at=event.time,
-        )
-    current.state, current.record_id, current.changed_at = state.value, record_id, event.time
-    current.expires_at = domain.retention_end(purpose, state, event.time)
-    s.add(current)
-    ref = LedgerRef(
-        record_id=record_id,
-        purpose=purpose.id if not third_party else f"{purpose.id}:{third_party}",
-        state=state.value,
-        event_id=event.id,
-        seq=seq,
-        inclusion_proof=ctx.url(f"/ledger/proof/inclusion?event_id={event.id}"),
-    )
-    return Recorded(record, ref)
-
-
 async def _send_confirmation(
     ctx: ConsentContext, s: AsyncSession, subject: str, kind: str, to: str, records: list[ConsentRecord | RecordView]
 ) -> None:
@@ -333,7 +225,7 @@ async def confirm(ctx: ConsentContext, token: str, ev: Evidence) -> list[Recorde
             if row.kind == "parent" and purpose.double_opt_in:
                 reason = "parent confirmed (for the child's newsletter sign-up)"
             done.append(
-                await _decide(
+                await decide(
                     ctx,
                     s,
                     row.subject,
@@ -403,7 +295,7 @@ async def withdraw_in(
             continue
         previous = await s.get(ConsentRecord, row.record_id)
         done.append(
-            await _decide(
+            await decide(
                 ctx,
                 s,
                 subject,
@@ -420,32 +312,3 @@ async def withdraw_in(
             )
         )
     return done
-
-
-# --- state, history ----------------------------------------------------------------------------------------
-
-
-async def current_states(s: AsyncSession, subject: str) -> dict[str, str]:
-    rows = (await s.execute(select(ConsentState).where(col(ConsentState.subject) == subject))).scalars().all()
-    return {(f"{r.purpose}:{r.third_party}" if r.third_party else r.purpose): r.state for r in rows}
-
-
-async def publish_state(ctx: ConsentContext, s: AsyncSession, subject: str) -> None:
-    """The compacted consent.state.v1 record: everything the subject currently allows."""
-    await s.flush()
-    states = await current_states(s, subject)
-    snapshot = ConsentStateSnapshot(subject=subject, purposes=states, updated_at=datetime.now(UTC))
-    event = CloudEvent.of(snapshot, source=ctx.rt.recorder.source, subject=subject)
-    await enqueue(s, ctx.settings.kafka_topic_prefix + CONSENT_STATE.name, event)
-
-
-# --- links ----------------------------------------------------------------------------------------------
-
-
-def unsubscribe_link(ctx: ConsentContext, subject: str, purposes: list[str]) -> str:
-    """A signed one-click link (and RFC 8058 POST target) that withdraws `purposes` ("*" = everything)."""
-    return ctx.url("/v1/unsubscribe/" + ctx.links.sign("unsubscribe", None, s=subject, p=sorted(set(purposes))))
-
-
-def history_link(ctx: ConsentContext, subject: str) -> str:
-    return ctx.url("/v1/history/" + ctx.links.sign("history", ctx.settings.history_link_days * 86400, s=subject))

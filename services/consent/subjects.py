@@ -15,8 +15,8 @@ from services.common.events import CONSENT_EVENTS, CONSENT_STATE
 from services.common.models import LedgerEntry, SubjectKey
 from services.common.outbox import enqueue_raw
 from services.consent.context import ConsentContext
+from services.consent.decisions import current_states
 from services.consent.models import ConsentRecord, ConsentState, ConsentSubject, OptInToken
-from services.consent.service import current_states
 
 
 async def knows(s: AsyncSession, subject: str) -> bool:

@@ -25,7 +25,7 @@ from sqlmodel import col, select
 from services.common.db import insert_ignoring_duplicates
 from services.common.errors import ServiceError
 from services.common.models import table_of
-from services.consent import service
+from services.consent import decisions, service
 from services.consent.context import ConsentContext
 from services.consent.domain import Channel
 from services.consent.events import ActiveCampaignNoted
@@ -172,7 +172,7 @@ async def process(ctx: ConsentContext, delivery_id: str, call: Call) -> str:
                 f": {call.fields['unsubscribe[reason]']}" if call.fields.get("unsubscribe[reason]") else ""
             )
             done = await service.withdraw_in(ctx, s, subject, purposes, None, Channel.ACTIVECAMPAIGN, personal, reason)
-            await service.publish_state(ctx, s, subject)
+            await decisions.publish_state(ctx, s, subject)
             row.status = "processed"
             message = f"withdrawn: {', '.join(sorted(d.record.purpose for d in done)) or 'nothing was given'}"
         elif call.type in NOTED:
