@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.ids import uuid4_hex
@@ -81,6 +82,10 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client left before its request was read (a load tool stopping, a closed tab): nobody to
+            # answer and nothing accepted, so not a server error with a traceback.
+            status = 499
         finally:
             if scope["path"] not in ("/healthz", "/readyz"):
                 self.log.info(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -223,6 +224,43 @@ async def test_unknown_site_key_origin_size_and_malformed_json(consent: Any) -> 
     # nothing that was accepted is lost: earlier captures are still there
     ok = await client.post("/v1/consents", json=capture_body())
     assert ok.status_code == 201
+
+
+async def test_a_client_gone_before_its_body_arrived_is_not_a_server_error(
+    consent: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that disconnects mid-body (a closed tab, a load tool stopping) gets no answer and leaves
+    no error with a traceback: nothing was accepted."""
+    app, client = consent
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    headers = [(k.lower().encode(), v.encode()) for k, v in client.headers.items()]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/consents",
+        "raw_path": b"/v1/consents",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [*headers, (b"content-type", b"application/json"), (b"content-length", b"400")],
+        "client": ("203.0.113.9", 40000),
+        "server": ("test", 80),
+    }
+    with caplog.at_level(logging.INFO):
+        await app(scope, receive, send)
+    assert not any(m["type"] == "http.response.start" and m["status"] >= 500 for m in sent)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "logged as a server error"
+    assert any(getattr(r, "status", None) == 499 for r in caplog.records), "the request log says why"
+    assert (await client.post("/v1/consents", json=capture_body())).status_code == 201
 
 
 async def test_rate_limit_answers_429_with_retry_after(make_settings: Any, sqlite_url: str) -> None:
