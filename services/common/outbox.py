@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka.partitioner import DefaultPartitioner
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -27,6 +27,7 @@ from services.common.models import OutboxMessage, RelayLease, table_of
 
 log = logging.getLogger(__name__)
 OUTBOX = table_of(OutboxMessage)
+PRUNE_BATCH = 5000
 
 
 async def enqueue(session: AsyncSession, topic: str, event: CloudEvent) -> None:
@@ -97,6 +98,8 @@ class OutboxRelay:
         batch_size: int = 500,
         lease_seconds: float = 15.0,
         linger_seconds: float = 0.005,
+        keep: timedelta = timedelta(days=7),
+        prune_seconds: float = 60.0,
     ) -> None:
         self.db = db
         self.bootstrap = bootstrap
@@ -109,6 +112,12 @@ class OutboxRelay:
         # few milliseconds go out in the same round (one read, one send, one mark) instead of one each.
         self.linger = linger_seconds
         self._renew_at = 0.0  # time.monotonic() after which the lease must be renewed before publishing
+        # Published rows are kept `keep` long (what went out, when: for diagnosis), then deleted: without
+        # this the table grows by every event ever published. Kafka and the ledger keep the events.
+        self.keep = keep
+        self.prune_seconds = prune_seconds
+        self._prune_at = 0.0
+        self.pruned = 0
         self._wake = asyncio.Event()
         self._partitions: dict[str, list[int]] = {}
         self.published = 0
@@ -126,6 +135,9 @@ class OutboxRelay:
                 try:
                     if await self._hold_lease():
                         count = await self.publish_once(producer)
+                        if time.monotonic() >= self._prune_at:
+                            full = await self.prune_once() == PRUNE_BATCH
+                            self._prune_at = time.monotonic() + (1.0 if full else self.prune_seconds)
                         if count >= self.batch_size:
                             continue
                 except asyncio.CancelledError:
@@ -249,6 +261,18 @@ class OutboxRelay:
             await self._mark(acked)
             self.published += len(acked)
         return len(acked)
+
+    async def prune_once(self) -> int:
+        """Delete published rows older than `keep`, at most PRUNE_BATCH, looking only at the PRUNE_BATCH
+        oldest rows (the primary key's start): bounded work even when there is nothing to delete."""
+        cutoff = datetime.now(UTC) - self.keep
+        oldest = select(OUTBOX.c.id, OUTBOX.c.published_at).order_by(OUTBOX.c.id).limit(PRUNE_BATCH).subquery()
+        old = select(oldest.c.id).where(oldest.c.published_at < cutoff)
+        async with self.db.transaction() as session:
+            result = await session.execute(delete(OUTBOX).where(OUTBOX.c.id.in_(old)))
+        count = int(result.rowcount)  # type: ignore[attr-defined]
+        self.pruned += count
+        return count
 
     async def _mark(self, acked: list[int]) -> None:
         async with self.db.unit() as tx:

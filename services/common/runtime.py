@@ -9,6 +9,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,11 @@ class Runtime:
         bootstrap = s.bootstrap_admin_token.get_secret_value() if (s.dev_mode and s.bootstrap_admin_token) else None
         self.credentials = Credentials(self.db, bootstrap_token=bootstrap)
         self.relay = OutboxRelay(
-            self.db, s.kafka_bootstrap_servers, client_id=f"{self.name}-relay", poll_seconds=s.outbox_poll_seconds
+            self.db,
+            s.kafka_bootstrap_servers,
+            client_id=f"{self.name}-relay",
+            poll_seconds=s.outbox_poll_seconds,
+            keep=timedelta(hours=s.outbox_keep_hours),
         )
         self.consumers = [
             EventConsumer(

@@ -62,6 +62,12 @@ class ServiceSettings(BaseSettings):
     key_encryption_key: SecretStr | None = Field(None, description="AES-256 key wrapping per-subject keys, base64.")
     outbox_poll_seconds: float = Field(0.2, description="Outbox relay poll interval (SQLite; PostgreSQL uses NOTIFY).")
     relay_enabled: bool = Field(True, description="Run the outbox relay inside this process.")
+    outbox_keep_hours: float = Field(
+        168.0,
+        ge=0,
+        description="Published outbox rows are kept this long for diagnosis, then deleted by the relay "
+        "(the events stay in Kafka and the ledger).",
+    )
     consumers_enabled: bool = Field(True, description="Run the Kafka consumers inside this process.")
     bootstrap_admin_token: SecretStr | None = Field(None, description="Dev mode: admin token accepted by every scope.")
     demo_site_key: str | None = Field(None, description="Dev mode: a site key for http://localhost origins.")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from services.common.catalog import load_all
 from services.common.contracts import DataSubjectRequestStarted, RequestKind
@@ -185,3 +185,40 @@ async def test_topics_are_created_with_partitions_and_compaction(
         assert entries["cleanup.policy"] == "compact"
     finally:
         await admin.close()
+
+
+async def test_published_rows_are_pruned_after_the_keep_window(
+    make_settings: Any, db_url: str, monkeypatch: Any
+) -> None:
+    """The relay deletes published rows older than its window, oldest first and a bounded number at a time;
+    unpublished rows and recently published ones stay (the table no longer grows with every event)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from services.common import outbox
+    from services.common.outbox import OUTBOX, enqueue_raw
+
+    app = build_app("consent", make_settings("consent", db_url, relay_enabled=False, consumers_enabled=False))
+    rt = app.state.runtime
+    async with running(app):
+        async with rt.db.transaction() as s:
+            for i in range(7):
+                await enqueue_raw(s, "prune.test", f"k{i}", b"{}", [("ce_id", f"e{i}")])
+        async with rt.db.read() as s:
+            ids = [row[0] for row in await s.execute(select(OUTBOX.c.id).order_by(OUTBOX.c.id))]
+        now = datetime.now(UTC)
+        async with rt.db.transaction() as s:
+            old = update(OUTBOX).where(OUTBOX.c.id.in_(ids[:3])).values(published_at=now - timedelta(days=8))
+            await s.execute(old)
+            await s.execute(update(OUTBOX).where(OUTBOX.c.id == ids[3]).values(published_at=now))
+
+        relay = OutboxRelay(rt.db, "127.0.0.1:1", client_id="prune-test", keep=timedelta(days=7))
+        monkeypatch.setattr(outbox, "PRUNE_BATCH", 2)  # only the two oldest rows are looked at per round
+        assert await relay.prune_once() == 2
+        assert await relay.prune_once() == 1
+        assert await relay.prune_once() == 0
+        async with rt.db.read() as s:
+            left = [row[0] for row in await s.execute(select(OUTBOX.c.id).order_by(OUTBOX.c.id))]
+        assert left == ids[3:], "published within the window and unpublished rows stay"
+        assert relay.pruned == 3
