@@ -212,6 +212,7 @@ class Inbox:
         from aiosmtpd.controller import Controller
 
         self.messages: list[Any] = []
+        self.envelope_senders: list[str] = []
         inbox = self
 
         class Handler:
@@ -233,6 +234,7 @@ class Inbox:
                 from email import policy
 
                 inbox.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+                inbox.envelope_senders.append(envelope.mail_from)
                 return "250 OK"
 
         import socket

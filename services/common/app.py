@@ -10,7 +10,9 @@ from fastapi.responses import JSONResponse
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.common.auth import Open, RateLimiter
+from services.common.auth import Open, RateLimiter, Scoped
+from services.common.auth import Scope as TokenScope
+from services.common.bounces import record_notice
 from services.common.errors import ServiceError, handle_service_error
 from services.common.kafka import kafka_reachable
 from services.common.ledger.routes import router as ledger_router
@@ -44,6 +46,21 @@ async def readyz(request: Request) -> JSONResponse:
     if problems:
         return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
     return JSONResponse({"status": "ready"})
+
+
+mail = APIRouter(tags=["mail"])
+
+
+@mail.post(
+    "/admin/mail/bounces",
+    dependencies=[Depends(Scoped(TokenScope.SYSTEM, TokenScope.ADMIN))],
+    openapi_extra={"requestBody": {"required": True, "content": {"message/rfc822": {"schema": {"type": "string"}}}}},
+)
+async def mail_bounce(request: Request) -> dict[str, str]:
+    """A delivery status notification (RFC 3464) for a mail this service sent, exactly as it arrived at
+    the bounce address. A failed delivery marks the mail bounced and enters the ledger; `delayed` is
+    noted; 404 when it names no mail of this service, 422 when it is not a DSN (the reason is given)."""
+    return await record_notice(request.app.state.runtime, await request.body())
 
 
 class DynamicCors:
@@ -95,6 +112,7 @@ def create_app(runtime: Runtime, *, routers: list[APIRouter], title: str, descri
         app.include_router(router)
     app.include_router(health)
     app.include_router(ledger_router)
+    app.include_router(mail)
     app.add_middleware(DynamicCors)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)

@@ -70,6 +70,7 @@ class SmtpSettings:
     starttls: bool = False
     username: str | None = None
     password: str | None = None
+    bounce_address: str | None = None  # envelope sender; each mail goes out as <local>+<mail id>@<domain>
 
 
 class MailRelay:
@@ -176,4 +177,11 @@ class MailRelay:
                 client.starttls()
             if self.smtp.username and self.smtp.password:
                 client.login(self.smtp.username, self.smtp.password)
-            client.send_message(msg)
+            client.send_message(msg, from_addr=self._envelope_sender(mail_id))
+
+    def _envelope_sender(self, mail_id: str) -> str:
+        """VERP: a bounce comes back to an address naming the mail (see services/common/bounces.py)."""
+        if not self.smtp.bounce_address:
+            return self.smtp.sender
+        local, _, domain = self.smtp.bounce_address.rpartition("@")
+        return f"{local}+{mail_id}@{domain}"

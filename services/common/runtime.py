@@ -96,6 +96,7 @@ class Runtime:
                 starttls=s.smtp_starttls,
                 username=s.smtp_username,
                 password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+                bounce_address=s.mail_bounce_address,
             ),
         )
         self.topics_ready = asyncio.Event()

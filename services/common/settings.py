@@ -81,6 +81,11 @@ class ServiceSettings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     mail_from: str = Field("privacy@jezaakvoorelkaar.nl", description="Sender address of mail to people.")
     mail_from_name: str = Field("Je zaak voor Elkaar", description="Sender name.")
+    mail_bounce_address: str | None = Field(
+        None,
+        description="Envelope sender for bounces; mail goes out as <local>+<mail id>@<domain> so that a "
+        "returned DSN names its mail (POST /admin/mail/bounces).",
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> ServiceSettings:
@@ -93,6 +98,15 @@ class ServiceSettings(BaseSettings):
         if not self.ledger_origin:
             self.ledger_origin = f"{name}.privacy.local/ledger"
         prefix = str(self.model_config.get("env_prefix", ""))
+        if self.mail_bounce_address:
+            local, at, domain = self.mail_bounce_address.partition("@")
+            if not (local and at and domain) or "@" in domain or "+" in local:
+                raise ValueError(
+                    f"{prefix}MAIL_BOUNCE_ADDRESS must look like bounces@example.nl (no '+': the mail id is "
+                    f"added as bounces+<id>@...); got {self.mail_bounce_address!r}"
+                )
+        else:
+            self.mail_bounce_address = None
         for field in self.secret_fields:
             if getattr(self, field) is not None:
                 continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from typing import Any
 
 import pytest
 
@@ -119,3 +120,22 @@ def test_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("CONSENT_DATABASE_URL", "postgresql+asyncpg://u:p@db/consent")
     s = ConsentSettings()
     assert s.port == 9101 and s.is_postgres
+
+
+@pytest.mark.parametrize("value", ["bounces", "@example.nl", "bounces@", "a+b@example.nl", "a@b@c.nl"])
+def test_a_bounce_address_that_cannot_carry_a_mail_id_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, value: str
+) -> None:
+    from pydantic import ValidationError
+
+    from services.consent.settings import ConsentSettings
+
+    monkeypatch.setenv("PRIVACY_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("CONSENT_DEV_MODE", "1")
+    monkeypatch.setenv("CONSENT_MAIL_BOUNCE_ADDRESS", value)
+    with pytest.raises(ValidationError, match="CONSENT_MAIL_BOUNCE_ADDRESS must look like"):
+        ConsentSettings()
+    monkeypatch.setenv("CONSENT_MAIL_BOUNCE_ADDRESS", "")  # compose passes an empty value: not set
+    assert ConsentSettings().mail_bounce_address is None
+    monkeypatch.setenv("CONSENT_MAIL_BOUNCE_ADDRESS", "bounces@mail.example.nl")
+    assert ConsentSettings().mail_bounce_address == "bounces@mail.example.nl"
