@@ -77,8 +77,8 @@ async def main() -> None:
                 )
                 for i in range(start, min(args.people, start + 2000))
             ]
-            async with consent.db.transaction() as s:
-                await fastpath.flush(ctx, s, items)
+            async with consent.db.unit() as tx:
+                await fastpath.flush(ctx, tx, items)
         print(
             f"seeded {args.people:,} people with consent records in {time.perf_counter() - t0:.0f}s "
             f"(RSS so far {rss_mb():.0f} MB)"

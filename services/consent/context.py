@@ -24,8 +24,8 @@ class ConsentContext:
     def __post_init__(self) -> None:
         from services.consent import fastpath
 
-        async def flush(session: Any, items: Any) -> Any:
-            return await fastpath.flush(self, session, items)
+        async def flush(tx: Any, items: Any) -> Any:
+            return await fastpath.flush(self, tx, items)
 
         # two batches in flight; one subject's captures never in both (see services/common/batch.py)
         self.captures = GroupCommit(self.rt.db, flush, in_flight=2, key=lambda item: item.subject)
