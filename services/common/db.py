@@ -63,12 +63,50 @@ class Database:
                 yield Tx(session=session)
             return
         pool = await self._pool()
-        async with pool.acquire() as conn, conn.transaction():
+        conn, transaction = await self._begin(pool)
+        try:
             tx = Tx(conn=conn)
-            yield tx
+            try:
+                yield tx
+            except BaseException:
+                with contextlib.suppress(Exception):  # a dead connection cannot roll back; it is dropped
+                    await transaction.rollback()
+                raise
+            await transaction.commit()
+        finally:
+            await pool.release(conn)
         if tx.wake:
             for hook in self.commit_hooks:
                 hook()
+
+    async def _begin(self, pool: Any) -> tuple[Any, Any]:
+        """A pooled connection inside BEGIN. A connection the server dropped (restart, failover, a proxy's
+        idle cut) fails at BEGIN, before anything of the unit ran: it is discarded and another taken. This
+        is SQLAlchemy's pre-ping, paid only when it fails."""
+        import asyncpg
+
+        dropped = (
+            asyncpg.exceptions.InterfaceError,
+            asyncpg.exceptions.InternalClientError,
+            asyncpg.exceptions.PostgresConnectionError,
+            asyncpg.exceptions.OperatorInterventionError,
+            OSError,
+        )
+        for attempt in range(_RAW_POOL_SIZE + 1):
+            conn = await pool.acquire()
+            transaction = conn.transaction()
+            try:
+                await transaction.start()
+                return conn, transaction
+            except dropped:
+                conn.terminate()
+                await pool.release(conn)
+                if attempt == _RAW_POOL_SIZE:
+                    raise
+            except BaseException:  # cancelled while beginning: the connection goes back, never leaks
+                await pool.release(conn)
+                raise
+        raise AssertionError("unreachable")
 
     async def _pool(self) -> Any:
         async with self._raw_pool_lock:
@@ -78,7 +116,7 @@ class Database:
                 self._raw_pool = await asyncpg.create_pool(
                     raw_dsn(self.url),
                     min_size=1,
-                    max_size=4,
+                    max_size=_RAW_POOL_SIZE,
                     # Units always end in COMMIT or ROLLBACK and set no session state; asyncpg still rolls
                     # back a connection returned inside a transaction. Skips RESET ALL etc. per release.
                     reset=_nothing_to_reset,
@@ -117,9 +155,16 @@ class Database:
 
     async def dispose(self) -> None:
         if self._raw_pool is not None:
-            await self._raw_pool.close()
+            try:  # waits for connections still out; a shutdown must not hang on one that never returns
+                async with asyncio.timeout(10):
+                    await self._raw_pool.close()
+            except TimeoutError:
+                self._raw_pool.terminate()
             self._raw_pool = None
         await self.engine.dispose()
+
+
+_RAW_POOL_SIZE = 4
 
 
 async def _nothing_to_reset(_conn: Any) -> None:

@@ -120,3 +120,30 @@ async def test_unit_reads_writes_commits_and_rolls_back(db_url: str) -> None:
         async with db.engine.begin() as conn:
             await conn.run_sync(META.drop_all)
         await db.dispose()
+
+
+async def test_cancelled_units_give_their_connections_back(pg_url: str) -> None:
+    """Requests cancelled at any point of a unit (beginning, working, committing) return its connection:
+    the pool (4 connections) still serves, and closing does not wait for one that never comes back."""
+    import asyncio
+    import random
+
+    db = Database(pg_url)
+
+    async def one() -> None:
+        async with db.unit() as tx:
+            await (await tx.driver()).fetchval("SELECT pg_sleep(0.005)")
+
+    for _ in range(4):
+        tasks = [asyncio.ensure_future(one()) for _ in range(40)]
+        await asyncio.sleep(random.uniform(0, 0.01))
+        for task in tasks:
+            task.cancel()
+            await asyncio.sleep(random.uniform(0, 0.0005))
+        await asyncio.gather(*tasks, return_exceptions=True)
+    async with asyncio.timeout(10):  # with a leaked connection, acquiring would wait for ever
+        for _ in range(8):
+            await one()
+    started = asyncio.get_running_loop().time()
+    await db.dispose()
+    assert asyncio.get_running_loop().time() - started < 5, "closing waited for a connection that never came back"

@@ -122,3 +122,39 @@ async def test_close_cancels_what_is_still_queued(sqlite_url: str) -> None:
     results = await asyncio.gather(*waiting, return_exceptions=True)
     assert all(isinstance(r, asyncio.CancelledError) for r in results), results
     await db.dispose()
+
+
+async def test_captures_go_on_after_the_database_dropped_every_connection(make_settings: Any, pg_url: str) -> None:
+    """PostgreSQL restarted or a proxy cut the connections: the next captures, sent at once, are committed
+    as before. Each pooled connection fails at BEGIN, before anything ran, and `Database.unit` takes
+    another (without that, 2 runs in 5 answered 500 here)."""
+    import asyncpg
+
+    app = build_app("consent", make_settings("consent", pg_url, rate_limit_per_minute=100000, relay_enabled=False))
+    rt = app.state.runtime
+    async with running(app) as client:
+        key = await create_site_key(rt.db, "w", ["https://www.example.nl"])
+
+        async def capture(i: int) -> Any:
+            body = {
+                "email": f"drop{i}@example.nl",
+                "channel": "contact_form",
+                "notice": NOTICE,
+                "purposes": [{"purpose": "contact", "granted": True}],
+            }
+            return await client.post("/v1/consents", headers={"x-site-key": key}, json=body)
+
+        assert [r.status_code for r in await asyncio.gather(*(capture(i) for i in range(20)))] == [201] * 20
+        admin = await asyncpg.connect(pg_url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            killed = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await admin.close()
+        assert killed >= 2, "the sessions' pool and the group commit's pool both had connections"
+        after = await asyncio.gather(*(capture(i) for i in range(20, 40)))
+        assert [r.status_code for r in after] == [201] * 20, [r.text[:200] for r in after if r.status_code != 201]
+        async with rt.db.read() as s:
+            assert (await s.execute(text("SELECT count(*) FROM consent_records"))).scalar_one() == 40
