@@ -126,19 +126,19 @@ async def record_notice(rt: Any, raw: bytes) -> dict[str, str]:
         by_id = {row.id: row for row in rows}
         mail = next(by_id[i] for i in notice.mail_ids if i in by_id)  # VERP before quoted Message-IDs
         outcome = "unchanged"
-        if notice.action == "failed" and mail.status != "bounced":
-            await s.execute(
+        if notice.action == "failed":
+            # conditional, so that the same notice handed over twice at once is recorded once
+            changed: Any = await s.execute(
                 update(MailMessage)
-                .where(col(MailMessage.id) == mail.id)
+                .where(col(MailMessage.id) == mail.id, col(MailMessage.status) != "bounced")
                 .values(status="bounced", last_error=f"{notice.status} {notice.diagnostic}"[:500])
             )
-            payload = MailBounced(
-                mail_id=mail.id, purpose=mail.purpose, status=notice.status, diagnostic=notice.diagnostic
-            )
-            await rt.recorder.record(s, payload, subject=mail.subject, publish=False)
+            if changed.rowcount:
+                payload = MailBounced(
+                    mail_id=mail.id, purpose=mail.purpose, status=notice.status, diagnostic=notice.diagnostic
+                )
+                await rt.recorder.record(s, payload, subject=mail.subject, publish=False)
             outcome = "bounced"
-        elif notice.action == "failed":
-            outcome = "bounced"  # the same notice again: already recorded
         elif notice.action == "delayed" and mail.status == "sent":
             await s.execute(
                 update(MailMessage)

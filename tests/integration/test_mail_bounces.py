@@ -4,6 +4,7 @@ malformed, foreign, repeated and delayed notices get clear answers."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -117,6 +118,13 @@ async def test_a_returned_notice_marks_the_mail_bounced_once(consent: Any) -> No
     again = await client.post("/admin/mail/bounces", content=notice, headers=system)
     assert again.status_code == 200 and again.json()["outcome"] == "bounced"
     assert await bounce_entries(client) == 1
+
+    # and twice at the same moment, for another mail: still one entry
+    other = await sign_up(client, smtp, "marie@example.nl")
+    twice = dsn(to=smtp.envelope_senders[smtp.messages.index(other)], recipient="marie@example.nl")
+    both = await asyncio.gather(*(client.post("/admin/mail/bounces", content=twice, headers=system) for _ in "ab"))
+    assert [r.json()["outcome"] for r in both] == ["bounced", "bounced"]
+    assert await bounce_entries(client) == 2
 
 
 async def test_matched_by_the_quoted_message_id_without_verp(consent: Any) -> None:
