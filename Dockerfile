@@ -3,9 +3,9 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY services ./services
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 app
+RUN pip install --no-cache-dir -c constraints.txt . && useradd --system --uid 10001 app
 USER app
 ENV SERVICE=consent PORT=8000
 EXPOSE 8000

@@ -4,15 +4,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test test-unit lint fmt typecheck bench infra infra-stop schemas clean
+.PHONY: install lock run test test-unit lint fmt typecheck bench infra infra-stop schemas clean
 
-$(BIN)/python: pyproject.toml
+$(BIN)/python: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $(BIN)/python
 
 install: $(BIN)/python
+
+## Re-resolve every dependency to the newest version pyproject.toml allows, into constraints.txt
+lock:
+	rm -rf .lockvenv && $(PY) -m venv .lockvenv
+	.lockvenv/bin/pip install -q --upgrade pip
+	.lockvenv/bin/pip install -q '.[dev]'
+	{ sed -n '1,2p' constraints.txt; .lockvenv/bin/pip freeze --exclude-editable | grep -v '^privacy-backend'; } > constraints.new
+	mv constraints.new constraints.txt
+	rm -rf .lockvenv
 
 ## Run the whole system locally: Kafka, then consent (8001), dsar (8002), breach (8003) on SQLite in ./var/
 run: install
