@@ -11,7 +11,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Integer, any_, bindparam, event, select, text
+from sqlalchemy import Integer, event, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -99,7 +99,9 @@ class Database:
                 await transaction.start()
                 return conn, transaction
             except dropped:
-                conn.terminate()
+                # asyncpg may already have handed a lost connection back to the pool when it noticed
+                with contextlib.suppress(asyncpg.exceptions.InterfaceError):
+                    conn.terminate()
                 await pool.release(conn)
                 if attempt == _RAW_POOL_SIZE:
                     raise
@@ -207,7 +209,7 @@ class Tx:
 
     async def rows_in(self, table: Any, columns: tuple[str, ...], key: str, values: Collection[Any]) -> list[Any]:
         """SELECT columns FROM table WHERE key IN values."""
-        _quoted(table, (*columns, key))
+        quoted_columns(table, (*columns, key))
         if self.on_postgres:
             conn = await self.driver()
             return list(await conn.fetch(_rows_in_sql(table, columns, key), list(values)))
@@ -217,7 +219,7 @@ class Tx:
 
     async def row_for_update(self, table: Any, columns: tuple[str, ...], key: str, value: Any) -> Any:
         """SELECT columns FROM table WHERE key = value FOR UPDATE: exactly one row."""
-        _quoted(table, (*columns, key))
+        quoted_columns(table, (*columns, key))
         if self.on_postgres:
             conn = await self.driver()
             row = await conn.fetchrow(_for_update_sql(table, columns, key), value)
@@ -230,7 +232,9 @@ class Tx:
         return row
 
 
-def _quoted(table: Any, columns: tuple[str, ...]) -> str:
+@functools.lru_cache(maxsize=256)
+def quoted_columns(table: Any, columns: tuple[str, ...]) -> str:
+    """The columns quoted for SQL text, after checking that the table has them (once per shape)."""
     unknown = set(columns) - set(table.c.keys())
     if unknown:  # names come from code, never from a request; checked so the SQL text stays safe
         raise ValueError(f"{table.name} has no column {sorted(unknown)}")
@@ -240,12 +244,12 @@ def _quoted(table: Any, columns: tuple[str, ...]) -> str:
 @functools.lru_cache(maxsize=64)
 def _rows_in_sql(table: Any, columns: tuple[str, ...], key: str) -> str:
     kind = "bigint" if isinstance(table.c[key].type, Integer) else "text"
-    return f'SELECT {_quoted(table, columns)} FROM "{table.name}" WHERE "{key}" = ANY($1::{kind}[])'  # noqa: S608
+    return f'SELECT {quoted_columns(table, columns)} FROM "{table.name}" WHERE "{key}" = ANY($1::{kind}[])'  # noqa: S608
 
 
 @functools.lru_cache(maxsize=64)
 def _for_update_sql(table: Any, columns: tuple[str, ...], key: str) -> str:
-    return f'SELECT {_quoted(table, columns)} FROM "{table.name}" WHERE "{key}" = $1 FOR UPDATE'  # noqa: S608
+    return f'SELECT {quoted_columns(table, columns)} FROM "{table.name}" WHERE "{key}" = $1 FOR UPDATE'  # noqa: S608
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -278,16 +282,6 @@ async def driver_connection(session: AsyncSession) -> Any:
     if not conn.is_in_transaction():  # SQLAlchemy's adapter begins lazily, at its first statement
         await connection.execute(text("SELECT 1"))
     return conn
-
-
-def among(session: AsyncSession, column: Any, values: Collection[Any]) -> Any:
-    """`column IN values`. On PostgreSQL as `= ANY(array)`: one bound parameter, so the statement is
-    compiled once for every list length (an IN list of n values renders n parameters each time)."""
-    if _on_postgres(session):
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
-    return column.in_(list(values))
 
 
 def _on_postgres(session: AsyncSession) -> bool:

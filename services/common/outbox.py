@@ -15,12 +15,11 @@ from typing import Any
 
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.common.bulk import Writes, bulk_insert
-from services.common.db import Database, Tx, insert_ignoring_duplicates
+from services.common.db import Database, Tx, insert_ignoring_duplicates, raw_dsn
 from services.common.events import CloudEvent
 from services.common.kafka import idempotent_producer
 from services.common.models import OutboxMessage, RelayLease, table_of
@@ -169,8 +168,7 @@ class OutboxRelay:
     async def _listen(self) -> Any:
         import asyncpg
 
-        url = make_url(self.db.url).set(drivername="postgresql")
-        conn = await asyncpg.connect(url.render_as_string(hide_password=False))
+        conn = await asyncpg.connect(raw_dsn(self.db.url))
         await conn.add_listener("outbox", lambda *_: self._wake.set())
         return conn
 
