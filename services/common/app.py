@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.auth import Open, RateLimiter, Scoped
 from services.common.auth import Scope as TokenScope
@@ -80,6 +80,10 @@ class DynamicCors:
         runtime: Runtime = scope["app"].state.runtime
         origins = await runtime.credentials.all_origins()
         allowed = [o for o in origins if o == origin.decode("latin-1")]
+        if not allowed and scope["method"] == "GET" and scope["path"] in scope["app"].state.readable_anywhere:
+            # a page on an origin no key allows may still read why it was refused (and nothing else)
+            await self.app(scope, receive, _with_any_origin(send))
+            return
         cors = CORSMiddleware(
             self.app,
             allow_origins=allowed,
@@ -91,7 +95,24 @@ class DynamicCors:
         await cors(scope, receive, send)
 
 
-def create_app(runtime: Runtime, *, routers: list[APIRouter], title: str, description: str) -> FastAPI:
+def _with_any_origin(send: Send) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), (b"access-control-allow-origin", b"*")]
+        await send(message)
+
+    return sending
+
+
+def create_app(
+    runtime: Runtime,
+    *,
+    routers: list[APIRouter],
+    title: str,
+    description: str,
+    readable_anywhere: frozenset[str] = frozenset(),
+) -> FastAPI:
+    """`readable_anywhere`: GET paths whose answers (refusals included) any origin may read."""
     settings = runtime.settings
     configure_logging(runtime.name, settings.log_level)
 
@@ -107,6 +128,7 @@ def create_app(runtime: Runtime, *, routers: list[APIRouter], title: str, descri
     app.state.runtime = runtime
     app.state.credentials = runtime.credentials
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.readable_anywhere = readable_anywhere
     app.add_exception_handler(ServiceError, handle_service_error)
     for router in routers:  # first: a request is matched against the routes in order
         app.include_router(router)

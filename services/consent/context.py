@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,8 @@ from typing import Any
 from services.common.batch import GroupCommit
 from services.common.links import LinkSigner
 from services.common.runtime import Runtime
-from services.consent.domain import DEFAULT_CONFIG, Catalogue, load_catalogue
+from services.consent.domain import DEFAULT_CONFIG, Catalogue, catalogue_from
+from services.consent.notice import Banner, parse_banner, public_notice
 from services.consent.settings import ConsentSettings
 
 
@@ -19,7 +21,9 @@ class ConsentContext:
     settings: ConsentSettings
     catalogue: Catalogue
     links: LinkSigner
+    banner: Banner | None = None
     captures: GroupCommit[Any] = field(init=False)
+    _notices: dict[str, dict[str, Any]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         from services.consent import fastpath
@@ -36,14 +40,27 @@ class ConsentContext:
         if rt.extension is None:
             settings = rt.settings
             assert isinstance(settings, ConsentSettings)
+            raw = json.loads((Path(settings.purposes_file) if settings.purposes_file else DEFAULT_CONFIG).read_text())
+            catalogue = catalogue_from(raw)
             rt.extension = cls(
                 rt=rt,
                 settings=settings,
-                catalogue=load_catalogue(Path(settings.purposes_file) if settings.purposes_file else DEFAULT_CONFIG),
+                catalogue=catalogue,
                 links=LinkSigner(settings.secret_bytes("link_signing_key")),
+                banner=parse_banner(raw["banner"], catalogue) if "banner" in raw else None,
             )
         context: ConsentContext = rt.extension
         return context
+
+    def notice(self, lang: str) -> dict[str, Any] | None:
+        """The banner's notice in one language (built once per process; the configuration is fixed)."""
+        if self.banner is None:
+            return None
+        if lang not in self._notices:
+            self._notices[lang] = public_notice(
+                self.banner, self.catalogue, lang=lang, policy_url=self.settings.policy_url
+            )
+        return self._notices[lang]
 
     def url(self, path: str) -> str:
         return self.settings.public_base_url.rstrip("/") + path

@@ -78,6 +78,8 @@ async def decide(
 ) -> Recorded:
     """Append one decision: ledger entry (evidence encrypted for the subject), record, current state."""
     record_id = "cr_" + uuid4_hex()
+    current = await s.get(ConsentState, (subject, purpose.id, third_party))
+    state = domain.recorded_as(current.state if current else None, state)
     channel_value = channel.value if isinstance(channel, Channel) else channel
     payload = DECISION_EVENTS[state.value](
         subject=subject,
@@ -110,7 +112,6 @@ async def decide(
         created_at=event.time,
     )
     s.add(record)
-    current = await s.get(ConsentState, (subject, purpose.id, third_party))
     if current is None:
         current = ConsentState(
             subject=subject,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 DEFAULT_CONFIG = Path(__file__).parent / "purposes.json"
 
@@ -112,7 +113,10 @@ class Catalogue:
 
 
 def load_catalogue(path: Path = DEFAULT_CONFIG) -> Catalogue:
-    raw = json.loads(path.read_text())
+    return catalogue_from(json.loads(path.read_text()))
+
+
+def catalogue_from(raw: dict[str, Any]) -> Catalogue:
     purposes = {
         p["id"]: Purpose(
             id=p["id"],
@@ -150,20 +154,35 @@ def needs_parent(*, age: int | None, date_of_birth: date | None, today: date) ->
     return age is not None and age < DIGITAL_CONSENT_AGE
 
 
-def initial_state(purpose: Purpose, *, granted: bool, minor: bool, gpc: bool, staff: bool) -> tuple[State, str | None]:
+def initial_state(
+    purpose: Purpose, *, granted: bool, minor: bool, gpc: bool, staff: bool, over_gpc: bool = False
+) -> tuple[State, str | None]:
     """What a capture becomes, and why, before any confirmation.
 
-    GPC (Sec-GPC: 1) is an objection to tracking: never read as consent. Double opt-in and parental
-    consent hold a grant pending; staff captures by phone etc. are recorded as given."""
+    GPC (Sec-GPC: 1) is an objection to tracking: never read as consent, unless the person explicitly
+    chose otherwise (`over_gpc`: the banner's settings layer), which is recorded as such. Double opt-in
+    and parental consent hold a grant pending; staff captures by phone etc. are recorded as given."""
     if not granted:
         return State.DENIED, None
-    if gpc and purpose.gpc_objection:
+    objected = gpc and purpose.gpc_objection
+    if objected and not over_gpc:
         return State.DENIED, "gpc"
     if minor and purpose.requires_consent:
         return State.PENDING_PARENT, "under 16"
     if purpose.double_opt_in and not staff:
         return State.PENDING_CONFIRMATION, "double opt-in"
-    return State.GRANTED, None
+    return State.GRANTED, "explicit choice over gpc" if objected else None
+
+
+STANDING = frozenset({State.GRANTED, State.PENDING_CONFIRMATION, State.PENDING_PARENT})
+
+
+def recorded_as(previous: str | None, state: State) -> State:
+    """GDPR 7(3): refusing what is given (or waiting for confirmation) is withdrawing it, and is recorded
+    as a withdrawal: a banner's "refuse all" after "accept all" counts as one."""
+    if state == State.DENIED and previous in STANDING:
+        return State.WITHDRAWN
+    return state
 
 
 def retention_end(purpose: Purpose, state: State, changed_at: datetime) -> datetime | None:

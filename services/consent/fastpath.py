@@ -79,7 +79,8 @@ async def flush(ctx: ConsentContext, tx: Tx, items: Sequence[CaptureItem]) -> li
         ciphertext = ctx.rt.vault.seal(item.subject, key_id, key, item.personal)
         for d in item.decisions:
             record_id = "cr_" + uuid4_hex()
-            payload = DECISION_EVENTS[d.state.value](
+            state = domain.recorded_as(current[item.subject].get(_key(d.purpose.id, d.third_party)), d.state)
+            payload = DECISION_EVENTS[state.value](
                 subject=item.subject,
                 purpose=d.purpose.id,
                 third_party=d.third_party,
@@ -110,7 +111,7 @@ async def flush(ctx: ConsentContext, tx: Tx, items: Sequence[CaptureItem]) -> li
                     "subject": item.subject,
                     "purpose": d.purpose.id,
                     "third_party": d.third_party,
-                    "state": d.state.value,
+                    "state": state.value,
                     "legal_basis": d.purpose.legal_basis.value,
                     "channel": item.channel,
                     "categories": json.dumps(item.categories),
@@ -127,12 +128,12 @@ async def flush(ctx: ConsentContext, tx: Tx, items: Sequence[CaptureItem]) -> li
                 "subject": item.subject,
                 "purpose": d.purpose.id,
                 "third_party": d.third_party,
-                "state": d.state.value,
+                "state": state.value,
                 "record_id": record_id,
                 "changed_at": item.at,
-                "expires_at": domain.retention_end(d.purpose, d.state, item.at),
+                "expires_at": domain.retention_end(d.purpose, state, item.at),
             }
-            current[item.subject][_key(d.purpose.id, d.third_party)] = d.state.value
+            current[item.subject][_key(d.purpose.id, d.third_party)] = state.value
     seqs = await ctx.rt.ledger.append(tx, ledger, writes)
     for record, seq in zip(records, seqs, strict=True):
         record["ledger_seq"] = seq

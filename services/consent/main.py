@@ -15,6 +15,7 @@ from services.consent.context import ConsentContext
 from services.consent.handlers import CONSUMERS
 from services.consent.routes import router
 from services.consent.settings import ConsentSettings
+from services.consent.site_routes import router as site_router
 
 
 def _retention(rt: Runtime) -> Any:
@@ -39,8 +40,9 @@ def build_runtime(settings: ConsentSettings | None = None) -> Runtime:
 def create(runtime: Runtime | None = None) -> FastAPI:
     return create_app(
         runtime or build_runtime(),
-        routers=[router, admin_router],
+        routers=[router, site_router, admin_router],
         title="consent",
         description="Records consent and its withdrawal with evidence (GDPR Art. 7), double opt-in, "
         "cookies, ActiveCampaign unsubscribes; receipts backed by the ledger.",
+        readable_anywhere=frozenset({"/v1/banner"}),
     )

@@ -40,20 +40,21 @@ def context(request: Request) -> ConsentContext:
     return ConsentContext.of(request.app.state.runtime)
 
 
-def evidence(request: Request, page: str | None = None) -> decisions.Evidence:
+def evidence(request: Request, page: str | None = None, *, gpc: bool = False) -> decisions.Evidence:
+    """`gpc`: the page reported navigator.globalPrivacyControl; the Sec-GPC header counts as well."""
     site = getattr(request.state, "site", None)
     return decisions.Evidence(
         ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
         page=page or request.headers.get("referer"),
-        gpc=request.headers.get("sec-gpc", "").strip() == "1",
+        gpc=gpc or request.headers.get("sec-gpc", "").strip() == "1",
         site=site.key if site else None,
     )
 
 
-async def _capture(request: Request, body: CaptureIn, actor: str | None) -> CaptureOut:
+async def _capture(request: Request, body: CaptureIn, actor: str | None, *, gpc: bool = False) -> CaptureOut:
     ctx = context(request)
-    ev = evidence(request, body.page)
+    ev = evidence(request, body.page, gpc=gpc)
     done, subject, confirmation = await service.capture(ctx, body, ev, actor=actor)
     history_url = decisions.history_link(ctx, subject)
     return CaptureOut(
@@ -89,7 +90,8 @@ router.add_api_route(
 
 @router.post("/v1/cookies", status_code=201)
 async def cookies(body: CookiesIn, request: Request, _site: SiteKey) -> CaptureOut:
-    """The cookie banner (statement Art. 16): functional cookies need no consent; `Sec-GPC: 1` refuses tracking."""
+    """The cookie banner (statement Art. 16): functional cookies need no consent; GPC (`Sec-GPC: 1` or
+    `gpc`) refuses tracking with reason gpc, unless the person switched it on themselves (`tracking_over_gpc`)."""
     capture_in = CaptureIn(
         browser_id=body.browser_id,
         channel=Channel.COOKIE_BANNER,
@@ -98,10 +100,10 @@ async def cookies(body: CookiesIn, request: Request, _site: SiteKey) -> CaptureO
         purposes=[
             PurposeChoice(purpose="functional_cookies", granted=True),
             PurposeChoice(purpose="analytics_cookies", granted=body.analytics),
-            PurposeChoice(purpose="tracking_cookies", granted=body.tracking),
+            PurposeChoice(purpose="tracking_cookies", granted=body.tracking, over_gpc=body.tracking_over_gpc),
         ],
     )
-    return await _capture(request, capture_in, None)
+    return await _capture(request, capture_in, None, gpc=body.gpc)
 
 
 @router.post("/v1/withdrawals")

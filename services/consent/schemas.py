@@ -35,6 +35,11 @@ class PurposeChoice(Strict):
     granted: bool
     third_party: str | None = Field(None, max_length=200, description="Required for third_party_sharing")
     legal_basis: LegalBasis | None = Field(None, description="If given, must be the purpose's configured basis")
+    over_gpc: bool = Field(
+        False,
+        description="The person chose this themselves although their browser sends Global Privacy Control "
+        "(a purpose GPC objects to is otherwise refused with reason gpc)",
+    )
 
 
 class CaptureIn(Strict):
@@ -81,6 +86,16 @@ class CookiesIn(Strict):
     tracking: bool
     notice: Notice
     page: str | None = Field(None, max_length=2000)
+    gpc: bool = Field(False, description="navigator.globalPrivacyControl as the page saw it (Sec-GPC: 1 counts too)")
+    tracking_over_gpc: bool = Field(
+        False, description="Tracking switched on in the banner's settings layer although GPC is on"
+    )
+
+    @model_validator(mode="after")
+    def _over_gpc(self) -> CookiesIn:
+        if self.tracking_over_gpc and not self.tracking:
+            raise ValueError("tracking_over_gpc is only meaningful with tracking=true")
+        return self
 
 
 class MinorReportIn(Strict):

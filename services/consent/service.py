@@ -58,9 +58,11 @@ async def capture(
     personal = {k: v for k, v in personal.items() if v is not None}
     decisions = [
         fastpath.Decision(
-            purpose, third_party, *domain.initial_state(purpose, granted=granted, minor=minor, gpc=ev.gpc, staff=staff)
+            purpose,
+            third_party,
+            *domain.initial_state(purpose, granted=granted, minor=minor, gpc=ev.gpc, staff=staff, over_gpc=over_gpc),
         )
-        for purpose, third_party, granted in choices
+        for purpose, third_party, granted, over_gpc in choices
     ]
     if not (person and browser) and all(d.state in (State.GRANTED, State.DENIED) for d in decisions):
         # the common case: group-committed with other requests (same records, entries and events)
@@ -114,7 +116,7 @@ async def capture(
     return done, subject, confirmation
 
 
-def _validated_choices(ctx: ConsentContext, cmd: CaptureIn) -> list[tuple[domain.Purpose, str, bool]]:
+def _validated_choices(ctx: ConsentContext, cmd: CaptureIn) -> list[tuple[domain.Purpose, str, bool, bool]]:
     out = []
     seen = set()
     for i, choice in enumerate(cmd.purposes):
@@ -140,7 +142,7 @@ def _validated_choices(ctx: ConsentContext, cmd: CaptureIn) -> list[tuple[domain
         if (purpose.id, third_party) in seen:
             raise FieldError(("purposes", i, "purpose"), f"{purpose.id} is listed twice")
         seen.add((purpose.id, third_party))
-        out.append((purpose, third_party, choice.granted))
+        out.append((purpose, third_party, choice.granted, choice.over_gpc))
     return out
 
 

@@ -1,0 +1,100 @@
+"""What a website embeds: the script /v1/consent.js (banner, prior blocking, Consent Mode v2, GPC, forms)
+and the notice it builds the banner from. Thin: the texts and their hash are in notice.py."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from services.common.auth import Open, Public
+from services.consent import assets
+from services.consent.routes import context
+
+router = APIRouter(tags=["website"])
+SCRIPT = Open("a public script any website may load", rate_limited=False)
+CACHE_LATEST = "public, max-age=3600"
+CACHE_PINNED = "public, max-age=31536000, immutable"
+
+
+def _script_response(request: Request, script: assets.Script, cache: str) -> Response:
+    headers = {
+        "cache-control": cache,
+        "etag": script.etag,
+        "vary": "accept-encoding",
+        "x-consent-js-version": script.version,
+        # readable by any page, so that <script integrity=... crossorigin> can check it
+        "access-control-allow-origin": "*",
+        "cross-origin-resource-policy": "cross-origin",
+        "x-content-type-options": "nosniff",
+    }
+    if request.headers.get("if-none-match") == script.etag:
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(script.gzipped, media_type="text/javascript", headers={**headers, "content-encoding": "gzip"})
+    return Response(script.body, media_type="text/javascript", headers=headers)
+
+
+def _built() -> assets.Script:
+    script = assets.newest()
+    if script is None:
+        raise HTTPException(404, "consent.js is not built: run `npm ci && npm run build`")
+    return script
+
+
+@router.get(
+    "/v1/consent.js",
+    dependencies=[Depends(SCRIPT)],
+    response_class=Response,
+    responses={200: {"content": {"text/javascript": {}}}, 304: {"description": "Not modified"}},
+)
+async def consent_js(request: Request) -> Response:
+    """The newest consent.js (cached for an hour). Pin a version with `/v1/consent-<version>.js` and the
+    SRI hash from `/v1/consent-js`."""
+    return _script_response(request, _built(), CACHE_LATEST)
+
+
+@router.get(
+    "/v1/consent-{version}.js",
+    dependencies=[Depends(SCRIPT)],
+    response_class=Response,
+    responses={200: {"content": {"text/javascript": {}}}, 304: {"description": "Not modified"}},
+)
+async def consent_js_pinned(
+    version: Annotated[str, Path(pattern=r"^\d+\.\d+\.\d+$", max_length=20)], request: Request
+) -> Response:
+    """One version of consent.js, never changed once published (cached for a year, immutable)."""
+    script = assets.scripts().get(version)
+    if script is None:
+        raise HTTPException(404, f"no consent.js version {version}; known: {', '.join(sorted(assets.scripts()))}")
+    return _script_response(request, script, CACHE_PINNED)
+
+
+@router.get("/v1/consent-js", dependencies=[Depends(Open("what a site needs to pin the script"))])
+async def consent_js_versions(request: Request) -> dict[str, Any]:
+    """Every published version of consent.js with its Subresource Integrity hash, and a tag to copy."""
+    base = context(request).url("")
+    newest = _built()
+    versions = [
+        {"version": s.version, "url": base + s.path, "integrity": s.integrity} for s in assets.scripts().values()
+    ]
+    tag = (
+        f'<script src="{base}{newest.path}" integrity="{newest.integrity}" crossorigin="anonymous" '
+        'data-site-key="sk_..." defer></script>'
+    )
+    return {"newest": newest.version, "versions": versions, "tag": tag}
+
+
+@router.get("/v1/banner", dependencies=[Depends(Public())])
+async def banner(request: Request, lang: Annotated[Literal["nl", "en"], Query()] = "nl") -> Response:
+    """The notice consent.js shows: texts, categories with their processors and retention, form labels,
+    the version and the SHA-256 that each recorded choice names. The site key goes in `site_key`."""
+    notice = context(request).notice(lang)
+    if notice is None:
+        raise HTTPException(404, "this consent service has no banner configured (purposes file: banner)")
+    # revalidated on every page load (a 304 when unchanged), so a new notice version shows at once
+    headers = {"cache-control": "no-cache", "etag": f'"{notice["hash"][:32]}"', "vary": "origin"}
+    if request.headers.get("if-none-match") == headers["etag"]:
+        return Response(status_code=304, headers=headers)
+    return JSONResponse(notice, headers=headers)
