@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install lock run test test-unit lint fmt typecheck bench infra infra-stop schemas clean
+.PHONY: install node js lock run test test-unit lint fmt typecheck bench infra infra-stop schemas clean
 
 $(BIN)/python: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -13,6 +13,17 @@ $(BIN)/python: pyproject.toml constraints.txt
 	touch $(BIN)/python
 
 install: $(BIN)/python
+
+## The browser side's build and test tools (esbuild, axe-core), exactly as package-lock.json pins them
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+node: node_modules/.installed
+
+## Rebuild consent.js (services/consent/static/) from services/consent/js/
+js: node
+	node scripts/build-consent-js.mjs
 
 ## Re-resolve every dependency to the newest version pyproject.toml allows, into constraints.txt
 lock:
@@ -23,12 +34,13 @@ lock:
 	mv constraints.new constraints.txt
 	rm -rf .lockvenv
 
-## Run the whole system locally: Kafka, then consent (8001), dsar (8002), breach (8003) on SQLite in ./var/
+## Run the whole system locally: Kafka, then consent (8001), dsar (8002), breach (8003) on SQLite in ./var/,
+## and the demo website (8000) with the consent banner
 run: install
 	scripts/run.sh
 
 ## The whole test suite against a real Kafka broker and a real PostgreSQL server (both started here)
-test: install infra
+test: install node infra
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 ## Only the tests that need neither Kafka nor PostgreSQL
@@ -36,6 +48,7 @@ test-unit: install
 	$(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
 
 infra:
+	scripts/chromium.sh
 	scripts/postgres.sh start
 	scripts/kafka.sh start
 

@@ -53,6 +53,13 @@ for svc in consent dsar breach; do
   pids+=($!)
 done
 
+# The demo website: one script tag from consent gives it the banner, blocking and form consent.
+demo_port=${DEMO_PORT:-8000}
+env "DEMO_CONSENT_URL=http://127.0.0.1:${ports[consent]}" "DEMO_SITE_KEY=$PRIVACY_SITE_KEY" \
+  "$bin/uvicorn" --factory services.demo.main:create --host "${HOST:-127.0.0.1}" --port "$demo_port" \
+    --no-access-log 2>&1 | sed -u "s/^/[demo] /" &
+pids+=($!)
+
 for svc in consent dsar breach; do
   for _ in $(seq 1 120); do
     if curl -fsS "http://127.0.0.1:${ports[$svc]}/readyz" >/dev/null 2>&1; then break; fi
@@ -60,6 +67,9 @@ for svc in consent dsar breach; do
   done
 done
 cat <<INFO
+
+  demo website (the cookie banner, a newsletter form, a chat):  http://127.0.0.1:${demo_port}/
+  consent.js for your own site:  <script src="http://127.0.0.1:${ports[consent]}/v1/consent.js" data-site-key="$PRIVACY_SITE_KEY" defer></script>
 
   consent  http://127.0.0.1:${ports[consent]}/docs
   dsar     http://127.0.0.1:${ports[dsar]}/docs
