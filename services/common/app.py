@@ -17,6 +17,7 @@ from services.common.errors import ServiceError, handle_service_error
 from services.common.kafka import kafka_reachable
 from services.common.ledger.routes import router as ledger_router
 from services.common.logs import BodyLimit, RequestContext, configure_logging
+from services.common.pages import assets as page_assets
 from services.common.runtime import Runtime
 
 health = APIRouter(tags=["health"])
@@ -135,6 +136,7 @@ def create_app(
     app.include_router(health)
     app.include_router(ledger_router)
     app.include_router(mail)
+    app.include_router(page_assets)
     app.add_middleware(DynamicCors)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)

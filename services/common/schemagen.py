@@ -57,6 +57,7 @@ def channels() -> dict[str, list[type[EventData]]]:
         ConsentStateSnapshot,
         ConsentWithdrawn,
         MinorDataReported,
+        ProcessingRegisterVersioned,
         SubjectRectified,
     )
     from services.dsar.events import (
@@ -81,6 +82,7 @@ def channels() -> dict[str, list[type[EventData]]]:
         MinorDataReported,
         ActiveCampaignNoted,
         SubjectRectified,
+        ProcessingRegisterVersioned,
     ]
     return {
         CONSENT_EVENTS.name: [*consent, *holder, AffectedSubjectsFound],

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import UTC, date, datetime, time
+from pathlib import Path as FilePath
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlmodel import select
 
 from services.common.auth import Principal, Scope, Scoped
-from services.consent import retention, subjects
+from services.common.pages import page, templates
+from services.consent import processing, register, retention, subjects
 from services.consent.models import ProcessorEntry
 from services.consent.routes import _capture, context, jsonable
 from services.consent.schemas import CaptureIn, CaptureOut, EmailIn, ProcessorUpdate
@@ -50,6 +54,7 @@ async def update_processor(
             raise HTTPException(404, "no such processor")
         row.agreement, row.updated_at = body.agreement, datetime.now(UTC)
         s.add(row)
+    await processing.current(context(request))  # the register names each agreement's status: a new version
     return row.model_dump()
 
 
@@ -57,3 +62,46 @@ async def update_processor(
 async def run_retention(request: Request, _: Admin) -> dict[str, int]:
     """Run the retention job now (it also runs on its own schedule)."""
     return await retention.run(context(request))
+
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+PAGES = templates(FilePath(__file__).parent)
+
+
+@router.get(
+    "/processing-activities",
+    response_model=None,
+    responses={200: {"content": {"application/json": {}, "text/html": {}}}, 404: {"description": "No version then"}},
+)
+async def processing_activities(
+    request: Request,
+    _: Dpo,
+    at: Annotated[date | None, Query(description="The register as it stood at the end of this day")] = None,
+    format: Annotated[Literal["json", "html"] | None, Query(description="Default: by the Accept header")] = None,
+) -> JSONResponse | HTMLResponse:
+    """GDPR 30: the record of processing activities, one record per purpose, with its version and the
+    ledger entry that proves it; `?at=2026-12-01` gives the version in force then (printable as HTML)."""
+    ctx = context(request)
+    if at is None:
+        row = await processing.current(ctx)
+    else:
+        end_of_day = datetime.combine(at, time.max, tzinfo=AMSTERDAM)
+        found = await processing.at(ctx, end_of_day)
+        if found is None:
+            raise HTTPException(404, f"no version of the register was recorded by the end of {at.isoformat()}")
+        row = found
+    served = processing.served(row, ctx)
+    wants_html = format == "html" or (format is None and "text/html" in request.headers.get("accept", ""))
+    if not wants_html:
+        return JSONResponse(served)
+    local = row.recorded_at.astimezone(AMSTERDAM)
+    recorded = f"{local.day} {register.MONTHS_NL[local.month - 1]} {local.year}, {local:%H:%M}"
+    context_ = {
+        "reg": served,
+        "recorded": recorded,
+        "agreement_words": register.AGREEMENT_NL,
+        "basis_words": register.BASIS_NL,
+        "data_words": register.DATA_NL,
+        "controller": served["controller"]["name"],
+    }
+    return page(PAGES, request, "register.html", context_, personal=False)

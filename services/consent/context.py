@@ -40,14 +40,19 @@ class ConsentContext:
         if rt.extension is None:
             settings = rt.settings
             assert isinstance(settings, ConsentSettings)
-            raw = json.loads((Path(settings.purposes_file) if settings.purposes_file else DEFAULT_CONFIG).read_text())
-            catalogue = catalogue_from(raw)
+            path = Path(settings.purposes_file) if settings.purposes_file else DEFAULT_CONFIG
+            try:
+                raw = json.loads(path.read_text())
+                catalogue = catalogue_from(raw)
+                banner = parse_banner(raw["banner"], catalogue) if "banner" in raw else None
+            except (OSError, ValueError, KeyError) as exc:  # CatalogueError, NoticeError, bad JSON
+                raise SystemExit(f"consent: the purposes file {path} cannot be used: {exc}") from None
             rt.extension = cls(
                 rt=rt,
                 settings=settings,
                 catalogue=catalogue,
                 links=LinkSigner(settings.secret_bytes("link_signing_key")),
-                banner=parse_banner(raw["banner"], catalogue) if "banner" in raw else None,
+                banner=banner,
             )
         context: ConsentContext = rt.extension
         return context

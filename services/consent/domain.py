@@ -90,6 +90,7 @@ class Purpose:
     per_third_party: bool = False
     standing: bool = False  # a consent that lasts until withdrawn (the newsletter); others expire
     processors: tuple[str, ...] = ()  # statement Art. 8: who processes this purpose's data for us
+    data_subjects: tuple[str, ...] = ()  # GDPR 30(1)(c): whose data this is
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,9 @@ class Processor:
     name: str
     service: str
     agreement: str
+    country: str = ""
+    outside_eea: bool = False
+    safeguard: str | None = None  # GDPR 44-46: what makes a transfer outside the EEA lawful
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,8 @@ class Catalogue:
     purposes: dict[str, Purpose]
     processors: tuple[Processor, ...]
     controller: dict[str, str]
+    security_measures: tuple[str, ...] = ()  # GDPR 32(1), for the register of processing (30(1)(g))
+    register_note: str = ""
 
     def purpose(self, purpose_id: str) -> Purpose | None:
         return self.purposes.get(purpose_id)
@@ -112,31 +118,78 @@ class Catalogue:
         return name.casefold() in {p.name.casefold() for p in self.processors}
 
 
+class CatalogueError(ValueError):
+    """The purposes file is incomplete or inconsistent; the message names the entry."""
+
+
 def load_catalogue(path: Path = DEFAULT_CONFIG) -> Catalogue:
     return catalogue_from(json.loads(path.read_text()))
 
 
+def _purpose(p: dict[str, Any]) -> Purpose:
+    name = p.get("id") or "(a purpose without an id)"
+    for field_name in ("legal_basis", "retention_days", "description_nl", "description_en"):
+        if p.get(field_name) in (None, ""):
+            raise CatalogueError(f"purpose {name!r} has no {field_name} (GDPR 30(1): every purpose names it)")
+    try:
+        basis = LegalBasis(p["legal_basis"])
+    except ValueError:
+        known = ", ".join(b.value for b in LegalBasis)
+        raise CatalogueError(f"purpose {name!r}: unknown legal_basis {p['legal_basis']!r}; one of {known}") from None
+    if not isinstance(p["retention_days"], int) or p["retention_days"] < 1:
+        raise CatalogueError(f"purpose {name!r}: retention_days must be a whole number of days, at least 1")
+    return Purpose(
+        id=name,
+        legal_basis=basis,
+        retention_days=p["retention_days"],
+        categories=tuple(p.get("categories", ())),
+        description_nl=p["description_nl"],
+        description_en=p["description_en"],
+        article=p.get("article", ""),
+        requires_consent=p.get("requires_consent", True),
+        double_opt_in=p.get("double_opt_in", False),
+        gpc_objection=p.get("gpc_objection", False),
+        per_third_party=p.get("per_third_party", False),
+        standing=p.get("standing", False),
+        processors=tuple(p.get("processors", ())),
+        data_subjects=tuple(p.get("data_subjects", ())),
+    )
+
+
 def catalogue_from(raw: dict[str, Any]) -> Catalogue:
-    purposes = {
-        p["id"]: Purpose(
-            id=p["id"],
-            legal_basis=LegalBasis(p["legal_basis"]),
-            retention_days=int(p["retention_days"]),
-            categories=tuple(p.get("categories", ())),
-            description_nl=p["description_nl"],
-            description_en=p["description_en"],
-            article=p.get("article", ""),
-            requires_consent=p.get("requires_consent", True),
-            double_opt_in=p.get("double_opt_in", False),
-            gpc_objection=p.get("gpc_objection", False),
-            per_third_party=p.get("per_third_party", False),
-            standing=p.get("standing", False),
-            processors=tuple(p.get("processors", ())),
+    """The purposes file, checked: a purpose without a legal basis or retention period, or naming a
+    processor that is not in the list, stops the service at start with the entry named."""
+    purposes = {p.id: p for p in map(_purpose, raw.get("purposes", []))}
+    processors = []
+    for entry in raw.get("processors", []):
+        name = entry.get("name", "(a processor without a name)")
+        if entry.get("outside_eea") and not entry.get("safeguard"):
+            raise CatalogueError(f"processor {name!r} transfers data outside the EEA but names no safeguard")
+        processors.append(
+            Processor(
+                name,
+                entry.get("service", ""),
+                entry.get("agreement", "unknown"),
+                country=entry.get("country", ""),
+                outside_eea=bool(entry.get("outside_eea", False)),
+                safeguard=entry.get("safeguard"),
+            )
         )
-        for p in raw["purposes"]
-    }
-    processors = tuple(Processor(p["name"], p["service"], p["agreement"]) for p in raw["processors"])
-    return Catalogue(purposes=purposes, processors=processors, controller=raw["statement"])
+    names = {p.name for p in processors}
+    for purpose in purposes.values():
+        unknown = [n for n in purpose.processors if n not in names]
+        if unknown:
+            raise CatalogueError(f"purpose {purpose.id!r} names unknown processors: {', '.join(unknown)}")
+    statement = dict(raw["statement"])
+    measures = tuple(statement.pop("security_measures", ()))
+    note = str(statement.pop("register_note", ""))
+    return Catalogue(
+        purposes=purposes,
+        processors=tuple(processors),
+        controller=statement,
+        security_measures=measures,
+        register_note=note,
+    )
 
 
 # UAVG Art. 5 / GDPR Art. 8: the age of digital consent in the Netherlands.

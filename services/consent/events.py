@@ -105,6 +105,19 @@ class SubjectRectified(EventData):
 
 
 @event_type
+class ProcessingRegisterVersioned(EventData):
+    """GDPR 30: the record of processing activities changed; its new version and SHA-256 (the content is
+    served at /admin/processing-activities?at=...)."""
+
+    event_type = "consent.register.versioned"
+    topic = CONSENT_EVENTS.name
+    version: int = Field(ge=1)
+    sha256: str = Field(pattern="^[0-9a-f]{64}$")
+    records: int = Field(ge=0, description="purposes in the register")
+    flagged_processors: list[str] = Field(default_factory=list, description="processors without a signed agreement")
+
+
+@event_type
 class ConsentStateSnapshot(EventData):
     """Everything one subject currently allows: the compacted topic's value (a tombstone after erasure)."""
 

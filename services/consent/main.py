@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from services.common.app import create_app
 from services.common.runtime import Runtime
-from services.consent import retention, webhooks
+from services.consent import processing, retention, webhooks
 from services.consent.admin_routes import router as admin_router
 from services.consent.context import ConsentContext
 from services.consent.handlers import CONSUMERS
@@ -26,12 +26,16 @@ def _webhook_retries(rt: Runtime) -> Any:
     return webhooks.retry_worker(ConsentContext.of(rt))
 
 
+def _register(rt: Runtime) -> Any:
+    return processing.worker(ConsentContext.of(rt))
+
+
 def build_runtime(settings: ConsentSettings | None = None) -> Runtime:
     rt = Runtime(
         settings or ConsentSettings(),
         Path(__file__).parent / "migrations",
         CONSUMERS,
-        workers=[_retention, _webhook_retries],
+        workers=[_retention, _webhook_retries, _register],
     )
     ConsentContext.of(rt)
     return rt

@@ -92,3 +92,15 @@ class WebhookDelivery(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text))
     received_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
     processed_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+
+
+class RegisterVersion(SQLModel, table=True):
+    """GDPR 30: each version of the record of processing activities, as served, with its ledger entry."""
+
+    __tablename__ = "register_versions"
+    version: int = Field(primary_key=True)
+    sha256: str = Field(max_length=64)
+    content: str = Field(sa_column=Column(Text, nullable=False), description="canonical JSON of the register")
+    recorded_at: datetime = Field(default_factory=utcnow, sa_column=ts_column(index=True))
+    event_id: str = Field(max_length=40)
+    ledger_seq: int

@@ -41,6 +41,7 @@ from services.consent.events import (
     ConsentStateSnapshot,
     ConsentWithdrawn,
     MinorDataReported,
+    ProcessingRegisterVersioned,
     SubjectRectified,
 )
 from services.dsar.events import (
@@ -92,6 +93,7 @@ SAMPLES: list[EventData] = [
     ActiveCampaignNoted(subject=SUBJECT, webhook_type="subscribe", lists=["1"], initiated_by="public"),
     ConsentStateSnapshot(subject=SUBJECT, purposes={"newsletter": "granted"}, updated_at=NOW),
     SubjectRectified(subject=SUBJECT, request_id="dsr_abcdefgh", fields=["name"]),
+    ProcessingRegisterVersioned(version=2, sha256="ab" * 32, records=10, flagged_processors=["Zapier"]),
     DsarRequestLinked(request_id="dsr_abcdefgh", subject=SUBJECT, channel="website"),
     DsarIdentityVerified(request_id="dsr_abcdefgh", subject=SUBJECT, verified_at=NOW, method="link"),
     DsarRequestExtended(request_id="dsr_abcdefgh", subject=SUBJECT, deadline=NOW, months=2),
