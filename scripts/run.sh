@@ -40,6 +40,15 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+# A local stand-in for the KvK API (statement Art. 4 checks), unless a real one is configured.
+kvk_port=${KVK_FAKE_PORT:-8009}
+if [ -z "${CONSENT_KVK_BASE_URL:-}" ]; then
+  export CONSENT_KVK_BASE_URL="http://127.0.0.1:${kvk_port}" CONSENT_KVK_API_KEY="l7xx-dev-kvk-key"
+  env KVK_FAKE_API_KEY="$CONSENT_KVK_API_KEY" "$bin/uvicorn" --factory services.fakes.kvk:create \
+    --host 127.0.0.1 --port "$kvk_port" --no-access-log 2>&1 | sed -u "s/^/[kvk-fake] /" &
+  pids+=($!)
+fi
+
 declare -A ports=([consent]=${CONSENT_PORT:-8001} [dsar]=${DSAR_PORT:-8002} [breach]=${BREACH_PORT:-8003})
 for svc in consent dsar breach; do
   up=${svc^^}
@@ -71,9 +80,11 @@ cat <<INFO
   demo website (the cookie banner, a newsletter form, a chat):  http://127.0.0.1:${demo_port}/
   consent.js for your own site:  <script src="http://127.0.0.1:${ports[consent]}/v1/consent.js" data-site-key="$PRIVACY_SITE_KEY" defer></script>
 
-  consent  http://127.0.0.1:${ports[consent]}/docs
+  consent  http://127.0.0.1:${ports[consent]}/docs     (register of processing: /admin/processing-activities?format=html)
   dsar     http://127.0.0.1:${ports[dsar]}/docs
   breach   http://127.0.0.1:${ports[breach]}/docs
+
+  KvK API (local fake unless CONSENT_KVK_BASE_URL is set):  $CONSENT_KVK_BASE_URL
 
   admin token (every scope, dev mode):  $PRIVACY_ADMIN_TOKEN
   demo site key (localhost origins):    $PRIVACY_SITE_KEY

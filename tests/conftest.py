@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import secrets
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
 KAFKA = os.environ.get("TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -276,3 +278,29 @@ async def system(
         for app in apps.values():
             await eventually(app.state.runtime.consumers[0].ready.is_set, within=60)
         yield apps, clients
+
+
+@contextlib.asynccontextmanager
+async def serve(app: FastAPI, port: int = 0) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1 (lifespan included) until the block ends."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("uvicorn stopped before it started")
+        await asyncio.sleep(0.02)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{bound}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

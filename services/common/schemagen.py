@@ -56,6 +56,7 @@ def channels() -> dict[str, list[type[EventData]]]:
         ConsentPending,
         ConsentStateSnapshot,
         ConsentWithdrawn,
+        KvkChecked,
         MinorDataReported,
         ProcessingRegisterVersioned,
         SubjectRectified,
@@ -83,6 +84,7 @@ def channels() -> dict[str, list[type[EventData]]]:
         ActiveCampaignNoted,
         SubjectRectified,
         ProcessingRegisterVersioned,
+        KvkChecked,
     ]
     return {
         CONSENT_EVENTS.name: [*consent, *holder, AffectedSubjectsFound],

@@ -83,7 +83,9 @@ async def processing_activities(
     ledger entry that proves it; `?at=2026-12-01` gives the version in force then (printable as HTML)."""
     ctx = context(request)
     if at is None:
-        row = await processing.current(ctx)
+        current = await processing.current(ctx)
+        assert current is not None
+        row = current
     else:
         end_of_day = datetime.combine(at, time.max, tzinfo=AMSTERDAM)
         found = await processing.at(ctx, end_of_day)

@@ -11,6 +11,7 @@ from services.common.batch import GroupCommit
 from services.common.links import LinkSigner
 from services.common.runtime import Runtime
 from services.consent.domain import DEFAULT_CONFIG, Catalogue, catalogue_from
+from services.consent.kvk_client import KvkClient
 from services.consent.notice import Banner, parse_banner, public_notice
 from services.consent.settings import ConsentSettings
 
@@ -23,9 +24,14 @@ class ConsentContext:
     links: LinkSigner
     banner: Banner | None = None
     captures: GroupCommit[Any] = field(init=False)
+    kvk: KvkClient = field(init=False)
     _notices: dict[str, dict[str, Any]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        key = self.settings.kvk_api_key
+        self.kvk = KvkClient(
+            self.settings.kvk_base_url, key.get_secret_value() if key else "", self.settings.kvk_timeout_seconds
+        )
         from services.consent import fastpath
 
         async def flush(tx: Any, items: Any) -> Any:

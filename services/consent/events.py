@@ -105,6 +105,23 @@ class SubjectRectified(EventData):
 
 
 @event_type
+class KvkChecked(EventData):
+    """Statement Art. 4: a KvK number was checked against the Handelsregister; the outcome only (match,
+    mismatch with the fields, not found, unavailable: retried), never the register's data."""
+
+    event_type = "consent.kvk.checked"
+    topic = CONSENT_EVENTS.name
+    subject: str = PSEUDONYM
+    check_id: str
+    receipt_id: str | None = None
+    outcome: str
+    mismatches: list[str] = Field(default_factory=list)
+    reason: str | None = None
+    attempt: int = Field(ge=1)
+    api_version: str | None = None
+
+
+@event_type
 class ProcessingRegisterVersioned(EventData):
     """GDPR 30: the record of processing activities changed; its new version and SHA-256 (the content is
     served at /admin/processing-activities?at=...)."""

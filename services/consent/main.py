@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from services.common.app import create_app
 from services.common.runtime import Runtime
-from services.consent import processing, retention, webhooks
+from services.consent import kvk, processing, retention, webhooks
 from services.consent.admin_routes import router as admin_router
 from services.consent.context import ConsentContext
 from services.consent.handlers import CONSUMERS
@@ -30,12 +30,16 @@ def _register(rt: Runtime) -> Any:
     return processing.worker(ConsentContext.of(rt))
 
 
+def _kvk_retries(rt: Runtime) -> Any:
+    return kvk.worker(ConsentContext.of(rt))
+
+
 def build_runtime(settings: ConsentSettings | None = None) -> Runtime:
     rt = Runtime(
         settings or ConsentSettings(),
         Path(__file__).parent / "migrations",
         CONSUMERS,
-        workers=[_retention, _webhook_retries, _register],
+        workers=[_retention, _webhook_retries, _register, _kvk_retries],
     )
     ConsentContext.of(rt)
     return rt

@@ -104,3 +104,22 @@ class RegisterVersion(SQLModel, table=True):
     recorded_at: datetime = Field(default_factory=utcnow, sa_column=ts_column(index=True))
     event_id: str = Field(max_length=40)
     ledger_seq: int
+
+
+class KvkCheck(SQLModel, table=True):
+    """Statement Art. 4: one check of a KvK number against the Handelsregister, and its outcome only.
+    What the person entered is kept encrypted for them until the check is done (retries), then dropped."""
+
+    __tablename__ = "kvk_checks"
+    id: str = Field(primary_key=True, max_length=40)
+    subject: str = Field(max_length=64, index=True)
+    receipt_id: str | None = Field(default=None, max_length=60)
+    outcome: str = Field(max_length=20)
+    mismatches: str = Field(default="[]", max_length=200, description="JSON list of fields")
+    reason: str | None = Field(default=None, max_length=300)
+    reference: str = Field(default="{}", max_length=300, description="the API's version and request reference")
+    attempts: int = 1
+    checked_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    next_attempt_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True, index=True))
+    key_id: str | None = Field(default=None, max_length=40)
+    sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

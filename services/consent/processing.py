@@ -19,18 +19,19 @@ from services.consent.models import ProcessorEntry, RegisterVersion
 log = logging.getLogger(__name__)
 
 
-async def current(ctx: ConsentContext) -> RegisterVersion:
-    """The register as it is now; a new version (and ledger entry) first when it changed since the last."""
+async def current(ctx: ConsentContext, *, only_changes: bool = False) -> RegisterVersion | None:
+    """The register as it is now; a new version (and ledger entry) first when it changed since the last.
+    `only_changes`: record nothing while no version exists yet (the first is recorded when first asked)."""
     for attempt in range(3):
         try:
-            return await _record_if_changed(ctx)
+            return await _record_if_changed(ctx, only_changes)
         except IntegrityError:  # another process recorded the same version number at the same moment
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
 
 
-async def _record_if_changed(ctx: ConsentContext) -> RegisterVersion:
+async def _record_if_changed(ctx: ConsentContext, only_changes: bool) -> RegisterVersion | None:
     async with ctx.rt.db.transaction() as s:
         agreements = {p.name: p.agreement for p in (await s.execute(select(ProcessorEntry))).scalars()}
         now = register.build(ctx.catalogue, agreements)
@@ -40,6 +41,8 @@ async def _record_if_changed(ctx: ConsentContext) -> RegisterVersion:
         ).scalar_one_or_none()
         if latest is not None and latest.sha256 == digest:
             return latest
+        if latest is None and only_changes:
+            return None
         version = (latest.version + 1) if latest else 1
         event, seq = await ctx.rt.recorder.record(
             s,
@@ -95,5 +98,6 @@ def served(row: RegisterVersion, ctx: ConsentContext) -> dict[str, Any]:
 
 
 async def worker(ctx: ConsentContext) -> None:
-    """At start: record the register's version if the configuration changed it."""
-    await current(ctx)
+    """At start: a new version if a changed configuration changed the register (the first version is
+    recorded when the register is first asked for, so a new database's ledger starts empty)."""
+    await current(ctx, only_changes=True)

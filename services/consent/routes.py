@@ -14,10 +14,11 @@ from services.common.auth import Open, Public, Site
 from services.common.errors import body_schema, json_body
 from services.common.lean import LeanRoute
 from services.common.links import LinkError
-from services.consent import decisions, pages, service, subjects, webhooks
+from services.consent import decisions, kvk, pages, service, subjects, webhooks
 from services.consent.context import ConsentContext
 from services.consent.domain import Channel
 from services.consent.events import MinorDataReported
+from services.consent.kvk_rules import Given
 from services.consent.receipts import receipt
 from services.consent.schemas import (
     CaptureIn,
@@ -57,13 +58,17 @@ async def _capture(request: Request, body: CaptureIn, actor: str | None, *, gpc:
     ev = evidence(request, body.page, gpc=gpc)
     done, subject, confirmation = await service.capture(ctx, body, ev, actor=actor)
     history_url = decisions.history_link(ctx, subject)
+    given = receipt(ctx, subject=subject, recorded=done, channel=body.channel.value, at=ev.at, history_url=history_url)
+    checked = None
+    if body.kvk_number and body.company_name:  # statement Art. 4, after the capture is safely recorded
+        company = Given(body.kvk_number, body.company_name, body.postcode, body.house_number)
+        checked = await kvk.check(ctx, subject, company, given.get("consentReceiptID"))
     return CaptureOut(
-        receipt=receipt(
-            ctx, subject=subject, recorded=done, channel=body.channel.value, at=ev.at, history_url=history_url
-        ),
+        receipt=given,
         states={d.ref.purpose: d.record.state for d in done},
         history_url=history_url,
         confirmation=confirmation,
+        kvk_check=checked,
     )
 
 

@@ -55,11 +55,21 @@ class CaptureIn(Strict):
     date_of_birth: date | None = None
     parent_email: Email | None = Field(None, description="Required when the person is under 16")
     note: str | None = Field(None, max_length=2000, description="Staff: how and where consent was given")
+    # statement Art. 3.2c / Art. 4: the payment form's company details, checked against the KvK register
+    kvk_number: str | None = Field(None, pattern=r"^[0-9]{8}$", description="KvK number: 8 digits")
+    company_name: str | None = Field(None, max_length=200)
+    postcode: str | None = Field(None, pattern=r"^[1-9][0-9]{3} ?[A-Za-z]{2}$", description="Dutch postcode")
+    house_number: str | None = Field(None, max_length=10)
 
     @model_validator(mode="after")
     def _identified(self) -> CaptureIn:
         if self.email is None and self.browser_id is None:
             raise ValueError("give email or browser_id (or both, to link a browser to a person)")
+        if self.kvk_number is not None:
+            if not self.company_name:
+                raise ValueError("company_name: give the company's name with its kvk_number")
+            if self.channel != Channel.PAYMENT_FORM and not any(p.purpose == "invoicing" for p in self.purposes):
+                raise ValueError("kvk_number: only the payment form (invoicing) asks for a KvK number")
         return self
 
 
@@ -126,6 +136,9 @@ class CaptureOut(BaseModel):
     states: dict[str, str]
     history_url: str | None
     confirmation: str | None = Field(None, description="Set when a double opt-in or parental mail was sent")
+    kvk_check: dict[str, Any] | None = Field(
+        None, description="Statement Art. 4: the KvK check's outcome (match, mismatch, not_found, unavailable)"
+    )
 
 
 class WithdrawOut(BaseModel):

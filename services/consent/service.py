@@ -54,6 +54,10 @@ async def capture(
         "age": cmd.age,
         "parent_email": str(cmd.parent_email) if cmd.parent_email else None,
         "note": cmd.note,
+        "kvk_number": cmd.kvk_number,
+        "company_name": cmd.company_name,
+        "postcode": cmd.postcode,
+        "house_number": cmd.house_number,
     }
     personal = {k: v for k, v in personal.items() if v is not None}
     decisions = [

@@ -32,3 +32,9 @@ class ConsentSettings(ServiceSettings):
     optin_token_hours: int = Field(72, description="How long a double opt-in link stays valid.")
     history_link_days: int = Field(30, description="How long a link to a person's consent history stays valid.")
     retention_interval_seconds: float = Field(3600.0, description="How often the retention job runs.")
+    kvk_base_url: str = Field(
+        "", description="KvK API base, e.g. https://api.kvk.nl/api (empty: KvK numbers are not checked)."
+    )
+    kvk_api_key: SecretStr | None = Field(None, description="The KvK API key (sent in the `apikey` header).")
+    kvk_timeout_seconds: float = Field(2.0, description="How long a capture waits for the KvK API.")
+    kvk_retry_interval_seconds: float = Field(300.0, description="First wait before an unavailable check is retried.")

@@ -8,19 +8,17 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from services.common.auth import create_site_key
-from tests.conftest import ROOT, build_app
+from tests.conftest import ROOT, build_app, free_port, serve
 
 CHROMIUM = os.environ.get("TEST_CHROMIUM", "/usr/bin/chromium")
 HAVE_CHROMIUM = os.path.exists(CHROMIUM)
@@ -40,32 +38,6 @@ async def chromium() -> AsyncIterator[Any]:
         )
         yield browser
         await browser.close()
-
-
-@contextlib.asynccontextmanager
-async def serve(app: FastAPI, port: int = 0) -> AsyncIterator[str]:
-    """Serve an ASGI app with uvicorn on 127.0.0.1 (lifespan included) until the block ends."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("uvicorn stopped before it started")
-        await asyncio.sleep(0.02)
-    bound = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{bound}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

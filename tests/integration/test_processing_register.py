@@ -146,3 +146,30 @@ def test_the_service_stops_at_start_on_such_a_file(make_settings: Any, sqlite_ur
     with pytest.raises(SystemExit) as stopped:
         build_app("consent", make_settings("consent", sqlite_url, purposes_file=str(bad)))
     assert "Dropbox" in str(stopped.value) and str(bad) in str(stopped.value)
+
+
+async def test_a_changed_configuration_is_a_new_version_at_start(
+    make_settings: Any, sqlite_url: str, tmp_path: Path
+) -> None:
+    from tests.conftest import eventually
+
+    settings = make_settings("consent", sqlite_url)
+    app = build_app("consent", settings)
+    async with running(app) as client:
+        token = await create_token(app.state.runtime.db, "dpo", ["dpo"])
+        first = (await client.get("/admin/processing-activities", headers={"authorization": f"Bearer {token}"})).json()
+    raw = _raw()
+    raw["purposes"][0]["retention_days"] = 365  # the newsletter kept a year instead of two
+    changed = tmp_path / "purposes.json"
+    changed.write_text(json.dumps(raw))
+    again = build_app("consent", settings.model_copy(update={"purposes_file": str(changed)}))
+    async with running(again):
+
+        async def recorded() -> Any:
+            async with again.state.runtime.db.read() as s:
+                from sqlmodel import select
+
+                return [r.version for r in (await s.execute(select(RegisterVersion))).scalars()] == [1, 2]
+
+        await eventually(recorded, within=10)  # by the start itself, before anyone asks
+    assert first["version"] == 1
