@@ -89,22 +89,34 @@ async def retry_due(ctx: ConsentContext, *, now: datetime | None = None) -> int:
     for row in due:
         if ctx.kvk.circuit.open:
             break
+        given = await _entered(ctx, row.id)
+        if given is None:
+            continue
+        result = await ctx.kvk.check(given)  # outside any transaction: the register may take its time
         async with ctx.rt.db.transaction() as s:
             fresh = await s.get(KvkCheck, row.id)
-            if fresh is None or fresh.sealed is None or fresh.key_id is None:
-                continue
-            try:
-                given = Given(**await ctx.rt.vault.decrypt(s, fresh.subject, fresh.key_id, fresh.sealed))
-            except ShreddedError:  # the person was erased meanwhile: nothing left to check
-                fresh.next_attempt_at = fresh.sealed = fresh.key_id = None
-                fresh.outcome, fresh.reason = Outcome.UNAVAILABLE.value, "not checked: the person's data was erased"
-                s.add(fresh)
+            if fresh is None or fresh.sealed is None:  # settled meanwhile (another replica's job)
                 continue
             fresh.attempts += 1
-            result = await ctx.kvk.check(given)
             await _settle(ctx, s, fresh, result, datetime.now(UTC))
-            answered += result.outcome != Outcome.UNAVAILABLE
+        answered += result.outcome != Outcome.UNAVAILABLE
     return answered
+
+
+async def _entered(ctx: ConsentContext, check_id: str) -> Given | None:
+    """What the person entered, opened with their key; None when settled, or erased meanwhile (then the
+    check is closed: nothing is left to check)."""
+    async with ctx.rt.db.transaction() as s:
+        row = await s.get(KvkCheck, check_id)
+        if row is None or row.sealed is None or row.key_id is None:
+            return None
+        try:
+            return Given(**await ctx.rt.vault.decrypt(s, row.subject, row.key_id, row.sealed))
+        except ShreddedError:
+            row.next_attempt_at = row.sealed = row.key_id = None
+            row.reason = "not checked: the person's data was erased"
+            s.add(row)
+            return None
 
 
 async def worker(ctx: ConsentContext) -> None:

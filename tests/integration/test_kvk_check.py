@@ -200,3 +200,21 @@ def test_the_comparison_rules() -> None:
     assert compare(Given("1", "JzvE", "2841 LZ"), profile).outcome == Outcome.MATCH, "postcode alone"
     assert compare(Given("1", "Andere Zaak", "2841LZ", "14"), profile).mismatches == ("company_name", "address")
     assert compare(Given("1", "JzvE"), {}).outcome == Outcome.MISMATCH
+
+
+async def test_a_pending_check_of_an_erased_person_is_closed_not_sent(consent: Any) -> None:
+    app, client, fake = consent
+    r = await client.post("/v1/consents", json=payment(kvk_number="90000503", company_name="Weg BV"))
+    assert r.json()["kvk_check"]["outcome"] == "unavailable"
+    ctx = ConsentContext.of(app.state.runtime)
+    subject = ctx.rt.recorder.pseudonym("boekhouding@donald.example.nl")
+    async with ctx.rt.db.transaction() as s:
+        await ctx.rt.vault.shred(s, subject)  # an erasure (GDPR 17) came first
+    asked = len(fake.state.requests)
+    from datetime import UTC, datetime, timedelta
+
+    assert await kvk.retry_due(ctx, now=datetime.now(UTC) + timedelta(hours=1)) == 0
+    assert len(fake.state.requests) == asked, "nothing sent for an erased person"
+    async with ctx.rt.db.read() as s:
+        row = await s.get(KvkCheck, r.json()["kvk_check"]["check_id"])
+    assert row is not None and row.sealed is None and row.next_attempt_at is None and "erased" in (row.reason or "")
