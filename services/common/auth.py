@@ -170,6 +170,9 @@ class Public(Access):
 
     kind = "public"
 
+    def __init__(self, *, rate_limited: bool = True) -> None:
+        self.rate_limited = rate_limited
+
     async def __call__(self, request: Request) -> Site:
         key = request.headers.get("x-site-key") or request.query_params.get("site_key")
         if not key:
@@ -183,7 +186,8 @@ class Public(Access):
         origin = request.headers.get("origin")
         if origin is not None and origin not in site.origins:
             raise HTTPException(403, f"origin {origin} is not allowed for this site key")
-        _limit(request, f"public:{_client_ip(request)}:{site.key}")
+        if self.rate_limited:
+            _limit(request, f"public:{_client_ip(request)}:{site.key}")
         request.state.site = site
         return site
 

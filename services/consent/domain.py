@@ -227,13 +227,13 @@ def initial_state(
     return State.GRANTED, "explicit choice over gpc" if objected else None
 
 
-STANDING = frozenset({State.GRANTED, State.PENDING_CONFIRMATION, State.PENDING_PARENT})
+GIVEN_OR_PENDING = frozenset({State.GRANTED, State.PENDING_CONFIRMATION, State.PENDING_PARENT})
 
 
 def recorded_as(previous: str | None, state: State) -> State:
     """GDPR 7(3): refusing what is given (or waiting for confirmation) is withdrawing it, and is recorded
     as a withdrawal: a banner's "refuse all" after "accept all" counts as one."""
-    if state == State.DENIED and previous in STANDING:
+    if state == State.DENIED and previous in GIVEN_OR_PENDING:
         return State.WITHDRAWN
     return state
 

@@ -86,7 +86,9 @@ async def consent_js_versions(request: Request) -> dict[str, Any]:
     return {"newest": newest.version, "versions": versions, "tag": tag}
 
 
-@router.get("/v1/banner", dependencies=[Depends(Public())])
+# Not rate-limited: every page view of every visitor asks (an office behind one address would otherwise
+# see no banner once its bucket ran dry), and the answer is a cached, revalidated read.
+@router.get("/v1/banner", dependencies=[Depends(Public(rate_limited=False))])
 async def banner(request: Request, lang: Annotated[Literal["nl", "en"], Query()] = "nl") -> Response:
     """The notice consent.js shows: texts, categories with their processors and retention, form labels,
     the version and the SHA-256 that each recorded choice names. The site key goes in `site_key`."""

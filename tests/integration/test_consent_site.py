@@ -175,3 +175,18 @@ def test_the_notice_is_checked_at_start_and_its_hash_follows_its_words() -> None
 def test_the_gzipped_copy_is_the_script() -> None:
     newest = assets.newest()
     assert newest is not None and gzip.decompress(newest.gzipped) == newest.body
+
+
+async def test_the_notice_is_not_rate_limited_but_choices_are(make_settings: Any, sqlite_url: str) -> None:
+    """Every page view asks for the notice: visitors behind one address (an office) must not lose the banner."""
+    app = build_app("consent", make_settings("consent", sqlite_url, rate_limit_per_minute=2))
+    async with running(app) as client:
+        key = await create_site_key(app.state.runtime.db, "website", [ORIGIN])
+        client.headers.update({"origin": ORIGIN, "x-site-key": key})
+        answers = [(await client.get("/v1/banner", params={"site_key": key})).status_code for _ in range(5)]
+        assert answers == [200] * 5
+        notice = (await client.get("/v1/banner", params={"site_key": key})).json()
+        posted = [(await client.post("/v1/cookies", json=cookies(notice))).status_code for _ in range(3)]
+        assert posted == [201, 201, 429]
+        unknown = await client.get("/v1/banner", params={"site_key": "sk_unknown"}, headers={"x-site-key": ""})
+        assert unknown.status_code == 401, "the key and origin are still checked"

@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jsonschema
 import pytest
@@ -19,6 +20,7 @@ from services.consent.domain import CatalogueError, catalogue_from
 from services.consent.models import RegisterVersion
 from tests.conftest import ROOT, build_app, running
 
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 CONFIG = ROOT / "services" / "consent" / "purposes.json"
 SCHEMA = json.loads((ROOT / "schemas" / "processing-activities.schema.json").read_text())
 
@@ -78,11 +80,12 @@ async def test_a_signed_agreement_makes_a_new_version_and_the_old_one_stays_serv
     assert now["version"] == 2 and now["sha256"] != first["sha256"]
     assert "Zapier" not in now["processors_without_signed_agreement"]
 
-    day = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()
+    # the day as the register's dates are read: in Europe/Amsterdam (a UTC date is a day off around midnight)
+    day = (datetime.now(AMSTERDAM) - timedelta(days=2)).date().isoformat()
     then = (await client.get("/admin/processing-activities", params={"at": day})).json()
     assert then["version"] == 1 and then["sha256"] == first["sha256"]
     assert "Zapier" in then["processors_without_signed_agreement"]
-    earlier = (datetime.now(UTC) - timedelta(days=30)).date().isoformat()
+    earlier = (datetime.now(AMSTERDAM) - timedelta(days=30)).date().isoformat()
     missing = await client.get("/admin/processing-activities", params={"at": earlier})
     assert missing.status_code == 404 and earlier in missing.json()["detail"]
     assert (await client.get("/admin/processing-activities", params={"at": "gisteren"})).status_code == 422
