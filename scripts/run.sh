@@ -28,7 +28,7 @@ export PRIVACY_ADMIN_TOKEN=${PRIVACY_ADMIN_TOKEN} PRIVACY_SITE_KEY=${PRIVACY_SIT
 pids=()
 # A local SMTP server that prints every mail (confirmation links, DSAR mails) into this output.
 if [ -z "${SMTP_HOST:-}" ]; then
-  "$bin/python" -m aiosmtpd -n -l 127.0.0.1:1025 -c aiosmtpd.handlers.Debugging 2>&1 | sed -u "s/^/[mail] /" &
+  "$bin/python" scripts/dev_smtp.py 127.0.0.1:1025 2>&1 | sed -u "s/^/[mail] /" &
   pids+=($!)
 fi
 cleanup() {
@@ -78,6 +78,7 @@ done
 cat <<INFO
 
   demo website (the cookie banner, a newsletter form, a chat):  http://127.0.0.1:${demo_port}/
+  privacy centre (sign in by mail; the link is printed here as [mail]):  http://127.0.0.1:${ports[consent]}/privacy
   consent.js for your own site:  <script src="http://127.0.0.1:${ports[consent]}/v1/consent.js" data-site-key="$PRIVACY_SITE_KEY" defer></script>
 
   consent  http://127.0.0.1:${ports[consent]}/docs     (register of processing: /admin/processing-activities?format=html)

@@ -101,6 +101,7 @@ def b64key() -> str:
 
 
 SHARED_PSEUDONYM_KEY = b64key()
+SHARED_CENTRE_KEY = b64key()
 
 
 @pytest.fixture
@@ -146,6 +147,7 @@ def make_settings(tmp_path: Path, topic_prefix: str) -> Callable[..., Any]:
             "KAFKA_TOPIC_PREFIX": topic_prefix,
             "LEDGER_SIGNING_KEY": b64key(),
             "PSEUDONYM_KEY": SHARED_PSEUDONYM_KEY,
+            "CENTRE_KEY": SHARED_CENTRE_KEY,
             "KEY_ENCRYPTION_KEY": b64key(),
             "ACTIVECAMPAIGN_WEBHOOK_SECRET": secrets.token_urlsafe(16),
             "LINK_SIGNING_KEY": b64key(),
@@ -304,3 +306,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def all_routes(app: FastAPI) -> list[Any]:
+    """Every route of the app with its full path. Since FastAPI 0.16x, `app.routes` lists an included
+    router as one `_IncludedRouter`, so iterating it finds none of the routes inside; this flattens them
+    the way FastAPI itself does when matching (a private helper: pinned FastAPI, checked here)."""
+    from fastapi.routing import _iter_included_route_candidates
+
+    routes = list(_iter_included_route_candidates(app.routes))
+    assert any(getattr(r, "path", "") == "/healthz" for r in routes), "FastAPI's route listing changed"
+    return routes

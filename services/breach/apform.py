@@ -4,8 +4,6 @@ The AP takes notifications only through its web form: this prepares what to fill
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from html import escape
 from typing import Any
 
 from services.breach.models import Breach
@@ -72,29 +70,3 @@ def content(breach: Breach, *, phase: str, reason: str | None, public: list[dict
             "9": {"systems": d.get("systems", []), "processors": d.get("processors", [])},
         },
     }
-
-
-def html(breach_id: str, prepared: dict[str, Any], prepared_at: datetime) -> str:
-    def value(v: Any) -> str:
-        if isinstance(v, dict):
-            return "<br>".join(f"{escape(str(k))}: {value(x)}" for k, x in v.items() if x not in (None, "", []))
-        if isinstance(v, list):
-            return ", ".join(escape(str(x)) for x in v) or "-"
-        return escape(str(v)) if v not in (None, "") else "-"
-
-    rows = "".join(
-        f"<h2>{n}. {escape(SECTIONS[n])}</h2><table>"
-        + "".join(f"<tr><th>{escape(k)}</th><td>{value(v)}</td></tr>" for k, v in fields.items())
-        + "</table>"
-        for n, fields in prepared["sections"].items()
-    )
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:50rem;margin:2rem auto}th{text-align:left;"
-        "width:14rem;vertical-align:top}td,th{border-bottom:1px solid #ddd;padding:.3rem}"
-        "table{border-collapse:collapse;width:100%}@media print{h2{break-after:avoid}}"
-    )
-    return (
-        f'<!doctype html><html lang="nl"><head><meta charset="utf-8"><title>Melding datalek {escape(breach_id)}'
-        f"</title><style>{style}</style></head><body><h1>Melding datalek ({escape(prepared['phase'])})</h1>"
-        f"<p>Datalek {escape(breach_id)}, voorbereid {escape(prepared_at.isoformat())}</p>{rows}</body></html>"
-    )

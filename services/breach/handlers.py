@@ -12,6 +12,7 @@ from services.common.contracts import (
     HolderAnswered,
     Outcome,
     RequestKind,
+    seal_fragment,
 )
 from services.common.erasure import answer_erasure
 from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, DSAR_ANSWERS, DSAR_EVENTS, CloudEvent
@@ -23,6 +24,13 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
         if request.kind == RequestKind.ERASURE:
             await answer_erasure(rt, session, request, holder="breach", topic=BREACH_EVENTS.name)
             return
+        fragment = None
+        if request.kind == RequestKind.ACCESS:
+            told = await people.told_about(session, request.subject)
+            if told:  # GDPR 15: the breaches we told this person about (their contact details stay sealed)
+                fragment = seal_fragment(
+                    rt.settings.secret_bytes("pseudonym_key"), request.request_id, {"notifications": told}
+                )
         await rt.recorder.record(
             session,
             HolderAnswered(
@@ -30,10 +38,12 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
                 holder="breach",
                 kind=request.kind,
                 subject=request.subject,
-                outcome=Outcome.NOTHING_HELD,
+                outcome=Outcome.PROVIDED if fragment else Outcome.NOTHING_HELD,
+                fragment=fragment,
             ),
             subject=request.subject,
             topic=BREACH_EVENTS.name,
+            digest_only=("fragment",) if fragment else (),
         )
 
     async def on_found(session: Any, _event: CloudEvent, found: AffectedSubjectsFound) -> None:

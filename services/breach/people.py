@@ -10,6 +10,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -106,7 +107,7 @@ async def on_found(rt: Runtime, s: AsyncSession, found: AffectedSubjectsFound) -
     return len(people)
 
 
-def _notice(breach: Breach, body: NotifyIn, name: str | None) -> tuple[str, str]:
+def _notice(breach: Breach, body: NotifyIn, name: str | None, centre_url: str = "") -> tuple[str, str]:
     d = json.loads(breach.details)
     contact = d.get("contact") or d["reporter"]
     greeting = f"Beste {name}," if name else "Beste,"
@@ -116,8 +117,10 @@ def _notice(breach: Breach, body: NotifyIn, name: str | None) -> tuple[str, str]
         f"Mogelijke gevolgen: {body.likely_consequences}\nWat wij doen: {body.measures}\n"
         + (f"Wat je zelf kunt doen: {body.advice}\n" if body.advice else "")
         + f"\nVragen? {contact['name']} ({contact.get('email') or 'team@jezaakvoorelkaar.nl'}).\n"
-        "Je kunt ook een klacht indienen bij de Autoriteit Persoonsgegevens.\n\n"
-        "A data breach at our company involved your data; details above in Dutch. Questions: reply to this mail.\n"
+        "Je kunt ook een klacht indienen bij de Autoriteit Persoonsgegevens.\n"
+        + (f"Wat we van je hebben zie je in je privacycentrum: {centre_url}\n" if centre_url else "")
+        + "\nA data breach at our company involved your data; details above in Dutch. Questions: reply to this mail.\n"
+        + (f"See what we hold about you in your privacy centre: {centre_url}?lang=en\n" if centre_url else "")
     )
     return "Belangrijk: datalek met jouw gegevens / Data breach notice", text
 
@@ -157,7 +160,7 @@ async def notify_subjects(rt: Runtime, breach_id: str, body: NotifyIn, *, staff:
                 if key_id != row.key_id:
                     continue  # erased since it was found: the contact details are gone with the old key
                 contact = _open(row.subject, row.key_id, key, row.contact)
-                subject_line, text = _notice(breach, body, contact.get("name"))
+                subject_line, text = _notice(breach, body, contact.get("name"), rt.settings.privacy_centre_url)
                 mail_id = "m_" + uuid.uuid4().hex
                 mails.append(
                     {
@@ -244,3 +247,28 @@ async def recipients_summary(rt: Runtime, breach_id: str) -> dict[str, int]:
         if key in summary and key != "found":
             summary[key] += n
     return summary
+
+
+async def told_about(s: AsyncSession, subject: str) -> list[dict[str, Any]]:
+    """The breaches this person was (or is being) told about, for their access request."""
+    r, b, m = table_of(Recipient).c, table_of(Breach).c, table_of(MailMessage).c
+    rows = (
+        await s.execute(
+            sa_select(b.id, b.title, b.description, b.awareness_at, r.status, m.sent_at)
+            .select_from(table_of(Recipient).join(table_of(Breach), b.id == r.breach_id))
+            .outerjoin(table_of(MailMessage), m.id == r.mail_id)
+            .where(r.subject == subject, r.status != "found")
+            .order_by(b.awareness_at)
+        )
+    ).all()
+    return [
+        {
+            "breach_id": row.id,
+            "title": row.title,
+            "description": row.description,
+            "found_at": row.awareness_at,
+            "status": row.status,
+            "sent_at": row.sent_at,
+        }
+        for row in rows
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
@@ -23,11 +24,13 @@ from services.breach.schemas import (
     PublicCommunicationIn,
     SubmissionIn,
 )
+from services.common import pages
 from services.common.auth import Principal, Scope, Scoped
 
 router = APIRouter(prefix="/admin/breaches", tags=["breaches"])
 Staff = Annotated[Principal, Depends(Scoped(Scope.DPO, Scope.ADMIN))]
 BreachId = Annotated[str, Path(max_length=40)]
+TEMPLATES = pages.templates(FilePath(__file__).parent)
 
 
 def rt_of(request: Request) -> Any:
@@ -144,11 +147,16 @@ async def prepare(breach_id: BreachId, body: PrepareIn, request: Request, staff:
 async def printable(
     breach_id: BreachId, notification_id: Annotated[str, Path(max_length=40)], request: Request, _: Staff
 ) -> HTMLResponse:
-    async with rt_of(request).db.read() as s:
-        note = await s.get(ApNotification, notification_id)
-    if note is None or note.breach_id != breach_id:
-        raise HTTPException(404, "no such notification")
-    return HTMLResponse(apform.html(breach_id, json.loads(note.content), note.prepared_at))
+    """The prepared notification as a printable page laid out like the Meldformulier's sections 0-9."""
+    note = await service.notification(rt_of(request), breach_id, notification_id)
+    context = {
+        "breach_id": breach_id,
+        "prepared": json.loads(note.content),
+        "prepared_at": note.prepared_at,
+        "sections": apform.SECTIONS,
+        "controller": "Je zaak voor Elkaar B.V.",
+    }
+    return pages.page(TEMPLATES, request, "apform.html", context, personal=True)
 
 
 @router.post("/{breach_id}/ap-notifications/{notification_id}/submission")

@@ -41,6 +41,15 @@ async def get_breach(s: AsyncSession, breach_id: str) -> Breach:
     return breach
 
 
+async def notification(rt: Runtime, breach_id: str, notification_id: str) -> ApNotification:
+    """One prepared AP notification of this breach (404 when it is another breach's, or none)."""
+    async with rt.db.read() as s:
+        note = await s.get(ApNotification, notification_id)
+    if note is None or note.breach_id != breach_id:
+        raise ServiceError(404, "no such notification")
+    return note
+
+
 def _rule(exc: domain.RuleError) -> FieldError:
     return FieldError((exc.field,), str(exc))
 

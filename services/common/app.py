@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,6 +21,7 @@ from services.common.errors import ServiceError, handle_service_error
 from services.common.kafka import kafka_reachable
 from services.common.ledger.routes import router as ledger_router
 from services.common.logs import BodyLimit, RequestContext, configure_logging
+from services.common.pages import PageHeaders, generic_error_page, wants_page
 from services.common.pages import assets as page_assets
 from services.common.runtime import Runtime
 
@@ -105,6 +110,27 @@ def _with_any_origin(send: Send) -> Send:
     return sending
 
 
+def _page_or(handler: Callable[[Request, Any], Awaitable[Response]]) -> Callable[[Request, Any], Awaitable[Response]]:
+    """On an HTML route a refusal is a readable page (a person's browser); elsewhere the API's answer."""
+
+    async def handle(request: Request, exc: Any) -> Response:
+        if wants_page(request):
+            status = getattr(exc, "status", None) or getattr(exc, "status_code", None) or 422
+            detail = getattr(exc, "message", None) or getattr(exc, "detail", "")
+            return generic_error_page(request, status, getattr(exc, "headers", None), str(detail))
+        return await handler(request, exc)
+
+    return handle
+
+
+async def _server_error(request: Request, _exc: Exception) -> Response:
+    """A failure nobody foresaw (logged with its traceback by the server): a page that says nothing was
+    changed (every use-case is one transaction, rolled back) on HTML routes, the usual 500 elsewhere."""
+    if wants_page(request):
+        return generic_error_page(request, 500)
+    return PlainTextResponse("Internal Server Error", status_code=500)
+
+
 def create_app(
     runtime: Runtime,
     *,
@@ -130,7 +156,10 @@ def create_app(
     app.state.credentials = runtime.credentials
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     app.state.readable_anywhere = readable_anywhere
-    app.add_exception_handler(ServiceError, handle_service_error)
+    app.add_exception_handler(ServiceError, _page_or(handle_service_error))
+    app.add_exception_handler(StarletteHTTPException, _page_or(http_exception_handler))
+    app.add_exception_handler(RequestValidationError, _page_or(request_validation_exception_handler))
+    app.add_exception_handler(Exception, _server_error)
     for router in routers:  # first: a request is matched against the routes in order
         app.include_router(router)
     app.include_router(health)
@@ -138,6 +167,7 @@ def create_app(
     app.include_router(mail)
     app.include_router(page_assets)
     app.add_middleware(DynamicCors)
+    app.add_middleware(PageHeaders)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
     return app

@@ -64,11 +64,12 @@ class Site:
 
 
 class RateLimiter:
-    """A token bucket per key: `rate` requests a minute with bursts of up to `rate`."""
+    """A token bucket per key: `per_minute` requests a minute (or per `window` seconds) with bursts of up
+    to that many."""
 
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, *, window: float = 60.0) -> None:
         self.capacity = float(max(per_minute, 1))
-        self.refill = self.capacity / 60.0
+        self.refill = self.capacity / window
         self.buckets: dict[str, tuple[float, float]] = {}
 
     def take(self, key: str) -> float:

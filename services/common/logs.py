@@ -53,6 +53,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # replaced by the request log below
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines name URLs with personal data
 
 
 class RequestContext:
@@ -88,10 +89,12 @@ class RequestContext:
             status = 499
         finally:
             if scope["path"] not in ("/healthz", "/readyz"):
+                # the route's template, never the path: paths carry tokens (signed links, the webhook secret)
+                route = getattr(scope.get("route"), "path", None) or "(no route)"
                 self.log.info(
                     "%s %s %s",
                     scope["method"],
-                    scope["path"],
+                    route,
                     status,
                     extra={"status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
                 )

@@ -133,7 +133,9 @@ class MailRelay:
                     error=repr(exc)[:500],
                     attempts=attempts,
                 )
-                log.warning("mail %s not sent (attempt %d): %r", message.id, attempts, exc)
+                # the class and SMTP code only: an SMTP error's text can name the address
+                code = getattr(exc, "smtp_code", "")
+                log.warning("mail %s not sent (attempt %d): %s %s", message.id, attempts, type(exc).__name__, code)
                 continue
             await self._mark(message.id, status="sent", sent_at=datetime.now(UTC))
             self.sent += 1

@@ -46,6 +46,10 @@ class ServiceSettings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(8000, description="HTTP port.")
     public_base_url: str = Field("", description="Base URL used in links sent to people (default http://host:port).")
+    privacy_centre_url: str = Field(
+        "http://127.0.0.1:8001/privacy",
+        description="The privacy centre (consent's /privacy): every page and mail a person gets leads there.",
+    )
     database_url: str = Field("", description="SQLAlchemy async URL (sqlite+aiosqlite:// or postgresql+asyncpg://).")
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
     kafka_topic_prefix: str = Field("", description="Prefix for every topic and consumer group (e.g. 'staging.').")

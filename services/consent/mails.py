@@ -1,10 +1,14 @@
-"""The mails the consent service sends, in Dutch with an English line: plain text and simple HTML."""
+"""The mails the consent service sends: templates in `templates/mail/`, the person's language first."""
 
 from __future__ import annotations
 
-from html import escape
+from pathlib import Path
 
 from services.common.mail import Mail
+from services.common.mailtext import compose, environment
+from services.consent.domain import Purpose
+
+ENV = environment(Path(__file__).parent)
 
 
 def _headers(unsubscribe_url: str) -> dict[str, str]:
@@ -12,52 +16,31 @@ def _headers(unsubscribe_url: str) -> dict[str, str]:
     return {"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
-def optin_confirmation(*, to: str, confirm_url: str, unsubscribe_url: str, purposes: list[str], hours: int) -> Mail:
-    text = (
-        "Bevestig je aanmelding\n\n"
-        f"Je hebt je aangemeld voor: {', '.join(purposes)}. Klik op deze link om dat te bevestigen:\n"
-        f"{confirm_url}\n\n"
-        f"De link werkt {hours} uur en één keer. Heb je je niet aangemeld? Dan hoef je niets te doen.\n"
-        f"Afmelden kan altijd: {unsubscribe_url}\n\n"
-        "Please confirm your sign-up with the link above; if it was not you, ignore this mail.\n"
-    )
-    html = (
-        "<p><strong>Bevestig je aanmelding</strong></p>"
-        f"<p>Je hebt je aangemeld voor: {escape(', '.join(purposes))}.</p>"
-        f'<p><a href="{escape(confirm_url)}">Ja, ik wil me aanmelden</a></p>'
-        f"<p>De link werkt {hours} uur en één keer. Heb je je niet aangemeld? Dan hoef je niets te doen.</p>"
-        f'<p><a href="{escape(unsubscribe_url)}">Afmelden</a></p>'
-    )
-    return Mail(
+def confirmation(
+    kind: str,
+    *,
+    to: str,
+    lang: str,
+    confirm_url: str,
+    unsubscribe_url: str,
+    centre_url: str,
+    purposes: list[Purpose],
+    hours: int,
+) -> Mail:
+    """Double opt-in (statement Art. 15) or, for a child under 16, the parent's consent (Art. 3.5)."""
+    return compose(
+        ENV,
+        "parent_confirmation" if kind == "parent" else "optin_confirmation",
         to=to,
-        subject="Bevestig je aanmelding / Please confirm",
-        text=text,
-        html=html,
+        lang=lang,
         headers=_headers(unsubscribe_url),
+        confirm_url=confirm_url,
+        unsubscribe_url=unsubscribe_url,
+        centre_url=centre_url,
+        purposes=purposes,
+        hours=hours,
     )
 
 
-def parent_confirmation(*, to: str, confirm_url: str, unsubscribe_url: str, purposes: list[str], hours: int) -> Mail:
-    text = (
-        "Toestemming gevraagd voor uw kind\n\n"
-        "Iemand jonger dan 16 jaar heeft op onze website gegevens achtergelaten en uw adres opgegeven als ouder of "
-        f"voogd. Wij gebruiken die gegevens alleen met uw toestemming, voor: {', '.join(purposes)}.\n\n"
-        f"Geeft u toestemming? Klik dan op: {confirm_url}\n"
-        f"Zonder uw toestemming doen wij niets met de gegevens. De link werkt {hours} uur.\n"
-        f"Weigeren of intrekken: {unsubscribe_url}\n\n"
-        "A child under 16 gave your address as parent or guardian; we use their data only with your consent.\n"
-    )
-    html = (
-        "<p><strong>Toestemming gevraagd voor uw kind</strong></p>"
-        "<p>Iemand jonger dan 16 jaar heeft gegevens achtergelaten en uw adres opgegeven als ouder of voogd.</p>"
-        f"<p>Doelen: {escape(', '.join(purposes))}</p>"
-        f'<p><a href="{escape(confirm_url)}">Ik geef toestemming</a> · '
-        f'<a href="{escape(unsubscribe_url)}">Ik weiger</a></p>'
-    )
-    return Mail(
-        to=to,
-        subject="Toestemming voor uw kind / Parental consent",
-        text=text,
-        html=html,
-        headers=_headers(unsubscribe_url),
-    )
+def sign_in(*, to: str, lang: str, url: str, minutes: int, controller: str) -> Mail:
+    return compose(ENV, "centre_sign_in", to=to, lang=lang, url=url, minutes=minutes, controller=controller)

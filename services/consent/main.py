@@ -11,6 +11,7 @@ from services.common.app import create_app
 from services.common.runtime import Runtime
 from services.consent import kvk, processing, retention, webhooks
 from services.consent.admin_routes import router as admin_router
+from services.consent.centre_routes import router as centre_router
 from services.consent.context import ConsentContext
 from services.consent.handlers import CONSUMERS
 from services.consent.routes import router
@@ -48,7 +49,7 @@ def build_runtime(settings: ConsentSettings | None = None) -> Runtime:
 def create(runtime: Runtime | None = None) -> FastAPI:
     return create_app(
         runtime or build_runtime(),
-        routers=[router, site_router, admin_router],
+        routers=[router, site_router, centre_router, admin_router],
         title="consent",
         description="Records consent and its withdrawal with evidence (GDPR Art. 7), double opt-in, "
         "cookies, ActiveCampaign unsubscribes; receipts backed by the ledger.",

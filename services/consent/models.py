@@ -123,3 +123,18 @@ class KvkCheck(SQLModel, table=True):
     next_attempt_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True, index=True))
     key_id: str | None = Field(default=None, max_length=40)
     sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class CentreSignIn(SQLModel, table=True):
+    """A privacy-centre sign-in link: only its hash is kept, with the address encrypted for the person.
+    Single use: `used_at` is set when it is opened."""
+
+    __tablename__ = "centre_sign_ins"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    subject: str = Field(max_length=64, index=True)
+    key_id: str = Field(max_length=40)
+    sealed: str = Field(sa_column=Column(Text, nullable=False), description="the address, encrypted")
+    language: str = Field(default="nl", max_length=2)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    expires_at: datetime = Field(sa_column=ts_column())
+    used_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))

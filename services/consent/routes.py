@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from services.common import pages, words
 from services.common.auth import Open, Public, Site
 from services.common.errors import body_schema, json_body
 from services.common.lean import LeanRoute
 from services.common.links import LinkError
-from services.consent import decisions, kvk, pages, service, subjects, webhooks
+from services.consent import centre, decisions, kvk, service, subjects, webhooks
 from services.consent.context import ConsentContext
 from services.consent.domain import Channel
 from services.consent.events import MinorDataReported
@@ -35,6 +37,7 @@ PUBLIC = Public()
 SiteKey = Annotated[Site, Depends(PUBLIC)]
 LINK = Open("the signed or single-use token in the path is the credential")
 TOKEN = Annotated[str, Path(min_length=10, max_length=2000)]
+TEMPLATES = pages.templates(FilePath(__file__).parent)
 
 
 def context(request: Request) -> ConsentContext:
@@ -169,16 +172,34 @@ async def purposes(request: Request) -> dict[str, Any]:
     }
 
 
+def _page(request: Request, name: str, context_: dict[str, Any]) -> HTMLResponse:
+    ctx = context(request)
+    base = {
+        "controller": ctx.catalogue.controller.get("controller", ""),
+        "lang": words.language(request.query_params.get("lang")),
+    }
+    return pages.page(TEMPLATES, request, name, {**base, **context_}, personal=True)
+
+
+def _names(ctx: ConsentContext, purpose_ids: list[str], lang: str) -> list[str]:
+    found = (ctx.catalogue.purpose(p) for p in purpose_ids)
+    return [getattr(p, f"description_{words.language(lang)}") for p in found if p is not None]
+
+
 @router.get("/v1/confirm/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
 async def confirm_page(token: TOKEN, request: Request) -> HTMLResponse:
-    return HTMLResponse(pages.confirm_form(str(request.url.path)))
+    """A button, never an action: mail scanners follow links."""
+    return _page(request, "confirm.html", {"done": False})
 
 
 @router.post("/v1/confirm/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
 async def confirm(token: TOKEN, request: Request) -> HTMLResponse:
     """The double opt-in click (or a parent's): records click time and IP as evidence."""
     done = await service.confirm(context(request), token, evidence(request))
-    return HTMLResponse(pages.confirmed([d.ref.purpose for d in done]))
+    lang = words.language(request.query_params.get("lang"))
+    return _page(
+        request, "confirm.html", {"done": True, "names": _names(context(request), [d.ref.purpose for d in done], lang)}
+    )
 
 
 def _unsubscribe_claims(ctx: ConsentContext, token: str) -> dict[str, Any]:
@@ -190,38 +211,46 @@ def _unsubscribe_claims(ctx: ConsentContext, token: str) -> dict[str, Any]:
 
 @router.get("/v1/unsubscribe/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
 async def unsubscribe_page(token: TOKEN, request: Request) -> HTMLResponse:
-    claims = _unsubscribe_claims(context(request), token)
-    return HTMLResponse(pages.unsubscribe_form(str(request.url.path), list(claims["p"])))
+    ctx = context(request)
+    claims = _unsubscribe_claims(ctx, token)
+    lang = words.language(request.query_params.get("lang"))
+    purposes = list(claims["p"])
+    return _page(
+        request,
+        "unsubscribe.html",
+        {"done": False, "everything": purposes == ["*"], "names": _names(ctx, purposes, lang)},
+    )
 
 
-@router.post("/v1/unsubscribe/{token}", dependencies=[Depends(LINK)])
+@router.post("/v1/unsubscribe/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
 async def unsubscribe(token: TOKEN, request: Request) -> HTMLResponse:
     """One click, also as RFC 8058 `List-Unsubscribe=One-Click` POST from a mail client."""
     ctx = context(request)
     claims = _unsubscribe_claims(ctx, token)
     purposes = None if "*" in claims["p"] else set(claims["p"])
-    ev = evidence(request)
-    async with ctx.rt.db.transaction() as s:
-        done = await service.withdraw_in(
-            ctx, s, claims["s"], purposes, None, Channel.UNSUBSCRIBE_LINK, ev.personal(), "unsubscribe link"
-        )
-        await decisions.publish_state(ctx, s, claims["s"])
-    return HTMLResponse(pages.unsubscribed([d.ref.purpose for d in done]))
+    done = await service.unsubscribe(ctx, claims["s"], purposes, evidence(request))
+    lang = words.language(request.query_params.get("lang"))
+    return _page(request, "unsubscribe.html", {"done": True, "names": _names(ctx, done, lang)})
 
 
-@router.get("/v1/history/{token}", dependencies=[Depends(LINK)], response_model=None)
+@router.get(
+    "/v1/history/{token}",
+    dependencies=[Depends(LINK)],
+    response_class=HTMLResponse,
+    responses={200: {"content": {"application/json": {}}}},
+)
 async def history(token: TOKEN, request: Request) -> Any:
-    """The person's own consent history and current state (HTML for browsers, JSON on request)."""
+    """The person's own consent history and current state (a page for browsers, JSON on request)."""
     ctx = context(request)
     try:
         claims = ctx.links.open(token, "history")
     except LinkError as exc:
         status = 410 if "expired" in str(exc) else 404
         raise HTTPException(status, f"history link: {exc}") from exc
-    data = await subjects.history(ctx, claims["s"])
     if "application/json" in request.headers.get("accept", ""):
-        return JSONResponse(jsonable(data))
-    return HTMLResponse(pages.history(data))
+        return JSONResponse(jsonable(await subjects.history(ctx, claims["s"])), headers={"cache-control": "no-store"})
+    lang = words.language(request.query_params.get("lang"))
+    return _page(request, "history.html", await centre.overview(ctx, claims["s"], lang))
 
 
 def jsonable(data: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -51,6 +51,7 @@ class CaptureIn(Strict):
     data_categories: list[DataCategory] = Field(default_factory=list, max_length=20)
     notice: Notice
     page: str | None = Field(None, max_length=2000, description="Page or form URL; default: the Referer header")
+    language: Literal["nl", "en"] = Field("nl", description="The page's language: mails to the person use it first")
     age: int | None = Field(None, ge=0, le=130)
     date_of_birth: date | None = None
     parent_email: Email | None = Field(None, description="Required when the person is under 16")

@@ -108,13 +108,13 @@ async def capture(
         waiting = [d.record for d in done if d.record.state == State.PENDING_PARENT]
         if waiting:
             assert cmd.parent_email is not None
-            await _send_confirmation(ctx, s, subject, "parent", str(cmd.parent_email), waiting)
+            await _send_confirmation(ctx, s, subject, "parent", str(cmd.parent_email), waiting, cmd.language)
             confirmation = "parent"
         waiting = [d.record for d in done if d.record.state == State.PENDING_CONFIRMATION]
         if waiting:
             if cmd.email is None:
                 raise FieldError(("email",), "double opt-in needs an email address")
-            await _send_confirmation(ctx, s, subject, "newsletter", str(cmd.email), waiting)
+            await _send_confirmation(ctx, s, subject, "newsletter", str(cmd.email), waiting, cmd.language)
             confirmation = confirmation or "newsletter"
         await publish_state(ctx, s, subject)
     return done, subject, confirmation
@@ -170,18 +170,27 @@ async def _ensure_subject(ctx: ConsentContext, s: AsyncSession, person: str | No
 
 
 async def _send_confirmation(
-    ctx: ConsentContext, s: AsyncSession, subject: str, kind: str, to: str, records: list[ConsentRecord | RecordView]
+    ctx: ConsentContext,
+    s: AsyncSession,
+    subject: str,
+    kind: str,
+    to: str,
+    records: list[ConsentRecord | RecordView],
+    lang: str = "nl",
 ) -> None:
     """Art. 15 double opt-in (or the parent's confirmation, Art. 3.5): a single-use, expiring link."""
     token, digest = new_single_use_token()
     confirm_url = ctx.url(f"/v1/confirm/{token}")
     purposes = [r.purpose for r in records]
     unsubscribe_url = unsubscribe_link(ctx, subject, purposes)
-    mail = (mails.parent_confirmation if kind == "parent" else mails.optin_confirmation)(
+    mail = mails.confirmation(
+        kind,
         to=to,
+        lang=lang,
         confirm_url=confirm_url,
         unsubscribe_url=unsubscribe_url,
-        purposes=purposes,
+        centre_url=ctx.settings.privacy_centre_url,
+        purposes=[p for p in (ctx.catalogue.purpose(x) for x in dict.fromkeys(purposes)) if p is not None],
         hours=ctx.settings.optin_token_hours,
     )
     mail_id = await queue_mail(s, ctx.rt.vault, subject=subject, purpose=f"{kind}-confirmation", mail=mail)
@@ -274,6 +283,16 @@ async def withdraw(
         for subject in subjects:
             await publish_state(ctx, s, subject)
     return done, states
+
+
+async def unsubscribe(ctx: ConsentContext, subject: str, purposes: set[str] | None, ev: Evidence) -> list[str]:
+    """The unsubscribe link (statement Art. 15.2): withdraw `purposes` (None: everything) in one transaction."""
+    async with ctx.rt.db.transaction() as s:
+        done = await withdraw_in(
+            ctx, s, subject, purposes, None, Channel.UNSUBSCRIBE_LINK, ev.personal(), "unsubscribe link"
+        )
+        await publish_state(ctx, s, subject)
+    return [d.ref.purpose for d in done]
 
 
 async def withdraw_in(

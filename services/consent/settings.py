@@ -17,7 +17,9 @@ class ConsentSettings(ServiceSettings):
         *ServiceSettings.secret_fields,
         "activecampaign_webhook_secret",
         "link_signing_key",
+        "centre_key",
     )
+    shared_secret_fields: ClassVar[tuple[str, ...]] = (*ServiceSettings.shared_secret_fields, "centre_key")
 
     port: int = Field(8001, description="HTTP port.")
     activecampaign_webhook_secret: SecretStr | None = Field(
@@ -27,6 +29,15 @@ class ConsentSettings(ServiceSettings):
         {"1": ["newsletter"]}, description="ActiveCampaign list id -> purposes an unsubscribe withdraws (JSON)."
     )
     link_signing_key: SecretStr | None = Field(None, description="HMAC key of unsubscribe and history links, base64.")
+    centre_key: SecretStr | None = Field(
+        None,
+        description="HMAC key, base64, the same as DSAR_CENTRE_KEY: the privacy centre vouches with it to dsar "
+        "for the person signed in.",
+    )
+    dsar_url: str = Field("http://127.0.0.1:8002", description="The dsar service, as the privacy centre calls it.")
+    centre_link_minutes: int = Field(30, description="How long a privacy-centre sign-in link stays valid.")
+    centre_session_minutes: int = Field(30, description="A privacy-centre session ends after this long idle.")
+    centre_mails_per_hour: int = Field(5, description="Sign-in mails per address per hour (also 4x per IP).")
     purposes_file: str = Field("", description="Purposes and processors (default: services/consent/purposes.json).")
     policy_url: str = Field("https://www.jezaakvoorelkaar.nl/privacyverklaring", description="The statement's URL.")
     optin_token_hours: int = Field(72, description="How long a double opt-in link stays valid.")

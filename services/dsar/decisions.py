@@ -83,7 +83,9 @@ async def extend(ctx: DsarContext, request_id: str, *, months: int, reason: str,
                 "extended",
                 mails.extended(
                     to=details["email"],
-                    deadline=request.deadline.astimezone(domain.AMSTERDAM).strftime("%d-%m-%Y"),
+                    lang=request.language,
+                    centre_url=ctx.settings.privacy_centre_url,
+                    deadline=request.deadline,
                     reason=reason,
                 ),
             )
@@ -105,7 +107,18 @@ async def refuse(ctx: DsarContext, request_id: str, *, reason: str, staff: str) 
         )
         details = await personal_details(ctx, s, request)
         if details.get("email"):
-            await send_mail(ctx, s, request, "refused", mails.refused(to=details["email"], reason=reason))
+            await send_mail(
+                ctx,
+                s,
+                request,
+                "refused",
+                mails.refused(
+                    to=details["email"],
+                    lang=request.language,
+                    centre_url=ctx.settings.privacy_centre_url,
+                    reason=reason,
+                ),
+            )
     return request
 
 
@@ -141,6 +154,8 @@ async def run_jobs(ctx: DsarContext, now: datetime | None = None) -> dict[str, i
                     "reminder",
                     mails.verify(
                         to=details["email"],
+                        lang=request.language,
+                        centre_url=ctx.settings.privacy_centre_url,
                         kind=request.kind,
                         url=ctx.url(f"/v1/verify/{token}"),
                         days=left,

@@ -4,11 +4,11 @@ readable page, in Dutch or English. Its cost follows the request, not the size o
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from html import escape
 from typing import Any
 
 from sqlmodel import col, select
 
+from services.common import words
 from services.common.crypto import ShreddedError
 from services.common.errors import ServiceError
 from services.dsar.models import DsarRequest, HolderAnswer
@@ -26,36 +26,7 @@ RIGHTS = {
         "about you (statement Art. 6)."
     ),
 }
-LABELS = {
-    "nl": {
-        "title": "Jouw gegevens",
-        "holder": "Bron",
-        "state": "Status",
-        "purpose": "Doel",
-        "when": "Tijd",
-        "channel": "Kanaal",
-        "basis": "Grondslag",
-        "evidence": "Vastgelegd bewijs",
-        "recipients": "Ontvangers",
-        "retention": "Bewaartermijn (dagen)",
-        "nothing": "Geen gegevens",
-        "rights": "Je rechten",
-    },
-    "en": {
-        "title": "Your data",
-        "holder": "Source",
-        "state": "State",
-        "purpose": "Purpose",
-        "when": "Time",
-        "channel": "Channel",
-        "basis": "Legal basis",
-        "evidence": "Recorded evidence",
-        "recipients": "Recipients",
-        "retention": "Retention (days)",
-        "nothing": "No data",
-        "rights": "Your rights",
-    },
-}
+CONTROLLER = "Je zaak voor Elkaar B.V., Ambachtweg 12, 2841 LZ Moordrecht, team@jezaakvoorelkaar.nl"
 
 
 async def compile_export(ctx: DsarContext, request_id: str) -> dict[str, Any]:
@@ -83,6 +54,25 @@ async def compile_export(ctx: DsarContext, request_id: str) -> dict[str, Any]:
                 except ShreddedError:
                     data = "erased since"
             holders[a.holder] = {"outcome": a.outcome, "answered_at": a.answered_at, "reason": a.reason, "data": data}
+        mine = (
+            await s.execute(
+                select(DsarRequest)
+                .where(col(DsarRequest.subject) == request.subject)
+                .order_by(col(DsarRequest.received_at))
+            )
+        ).scalars()
+        requests = [
+            {
+                "kind": r.kind,
+                "state": r.state,
+                "channel": r.channel,
+                "received_at": r.received_at,
+                "verified_at": r.verified_at,
+                "deadline": r.deadline,
+                "completed_at": r.completed_at,
+            }
+            for r in mine
+        ]
     return {
         "request": {
             "id": request.id,
@@ -91,59 +81,66 @@ async def compile_export(ctx: DsarContext, request_id: str) -> dict[str, Any]:
             "verified_at": request.verified_at,
             "completed_at": request.completed_at,
         },
-        "controller": "Je zaak voor Elkaar B.V., Ambachtweg 12, 2841 LZ Moordrecht, team@jezaakvoorelkaar.nl",
+        "controller": CONTROLLER,
+        "requests": requests,
         "holders": holders,
         "rights": RIGHTS,
         "generated_at": datetime.now(UTC),
     }
 
 
-def render_html(export: dict[str, Any], language: str) -> str:
-    lang = language if language in LABELS else "nl"
-    t = LABELS[lang]
-    parts = [f"<h1>{t['title']}</h1>", f"<p>{escape(export['controller'])}</p>"]
-    for holder, answer in export["holders"].items():
-        parts.append(f"<h2>{t['holder']}: {escape(holder)}</h2>")
-        data = answer["data"]
-        if not isinstance(data, dict) or not data.get("records"):
-            parts.append(f"<p>{t['nothing']}</p>")
-            continue
-        states = "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted(data.get("states", {}).items()))
-        parts.append(f"<h3>{t['state']}</h3><ul>{states}</ul>")
-        rows = []
-        for r in data["records"]:
-            evidence = r.get("evidence")
-            shown = (
-                ", ".join(f"{escape(str(k))}: {escape(str(v))}" for k, v in evidence.items())
-                if isinstance(evidence, dict)
-                else escape(str(evidence or ""))
-            )
-            rows.append(
-                f"<tr><td>{escape(str(r['recorded_at'])[:19])}</td><td>{escape(r['purpose'])}</td>"
-                f"<td>{escape(r['state'])}</td><td>{escape(r['channel'])}</td>"
-                f"<td>{escape(r['legal_basis'])}</td><td>{shown}</td></tr>"
-            )
-        parts.append(
-            f"<table><tr><th>{t['when']}</th><th>{t['purpose']}</th><th>{t['state']}</th>"
-            f"<th>{t['channel']}</th><th>{t['basis']}</th><th>{t['evidence']}</th></tr>{''.join(rows)}</table>"
+def readable(export: dict[str, Any], language: str) -> dict[str, Any]:
+    """The export as a person reads it: sections by what they hold, purposes by their description, states
+    and channels in words, evidence as sentences (the template adds dates in Europe/Amsterdam)."""
+    lang = words.language(language)
+    holders = export["holders"]
+    consent = holders.get("consent", {}).get("data")
+    consent = consent if isinstance(consent, dict) else {}
+    purposes = consent.get("purposes", {})
+
+    def name(purpose_id: str) -> str:
+        p = purposes.get(purpose_id) or {}
+        return str(p.get(f"description_{lang}") or purpose_id.replace("_", " "))
+
+    consents = []
+    for key, state in sorted(consent.get("states", {}).items()):
+        browser, _, rest = key.partition("browser:") if key.startswith("browser:") else ("", "", key)
+        purpose_id, _, third_party = rest.partition(":")
+        p = purposes.get(purpose_id) or {}
+        consents.append(
+            {
+                "name": name(purpose_id),
+                "third_party": third_party or None,
+                "browser": bool(browser or key.startswith("browser:")),
+                "state": state,
+                "basis": p.get("legal_basis"),
+                "retention_days": p.get("retention_days"),
+            }
         )
-        purposes = data.get("purposes", {})
-        if purposes:
-            items = "".join(
-                f"<li>{escape(p)} ({escape(v['legal_basis'])}): {t['retention']} {v['retention_days']}</li>"
-                for p, v in purposes.items()
-            )
-            parts.append(f"<h3>{t['purpose']}</h3><ul>{items}</ul>")
-        recipients = data.get("recipients", [])
-        if recipients:
-            parts.append(f"<h3>{t['recipients']}</h3><p>" + ", ".join(escape(x["name"]) for x in recipients) + "</p>")
-    parts.append(f"<h2>{t['rights']}</h2><p>{escape(export['rights'][lang])}</p>")
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
-        "table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem;"
-        "text-align:left;font-size:.85rem;vertical-align:top}"
-    )
-    return (
-        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{t["title"]}</title>'
-        f"<style>{style}</style></head><body>{''.join(parts)}</body></html>"
-    )
+    history = [
+        {
+            "at": r["recorded_at"],
+            "name": name(r["purpose"]),
+            "third_party": r.get("third_party"),
+            "state": r["state"],
+            "channel": r["channel"],
+            "browser": r.get("browser", False),
+            "reason": r.get("reason"),
+            "evidence": words.evidence(r.get("evidence"), lang),
+        }
+        for r in consent.get("records", [])
+    ]
+    breach = holders.get("breach", {}).get("data")
+    others = {h: a for h, a in holders.items() if h not in ("consent", "breach") and isinstance(a.get("data"), dict)}
+    return {
+        "lang": lang,
+        "export": export,
+        "consents": consents,
+        "history": history,
+        "recipients": consent.get("recipients", []),
+        "requests": export.get("requests", []),
+        "breaches": breach.get("notifications", []) if isinstance(breach, dict) else [],
+        "answers": [(h, a) for h, a in holders.items()],
+        "others": others,
+        "rights": export["rights"][lang],
+    }

@@ -1,23 +1,31 @@
-"""Public routes of the dsar service: make a request, confirm it, read the export."""
+"""Public routes of the dsar service: make a request, confirm it, read the export; and the privacy centre's
+own two (its signed assertion is the credential)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from services.common import pages, words
 from services.common.auth import Open, Public, Site
-from services.common.links import LinkError
-from services.dsar import export, service
-from services.dsar.schemas import RequestIn
+from services.common.errors import ServiceError
+from services.common.links import LinkError, open_centre_assertion
+from services.dsar import centre, export, service
+from services.dsar.schemas import CentreRequestIn, CentreRequestOut, RequestIn
 
 router = APIRouter(tags=["requests"])
 SiteKey = Annotated[Site, Depends(Public())]
 LINK = Open("the single-use or signed token in the path is the credential")
+CENTRE = Open("the privacy centre's short-lived assertion, signed with the shared CENTRE_KEY, is the credential")
 TOKEN = Annotated[str, Path(min_length=10, max_length=2000)]
+LANG = Annotated[str, Query(pattern="^(nl|en)$")]
+ASSERTION = Annotated[str, Header(alias="x-privacy-centre", max_length=2000, description="The centre's assertion")]
+TEMPLATES = pages.templates(FilePath(__file__).parent)
 ACCEPTED = {
     "status": "received",
     "message": "If the address is right, a mail asks you to confirm the request. / "
@@ -46,31 +54,34 @@ async def make_request(body: RequestIn, request: Request, _site: SiteKey) -> dic
 
 
 @router.get("/v1/verify/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
-async def verify_page(token: TOKEN, request: Request) -> HTMLResponse:
-    return HTMLResponse(
-        '<!doctype html><meta charset="utf-8"><title>Bevestigen</title><h1>Verzoek bevestigen / Confirm</h1>'
-        f'<form method="post" action="{request.url.path}"><button type="submit">Bevestigen / Confirm</button></form>'
-    )
+async def verify_page(token: TOKEN, request: Request, lang: LANG = "nl") -> HTMLResponse:
+    """A button, never an action: mail scanners open links."""
+    return pages.page(TEMPLATES, request, "verify.html", {"lang": lang, "done": False}, personal=True)
 
 
 @router.post("/v1/verify/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
-async def verify(token: TOKEN, request: Request) -> HTMLResponse:
-    """The emailed single-use link: 404 when unknown or used, 410 when expired."""
-    await service.verify(context(request), token, datetime.now(UTC))
-    return HTMLResponse(
-        '<!doctype html><meta charset="utf-8"><h1>Bevestigd / Confirmed</h1>'
-        "<p>We gaan ermee aan de slag; binnen een maand hoor je van ons.</p>"
-    )
+async def verify(token: TOKEN, request: Request, lang: LANG = "nl") -> HTMLResponse:
+    """The emailed single-use link: a page saying so when unknown or used (404) or expired (410)."""
+    done = await service.verify(context(request), token, datetime.now(UTC))
+    lang = words.language(done.language if "lang" not in request.query_params else lang)
+    context_ = {"lang": lang, "done": True, "kind": done.kind, "deadline": done.deadline}
+    return pages.page(TEMPLATES, request, "verify.html", context_, personal=True)
 
 
-@router.get("/v1/exports/{token}", dependencies=[Depends(LINK)], response_model=None)
+@router.get(
+    "/v1/exports/{token}",
+    dependencies=[Depends(LINK)],
+    response_class=HTMLResponse,
+    responses={200: {"content": {"application/json": {}}}},
+)
 async def read_export(
     token: TOKEN,
     request: Request,
     format: Annotated[str, Query(pattern="^(html|json)$")] = "html",
-    lang: Annotated[str, Query(pattern="^(nl|en)$")] = "nl",
+    lang: LANG = "nl",
 ) -> Any:
-    """The access export behind the expiring link mailed to the verified person."""
+    """The access export behind the expiring link mailed to the verified person: a page written for the
+    person, or (`format=json`) the complete machine-readable document (`schemas/access-export.schema.json`)."""
     ctx = context(request)
     try:
         claims = ctx.links.open(token, "export")
@@ -78,5 +89,35 @@ async def read_export(
         raise HTTPException(410 if "expired" in str(exc) else 404, f"export link: {exc}") from exc
     data = await export.compile_export(ctx, claims["r"])
     if format == "json":
-        return JSONResponse(jsonable_encoder(data))
-    return HTMLResponse(export.render_html(data, lang))
+        return JSONResponse(jsonable_encoder(data), headers={"cache-control": "no-store"})
+    return pages.page(TEMPLATES, request, "export.html", export.readable(data, lang), personal=True)
+
+
+def _centre_email(request: Request, assertion: str) -> str:
+    try:
+        return open_centre_assertion(context(request).settings.secret_bytes("centre_key"), assertion)
+    except LinkError as exc:
+        raise ServiceError(401, f"privacy centre assertion refused: {exc}") from exc
+
+
+@router.get("/v1/centre/requests", dependencies=[Depends(CENTRE)])
+async def centre_requests(request: Request, assertion: ASSERTION) -> list[CentreRequestOut]:
+    """The requests of the person the privacy centre vouches for, newest first."""
+    email = _centre_email(request, assertion)
+    return [CentreRequestOut(**r) for r in await centre.requests_of(context(request), email)]
+
+
+@router.post("/v1/centre/requests", status_code=202, dependencies=[Depends(CENTRE)])
+async def centre_make_request(body: CentreRequestIn, request: Request, assertion: ASSERTION) -> dict[str, str]:
+    """A request made in the privacy centre: the sign-in counts as the identity check (recorded as such);
+    `linked` when a request of the same kind is already open."""
+    email = _centre_email(request, assertion)
+    status = await centre.make_request(
+        context(request),
+        email,
+        kind=body.kind,
+        text=body.text,
+        language=body.language,
+        corrections=body.corrections,
+    )
+    return {"status": status}

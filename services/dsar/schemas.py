@@ -38,6 +38,34 @@ class RequestIn(Strict):
         return self
 
 
+class CentreRequestIn(Strict):
+    """A request made in the privacy centre: the address is the one the centre's assertion names."""
+
+    kind: RequestKind
+    text: str = Field("", max_length=5000)
+    language: str = Field("nl", pattern="^(nl|en)$")
+    corrections: dict[str, str] | None = Field(None, max_length=20, description="Rectification: field -> new value")
+
+    @model_validator(mode="after")
+    def _corrections(self) -> CentreRequestIn:
+        if self.kind == RequestKind.RECTIFICATION and not self.corrections:
+            raise ValueError('a rectification needs corrections: {"field": "new value"}')
+        return self
+
+
+class CentreRequestOut(BaseModel):
+    kind: str
+    state: str
+    open: bool
+    received_at: datetime
+    deadline: datetime
+    overdue: bool
+    completed_at: datetime | None
+    extension_reason: str | None
+    refusal_reason: str | None
+    export_url: str | None = Field(description="A finished access request: its export, behind a signed link")
+
+
 class StaffRequestIn(RequestIn):
     """A request that reached staff by letter, email or phone."""
 

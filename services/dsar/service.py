@@ -78,8 +78,10 @@ async def intake(
     corrections: dict[str, str] | None = None,
     received_at: datetime | None = None,
     verified_by: str | None = None,
+    verified_method: str | None = None,
 ) -> DsarRequest | None:
-    """Record a request. Unless staff verified the person, an emailed single-use link checks identity.
+    """Record a request. Unless staff verified the person (`verified_by`) or the privacy centre vouches for
+    them (`verified_method`), an emailed single-use link checks identity.
     A second open request of the same kind for the same person is linked to the first (returns None)."""
     now = datetime.now(UTC)
     received = received_at or now
@@ -134,8 +136,8 @@ async def intake(
             ),
             subject=subject,
         )
-        if verified_by is not None:
-            await _verified(ctx, s, request, now, method=f"staff: {verified_by}")
+        if verified_by is not None or verified_method is not None:
+            await _verified(ctx, s, request, now, method=verified_method or f"staff: {verified_by}")
         else:
             token, digest = new_single_use_token()
             request.verify_hash, request.verify_expires_at = digest, domain.verification_expires(now)
@@ -145,7 +147,12 @@ async def intake(
                 request,
                 "verify",
                 mails.verify(
-                    to=email, kind=kind.value, url=ctx.url(f"/v1/verify/{token}"), days=domain.VERIFY_LINK_DAYS
+                    to=email,
+                    lang=language,
+                    centre_url=ctx.settings.privacy_centre_url,
+                    kind=kind.value,
+                    url=ctx.url(f"/v1/verify/{token}"),
+                    days=domain.VERIFY_LINK_DAYS,
                 ),
             )
     return request
@@ -274,19 +281,20 @@ async def _complete(ctx: DsarContext, s: AsyncSession, request: DsarRequest, ans
     details = await personal_details(ctx, s, request)
     email = details.get("email")
     if email:
+        common = {"to": email, "lang": request.language, "centre_url": ctx.settings.privacy_centre_url}
         if request.kind == RequestKind.ACCESS:
             link = ctx.url(
                 "/v1/exports/" + ctx.links.sign("export", ctx.settings.export_link_days * 86400, r=request.id)
             )
-            mail = mails.access_ready(to=email, url=link, days=ctx.settings.export_link_days)
+            mail = mails.access_ready(**common, url=link, days=ctx.settings.export_link_days)
         elif request.kind == RequestKind.ERASURE:
             erased = [a.holder for a in answers if a.outcome in (Outcome.ERASED, Outcome.NOTHING_HELD)]
             kept = [(a.holder, a.reason or "-") for a in answers if a.outcome == Outcome.REFUSED]
-            mail = mails.erasure_done(to=email, erased=erased, kept=kept)
+            mail = mails.erasure_done(**common, erased=erased, kept=kept)
         elif request.kind == RequestKind.RECTIFICATION:
-            mail = mails.rectified(to=email, holders=[a.holder for a in answers if a.outcome == Outcome.RECTIFIED])
+            mail = mails.rectified(**common, holders=[a.holder for a in answers if a.outcome == Outcome.RECTIFIED])
         else:
-            mail = mails.closed(to=email, kind=request.kind)
+            mail = mails.closed(**common, kind=request.kind)
         await send_mail(ctx, s, request, "completed", mail)
     await ctx.rt.recorder.record(
         s,

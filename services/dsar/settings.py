@@ -13,10 +13,14 @@ from services.common.settings import ServiceSettings
 class DsarSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DSAR_", extra="ignore")
     service_name: ClassVar[str] = "dsar"
-    secret_fields: ClassVar[tuple[str, ...]] = (*ServiceSettings.secret_fields, "link_signing_key")
+    secret_fields: ClassVar[tuple[str, ...]] = (*ServiceSettings.secret_fields, "link_signing_key", "centre_key")
+    shared_secret_fields: ClassVar[tuple[str, ...]] = (*ServiceSettings.shared_secret_fields, "centre_key")
 
     port: int = Field(8002, description="HTTP port.")
     link_signing_key: SecretStr | None = Field(None, description="HMAC key of export links, base64.")
+    centre_key: SecretStr | None = Field(
+        None, description="HMAC key, base64, the same as CONSENT_CENTRE_KEY (the privacy centre's word for a person)."
+    )
     holder_answer_days: int = Field(
         10, description="A holder that has not answered this many days after the fan-out is shown as late."
     )

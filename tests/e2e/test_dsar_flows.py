@@ -5,12 +5,15 @@ afterwards nothing readable about them is left in consent while every ledger sti
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from typing import Any
 
+import jsonschema
+
 from services.common.auth import create_site_key, create_token
 from services.common.ledger.verify import verify_export
-from tests.conftest import eventually, system
+from tests.conftest import ROOT, eventually, system
 
 EMAIL = "Femke.Visser@example.nl"
 BASE = "https://dsar.example.nl"
@@ -57,6 +60,8 @@ async def test_access_then_erasure(kafka: str, make_settings: Any, smtp: Any) ->
         assert "klaar" in ready["Subject"]
         export_path = link(ready, "exports")
         data = (await c["dsar"].get(export_path, params={"format": "json"})).json()
+        export_schema = json.loads((ROOT / "schemas" / "access-export.schema.json").read_text())
+        jsonschema.validate(data, export_schema, format_checker=jsonschema.FormatChecker())
         consent_part = data["holders"]["consent"]
         assert consent_part["outcome"] == "provided" and data["holders"]["breach"]["outcome"] == "nothing_held"
         records = consent_part["data"]["records"]
@@ -66,7 +71,11 @@ async def test_access_then_erasure(kafka: str, make_settings: Any, smtp: Any) ->
         assert len(consent_part["data"]["recipients"]) == 13
         html_nl = (await c["dsar"].get(export_path)).text
         html_en = (await c["dsar"].get(export_path, params={"lang": "en"})).text
-        assert "Jouw gegevens" in html_nl and "Your data" in html_en and "contact_form" in html_en
+        assert "Alle gegevens die we van je hebben" in html_nl and "All the data we hold about you" in html_en
+        assert "Je toestemmingen" in html_nl and "Meldingen van datalekken" in html_nl and "Je verzoeken" in html_nl
+        assert "Replying to the contact form" in html_en and "through the contact form" in html_en.lower()
+        assert "contact_form" not in html_en and ">Given<" in html_en, "no ids or state codes for a person"
+        assert "Contact opnemen na het contactformulier" in html_nl and "gegeven" in html_nl
         assert (await c["dsar"].get(export_path[:-4] + "AAAA")).status_code == 404
 
         # erasure: every holder erases; the person is told; nothing readable remains in consent
@@ -75,7 +84,7 @@ async def test_access_then_erasure(kafka: str, make_settings: Any, smtp: Any) ->
         assert (await c["dsar"].post(link(smtp.to(EMAIL)[0], "verify"))).status_code == 200
         await eventually(lambda: len(smtp.to(EMAIL)) >= 2, within=60)
         summary = smtp.to(EMAIL)[1].get_body(preferencelist=("plain",)).get_content()
-        assert "Verwijderd bij: breach, consent" in summary
+        assert "Verwijderd uit: ons datalekregister, ons toestemmingenregister" in summary
         token = await create_token(consent_rt.db, "dpo", ["dpo"])
         history = (
             await c["consent"].post(

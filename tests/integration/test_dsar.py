@@ -137,7 +137,7 @@ async def test_extension_within_the_first_month_and_refusal(dsar: Any) -> None:
     assert ext.status_code == 200 and ext.json()["state"] == "extended"
     assert ext.json()["extension_reason"] == "veel systemen te doorzoeken"
     assert ext.json()["days_left"] > 80
-    mail = next(m for m in await mail_to(smtp, "lang@example.nl") if "Meer tijd" in m["Subject"])
+    mail = next(m for m in await mail_to(smtp, "lang@example.nl") if "meer tijd" in m["Subject"])
     assert "veel systemen" in mail.get_body(preferencelist=("plain",)).get_content()
     refused = await client.post(
         f"/admin/requests/{old['id']}/refuse",

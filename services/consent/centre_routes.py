@@ -1,0 +1,214 @@
+"""The privacy centre's pages (`/privacy`): plain HTML forms that work without JavaScript. Thin: parse the
+form, call a use-case in centre.py, answer with a page or a redirect (POST, then GET)."""
+
+from __future__ import annotations
+
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from services.common import pages, words
+from services.common.auth import Open
+from services.common.emails import check_email
+from services.common.sessions import CookieSessions, csrf_ok
+from services.consent import centre
+from services.consent.context import ConsentContext
+from services.consent.dsar_client import DsarUnavailable
+from services.consent.routes import context, evidence
+
+router = APIRouter(prefix="/privacy", tags=["privacy centre"])
+TEMPLATES = pages.templates(FilePath(__file__).parent)
+SIGNED_IN = Open("the privacy centre: its session cookie (from a single-use mailed link) is the credential")
+LINK = Open("the single-use token in the path is the credential")
+TOKEN = Annotated[str, Path(min_length=10, max_length=200)]
+LANG = Annotated[str | None, Query(pattern="^(nl|en)$")]
+FORM_LANG = Annotated[str, Form(pattern="^(nl|en)$")]
+CSRF = Annotated[str, Form(max_length=100)]
+PURPOSE = Annotated[str, Form(min_length=1, max_length=60)]
+KINDS = ("access", "erasure", "rectification", "restriction", "objection")
+FIELDS = ("name", "email", "phone", "address", "company_name", "date_of_birth")
+DONE = frozenset({"withdrawn", "granted", "confirm", "nothing", "started", "linked", "signed_out", "unavailable"})
+
+
+def sessions(ctx: ConsentContext) -> CookieSessions:
+    return CookieSessions(
+        ctx.settings.secret_bytes("link_signing_key"),
+        name="privacy_centre",
+        path="/privacy",
+        idle_seconds=ctx.settings.centre_session_minutes * 60,
+    )
+
+
+def _show(request: Request, name: str, context_: dict[str, Any], *, status: int = 200) -> HTMLResponse:
+    ctx = context(request)
+    base = {"controller": ctx.catalogue.controller.get("controller", ""), "policy_url": ctx.settings.policy_url}
+    return pages.page(TEMPLATES, request, name, {**base, **context_}, personal=True, status=status)
+
+
+def _back(lang: str, done: str, purpose: str = "") -> RedirectResponse:
+    query = f"?lang={lang}&done={done}" + (f"&p={purpose}" if purpose else "")
+    return RedirectResponse("/privacy" + query, status_code=303)
+
+
+@router.get("", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)])
+async def home(
+    request: Request,
+    lang: LANG = None,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+    p: Annotated[str | None, Query(max_length=60)] = None,
+) -> HTMLResponse:
+    """Signed in: the person's consents, requests, recipients and history. Otherwise: the sign-in form."""
+    ctx = context(request)
+    store = sessions(ctx)
+    session = store.open(request)
+    if session is None:
+        shown = words.language(lang)
+        return _show(request, "centre/sign_in.html", {"lang": shown, "signed_out": done == "signed_out"})
+    response = await _home(
+        request,
+        session,
+        words.language(lang or session.get("l")),
+        done=done if done in DONE else None,
+        done_purpose=ctx.catalogue.purpose(p or ""),
+    )
+    store.keep(response, request, session)  # the idle timeout starts again
+    return response
+
+
+async def _home(
+    request: Request, session: dict[str, Any], lang: str, *, status: int = 200, **extra: Any
+) -> HTMLResponse:
+    ctx = context(request)
+    view = await centre.overview(ctx, session["s"], lang)
+    return _show(
+        request,
+        "centre/home.html",
+        {
+            "done": None,
+            "done_purpose": None,
+            "form_error": False,
+            "form": {"kind": "", "text": ""},
+            **view,
+            **extra,
+            "lang": lang,
+            "email": session["e"],
+            "csrf": session["csrf"],
+            "requests": await centre.requests(ctx, session["e"]),
+            "kinds": KINDS,
+            "fields": FIELDS,
+        },
+        status=status,
+    )
+
+
+@router.post("/sign-in", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)])
+async def ask_link(
+    request: Request, email: Annotated[str, Form(max_length=320)], lang: FORM_LANG = "nl"
+) -> HTMLResponse:
+    """Mail a sign-in link. The same page whether or not we know the address; 429 (same words) when too
+    many were asked for this address or from this IP."""
+    try:
+        address = check_email(email.strip())
+    except ValueError:
+        return _show(request, "centre/sign_in.html", {"lang": lang, "error": True, "email": email}, status=422)
+    client = request.client.host if request.client else "-"
+    try:
+        await centre.send_sign_in(context(request), address, lang, client)
+    except centre.TooManyMails:
+        return _show(request, "centre/sent.html", {"lang": lang}, status=429)
+    return _show(request, "centre/sent.html", {"lang": lang})
+
+
+@router.get("/sign-in/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
+async def link_page(token: TOKEN, request: Request, lang: LANG = None) -> HTMLResponse:
+    """A button, never an action: mail scanners open links, people press buttons."""
+    return _show(request, "centre/open.html", {"lang": words.language(lang)})
+
+
+@router.post("/sign-in/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
+async def sign_in(token: TOKEN, request: Request, lang: LANG = None) -> Response:
+    """Use the link (once): start a session and go to the centre; a used or expired link offers a new one."""
+    ctx = context(request)
+    try:
+        session = await centre.open_sign_in(ctx, token)
+    except centre.LinkRefused as exc:
+        return _show(request, "centre/sign_in.html", {"lang": words.language(lang), "refused": exc.why}, status=410)
+    response = RedirectResponse(f"/privacy?lang={words.language(lang or session['l'])}", status_code=303)
+    sessions(ctx).start(response, request, session)
+    return response
+
+
+def _session_or_page(request: Request, csrf: str, lang: str) -> dict[str, Any] | HTMLResponse:
+    session = sessions(context(request)).open(request)
+    if session is None:
+        return _show(request, "centre/sign_in.html", {"lang": lang, "expired": True}, status=401)
+    if not csrf_ok(session, csrf):
+        return _show(request, "centre/sign_in.html", {"lang": lang, "forged": True}, status=403)
+    return session
+
+
+@router.post("/withdraw", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)])
+async def withdraw(
+    request: Request,
+    csrf: CSRF,
+    purpose: PURPOSE,
+    third_party: Annotated[str, Form(max_length=200)] = "",
+    lang: FORM_LANG = "nl",
+) -> Response:
+    """GDPR 7(3): withdrawing is one press, like giving; the person and their linked browsers, at once."""
+    session = _session_or_page(request, csrf, lang)
+    if isinstance(session, HTMLResponse):
+        return session
+    done = await centre.withdraw(context(request), session["s"], purpose, third_party or None, evidence(request))
+    return _back(lang, "withdrawn" if done else "nothing", purpose)
+
+
+@router.post("/grant", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)])
+async def grant(request: Request, csrf: CSRF, purpose: PURPOSE, lang: FORM_LANG = "nl") -> Response:
+    """Give a standing consent (the newsletter): confirmed by mail first where the purpose asks for it."""
+    session = _session_or_page(request, csrf, lang)
+    if isinstance(session, HTMLResponse):
+        return session
+    confirmation = await centre.grant(context(request), session["e"], purpose, evidence(request), lang)
+    return _back(lang, "confirm" if confirmation else "granted", purpose)
+
+
+@router.post("/requests", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)])
+async def make_request(
+    request: Request,
+    csrf: CSRF,
+    kind: Annotated[str, Form(pattern="^(access|erasure|rectification|restriction|objection)$")],
+    text: Annotated[str, Form(max_length=5000)] = "",
+    field_1: Annotated[str, Form(max_length=40)] = "",
+    value_1: Annotated[str, Form(max_length=500)] = "",
+    field_2: Annotated[str, Form(max_length=40)] = "",
+    value_2: Annotated[str, Form(max_length=500)] = "",
+    lang: FORM_LANG = "nl",
+) -> Response:
+    """Access, erasure, rectification, restriction or objection, through dsar's public centre API."""
+    session = _session_or_page(request, csrf, lang)
+    if isinstance(session, HTMLResponse):
+        return session
+    corrections = {f: v.strip() for f, v in ((field_1, value_1), (field_2, value_2)) if f in FIELDS and v.strip()}
+    if kind == "rectification" and not corrections:
+        extra = {"form_error": True, "form": {"kind": kind, "text": text}}
+        return await _home(request, session, lang, status=422, **extra)
+    try:
+        status = await centre.make_request(
+            context(request), session["e"], kind=kind, text=text, lang=lang, corrections=corrections
+        )
+    except DsarUnavailable:
+        return _back(lang, "unavailable")
+    return _back(lang, status)
+
+
+@router.post("/sign-out", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)])
+async def sign_out(request: Request, csrf: CSRF, lang: FORM_LANG = "nl") -> Response:
+    session = _session_or_page(request, csrf, lang)
+    if isinstance(session, HTMLResponse):
+        return session
+    response = RedirectResponse(f"/privacy?lang={lang}&done=signed_out", status_code=303)
+    sessions(context(request)).end(response, request)
+    return response
