@@ -49,6 +49,7 @@ test-unit: install
 
 infra:
 	scripts/chromium.sh
+	scripts/promtool.sh
 	scripts/postgres.sh start
 	scripts/kafka.sh start
 

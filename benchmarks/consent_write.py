@@ -100,7 +100,10 @@ def wrk(port: int, seconds: int, connections: int) -> tuple[float, str]:
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise SystemExit(f"wrk saw {errors.group(1)} failed responses:\n{out}")
-    p99 = re.search(r"99%\s+(\S+)", out)
+    # the latency distribution's 99% line, not the thread-stats table above it (whose "+/- Stdev"
+    # column also ends in %, so a loose pattern picked up Req/Sec figures as the p99)
+    distribution = out.split("Latency Distribution", 1)[-1]
+    p99 = re.search(r"^\s*99%\s+(\S+)\s*$", distribution, re.M)
     return rate, p99.group(1) if p99 else "?"
 
 
@@ -254,20 +257,53 @@ async def main() -> None:
         "CONSENT_LINK_SIGNING_KEY": b64(),
         "CONSENT_ACTIVECAMPAIGN_WEBHOOK_SECRET": secrets.token_hex(8),
     }
+    # the same capture with metrics and tracing switched off, on a database and topics of its own (two
+    # relays on one outbox would publish each other's rows)
+    quiet_name = name + "_off"
+    admin = await asyncpg.connect(ADMIN)
+    await admin.execute(f'CREATE DATABASE "{quiet_name}"')
+    await admin.close()
+    quiet_prefix = prefix.rstrip(".") + "off."
+    quiet_env = {
+        **env,
+        "CONSENT_DATABASE_URL": f"postgresql+asyncpg://privacy:privacy@127.0.0.1:5432/{quiet_name}",
+        "CONSENT_KAFKA_TOPIC_PREFIX": quiet_prefix,
+        "CONSENT_METRICS_ENABLED": "0",
+        "OTEL_SDK_DISABLED": "true",
+    }
+    # and with every span recorded (what an exporter with the SDK's default sampler costs, minus the export)
+    recorded_name = name + "_rec"
+    admin = await asyncpg.connect(ADMIN)
+    await admin.execute(f'CREATE DATABASE "{recorded_name}"')
+    await admin.close()
+    recorded_prefix = prefix.rstrip(".") + "rec."
+    recorded_env = {
+        **env,
+        "CONSENT_DATABASE_URL": f"postgresql+asyncpg://privacy:privacy@127.0.0.1:5432/{recorded_name}",
+        "CONSENT_KAFKA_TOPIC_PREFIX": recorded_prefix,
+        "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+    }
     bare = serve("benchmarks.support.bare_app:app", 18900, {}, factory=False, workers=args.workers)
     parsing = serve("benchmarks.support.bare_app:validating", 18902, {}, factory=False, workers=args.workers)
     consent = serve("services.consent.main:create", 18901, env, factory=True, workers=args.workers)
+    quiet = serve("services.consent.main:create", 18903, quiet_env, factory=True, workers=args.workers)
+    recorded = serve("services.consent.main:create", 18904, recorded_env, factory=True, workers=args.workers)
     try:
         wait_ready("http://127.0.0.1:18900/docs")
         wait_ready("http://127.0.0.1:18902/docs")
         wait_ready("http://127.0.0.1:18901/readyz", 120)  # 503 until database and Kafka answer
+        wait_ready("http://127.0.0.1:18903/readyz", 120)
+        wait_ready("http://127.0.0.1:18904/readyz", 120)
         if args.rate:
             await report_latency(18901, prefix, args.rate, args.seconds)
             return
         for port in (18900, 18902):
             wrk(port, 2, args.connections)  # warm-up
         wrk(18901, 5, args.connections)  # warm-up, and some thousands of rows in the tables
-        await analyze(name)
+        wrk(18903, 5, args.connections)
+        wrk(18904, 5, args.connections)
+        for db in (name, quiet_name, recorded_name):
+            await analyze(db)
         bare_cpu = CpuMeter({"server": tree(bare.pid)})
         consent_cpu = CpuMeter({"server": tree(consent.pid), "PostgreSQL": named("postgres"), "Kafka": named("java")})
         bare_cpu.start()
@@ -277,6 +313,10 @@ async def main() -> None:
         consent_cpu.start()
         consent_rate, consent_p99 = wrk(18901, args.seconds, args.connections)
         consent_cpu.stop()
+        # off, then on again: the two on-runs bracket the off-run, so drift shows and averages out
+        quiet_rate, quiet_p99 = wrk(18903, args.seconds, args.connections)
+        again_rate, _ = wrk(18901, args.seconds, args.connections)
+        recorded_rate, _ = wrk(18904, args.seconds, args.connections)
         print(
             f"{args.connections} connections, {args.workers} uvicorn worker(s) per server, wrk, {args.seconds} s each"
         )
@@ -287,15 +327,28 @@ async def main() -> None:
         )
         print(f"consent capture (PostgreSQL, ledger, outbox, Kafka): {consent_rate:8.0f} req/s  (p99 {consent_p99})")
         print(f"ratio consent / bare: {consent_rate / bare_rate:.2f} (target >= 0.50)")
+        observed = (consent_rate + again_rate) / 2
+        print(
+            f"consent with metrics and tracing on (default sampling): {consent_rate:.0f} and {again_rate:.0f} req/s; "
+            f"off (METRICS_ENABLED=0, OTEL_SDK_DISABLED=true): {quiet_rate:.0f} req/s (p99 {quiet_p99})"
+        )
+        print(f"ratio observability on / off: {observed / quiet_rate:.3f} (target >= 0.95)")
+        print(
+            f"every span recorded (OTEL_TRACES_SAMPLER=parentbased_always_on, no export): {recorded_rate:.0f} req/s"
+            f" = {recorded_rate / quiet_rate:.3f} x off"
+        )
         explain_cpu(bare_cpu, bare_rate, consent_cpu, consent_rate, args.seconds)
         await report_latency(18901, prefix, consent_rate / 2, args.seconds)
     finally:
-        for p in (bare, parsing, consent):
+        for p in (bare, parsing, consent, quiet, recorded):
             p.terminate()
             p.wait(10)
         await delete_topics(KAFKA, prefix)
+        await delete_topics(KAFKA, quiet_prefix)
+        await delete_topics(KAFKA, recorded_prefix)
         admin = await asyncpg.connect(ADMIN)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for db in (name, quiet_name, recorded_name):
+            await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.close()
         shutil.rmtree(var, ignore_errors=True)
 

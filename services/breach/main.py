@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.breach import metrics
 from services.breach.handlers import CONSUMERS
 from services.breach.routes import router
 from services.breach.settings import BreachSettings
@@ -14,7 +15,9 @@ from services.common.runtime import Runtime
 
 
 def build_runtime(settings: BreachSettings | None = None) -> Runtime:
-    return Runtime(settings or BreachSettings(), Path(__file__).parent / "migrations", CONSUMERS)
+    rt = Runtime(settings or BreachSettings(), Path(__file__).parent / "migrations", CONSUMERS)
+    metrics.register(rt)
+    return rt
 
 
 def create(runtime: Runtime | None = None) -> FastAPI:

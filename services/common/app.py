@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.auth import Open, RateLimiter, Scoped
+from services.common.auth import Open, RateLimiter, Scoped, ScrapeAccess
 from services.common.auth import Scope as TokenScope
 from services.common.bounces import record_notice
 from services.common.errors import ServiceError, handle_service_error
@@ -52,6 +52,24 @@ async def readyz(request: Request) -> JSONResponse:
     if problems:
         return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
     return JSONResponse({"status": "ready"})
+
+
+operations = APIRouter(tags=["operations"])
+
+
+@operations.get(
+    "/metrics",
+    dependencies=[Depends(ScrapeAccess())],
+    response_class=Response,
+    responses={200: {"content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}}}},
+)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics in the text exposition format, every name prefixed `privacy_`, labelled by
+    `service` (README: Operations). Needs a `system` or `admin` token unless `METRICS_OPEN` is set."""
+    runtime: Runtime = request.app.state.runtime
+    if not runtime.metrics.enabled:
+        return PlainTextResponse("metrics are switched off (METRICS_ENABLED=0)", status_code=404)
+    return Response(await runtime.metrics.expose(runtime), media_type=runtime.metrics.content_type)
 
 
 mail = APIRouter(tags=["mail"])
@@ -165,6 +183,7 @@ def create_app(
     app.include_router(health)
     app.include_router(ledger_router)
     app.include_router(mail)
+    app.include_router(operations)
     app.include_router(page_assets)
     app.add_middleware(DynamicCors)
     app.add_middleware(PageHeaders)

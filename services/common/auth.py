@@ -217,6 +217,19 @@ class Scoped(Access):
         return principal
 
 
+class ScrapeAccess(Scoped):
+    """`GET /metrics`: a `system` (or `admin`) token, or nothing at all where the setting `METRICS_OPEN`
+    says the port is reachable from the scrape network alone."""
+
+    def __init__(self) -> None:
+        super().__init__(Scope.SYSTEM, Scope.ADMIN)
+
+    async def __call__(self, request: Request) -> Principal:
+        if request.app.state.runtime.settings.metrics_open:
+            return Principal("scrape network", frozenset())
+        return await super().__call__(request)
+
+
 # --- management (the CLI and dev bootstrap) ----------------------------------------------------------
 
 

@@ -109,9 +109,16 @@ class GroupCommit(Generic[Item]):
             self._dispatch()
 
     async def _commit(self, batch: list[Entry]) -> None:
+        items = [item for item, _ in batch]
+        tracing = self.db.tracing
+        traced: Any = contextlib.nullcontext()
+        if tracing is not None:  # one transaction for many requests: its own trace, linked to each of theirs
+            links = [p for p in (getattr(i, "traceparent", None) for i in items[:32]) if p] if tracing.recording else []
+            traced = tracing.span("group commit", root=True, links=links, attributes={"privacy.batch.size": len(items)})
         try:
-            async with self.db.unit() as tx:
-                results = await self.flush(tx, [item for item, _ in batch])
+            with traced:
+                async with self.db.unit() as tx:
+                    results = await self.flush(tx, items)
         except Exception as exc:  # noqa: BLE001 - isolate the failing item
             if len(batch) == 1:
                 if not batch[0][1].done():

@@ -138,6 +138,7 @@ async def record_notice(rt: Any, raw: bytes) -> dict[str, str]:
                     mail_id=mail.id, purpose=mail.purpose, status=notice.status, diagnostic=notice.diagnostic
                 )
                 await rt.recorder.record(s, payload, subject=mail.subject, publish=False)
+                rt.metrics.inc(rt.metrics.mail, "bounced")
             outcome = "bounced"
         elif notice.action == "delayed" and mail.status == "sent":
             await s.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -13,7 +14,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from services.common.db import Database, insert_ignoring_duplicates
 from services.common.events import CloudEvent, EventData, EventError
 from services.common.kafka import idempotent_producer
+from services.common.metrics import Metrics
 from services.common.models import InboxEvent, table_of
+from services.common.telemetry import SpanKind, Tracing
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +28,21 @@ class EventConsumer:
     """Consumes `topics` as consumer group `group`; applies each event once; dead-letters the rest."""
 
     def __init__(
-        self, db: Database, bootstrap: str, *, group: str, topics: list[str], handlers: dict[type[EventData], Handler]
+        self,
+        db: Database,
+        bootstrap: str,
+        *,
+        group: str,
+        topics: list[str],
+        handlers: dict[type[EventData], Handler],
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics or Metrics(group, enabled=False)
+        self.tracing = tracing
+        self._consumer: Any = None
+        self._done: dict[tuple[str, int], int] = {}  # next offset to handle, per partition
         self.bootstrap = bootstrap
         self.group = group
         self.topics = topics
@@ -47,6 +62,7 @@ class EventConsumer:
             max_poll_records=200,
         )
         producer = idempotent_producer(self.bootstrap, client_id=f"{self.group}-dlq")
+        self._consumer = consumer
         while True:
             try:
                 await consumer.start()
@@ -64,30 +80,56 @@ class EventConsumer:
                         await self._handle(message, producer)
                     # Every effect above is committed: now the offset may move past them.
                     await consumer.commit({tp: messages[-1].offset + 1})
+                    self._done[(tp.topic, tp.partition)] = messages[-1].offset + 1
         finally:
             await consumer.stop()
             await producer.stop()
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Records behind each assigned partition's end (what the last fetch saw)."""
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        out = {}
+        for tp in consumer.assignment():
+            end = consumer.highwater(tp)
+            if end is not None:
+                out[(tp.topic, tp.partition)] = max(0, end - self._done.get((tp.topic, tp.partition), end))
+        return out
 
     async def _handle(self, message: Any, producer: Any) -> None:
         try:
             event = CloudEvent.from_kafka(message.value, list(message.headers or ()))
             if event.type not in self.handlers:
                 event.payload()  # an unknown or malformed type is dead-lettered; a known one ignored
+                self.metrics.inc(self.metrics.consumer_records, self.group, "ignored")
                 return
             payload = event.payload()
         except EventError as exc:
-            await self._dead_letter(producer, message, str(exc))
+            await self._dead_letter(producer, message, str(exc), "malformed")
             return
-        for attempt in range(1, HANDLER_ATTEMPTS + 1):
-            try:
-                await self.apply(event, payload)
-                return
-            except Exception as exc:
-                log.exception("consumer %s failed on %s (attempt %d)", self.group, event.id, attempt)
-                if attempt == HANDLER_ATTEMPTS:
-                    await self._dead_letter(producer, message, f"handler failed: {exc!r}")
-                else:
-                    await asyncio.sleep(0.5 * attempt)
+        traced = (
+            self.tracing.span(
+                f"consume {event.type}",
+                kind=SpanKind.CONSUMER,
+                parent=event.traceparent,
+                attributes={"messaging.destination.name": message.topic, "messaging.message.id": event.id},
+            )
+            if self.tracing
+            else contextlib.nullcontext()
+        )
+        with traced:
+            for attempt in range(1, HANDLER_ATTEMPTS + 1):
+                try:
+                    applied = await self.apply(event, payload)
+                    self.metrics.inc(self.metrics.consumer_records, self.group, "applied" if applied else "duplicate")
+                    return
+                except Exception as exc:
+                    log.exception("consumer %s failed on %s (attempt %d)", self.group, event.id, attempt)
+                    if attempt == HANDLER_ATTEMPTS:
+                        await self._dead_letter(producer, message, f"handler failed: {exc!r}", "handler_failed")
+                    else:
+                        await asyncio.sleep(0.5 * attempt)
 
     async def apply(self, event: CloudEvent, payload: EventData) -> bool:
         """Apply once: False when this consumer already applied the event (a redelivery)."""
@@ -110,7 +152,7 @@ class EventConsumer:
         self.applied += 1
         return True
 
-    async def _dead_letter(self, producer: Any, message: Any, reason: str) -> None:
+    async def _dead_letter(self, producer: Any, message: Any, reason: str, kind: str) -> None:
         log.warning("dead-lettering %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
         headers = [
             *(message.headers or ()),
@@ -122,6 +164,7 @@ class EventConsumer:
         ]
         await producer.send_and_wait(self.dlq_topic, value=message.value, key=message.key, headers=headers)
         self.dead_lettered += 1
+        self.metrics.inc(self.metrics.dead_letters, self.group, kind)
 
 
 __all__ = ["EventConsumer", "Handler", "TopicPartition"]

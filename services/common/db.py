@@ -41,13 +41,19 @@ class Database:
         self.commit_hooks: list[Callable[[], None]] = []
         self._raw_pool: Any = None  # asyncpg pool for hot paths (see `unit`), made at first use
         self._raw_pool_lock = asyncio.Lock()
+        self.tracing: Any = None  # services.common.telemetry.Tracing, set by the runtime
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside BEGIN ... COMMIT; rolled back when the block raises."""
+    async def transaction(self, *, span: str | None = "transaction") -> AsyncIterator[AsyncSession]:
+        """A session inside BEGIN ... COMMIT; rolled back when the block raises. A use-case's transaction
+        is a trace span (`span`; None for the background loops' own bookkeeping)."""
         lock = self._write_lock or contextlib.nullcontext()
-        async with lock, self.sessions() as session, session.begin():
-            yield session
+        traced = self.tracing.span(span) if (span and self.tracing) else contextlib.nullcontext()
+        with traced:
+            async with lock, self.sessions() as session, session.begin():
+                yield session
+        for counted in session.info.pop("after_commit", ()):  # e.g. metrics: only what was committed
+            counted()
         if session.info.get("wake"):
             for hook in self.commit_hooks:
                 hook()

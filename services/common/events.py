@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -10,6 +11,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.common.ids import uuid4_str
+from services.common.telemetry import current_traceparent
+
+TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -98,6 +102,8 @@ class CloudEvent:
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
     dataschema: str | None = None
     partitionkey: str | None = None
+    # CloudEvents distributed-tracing extension: the W3C trace context of the span that wrote the event
+    traceparent: str | None = None
 
     @classmethod
     def of(
@@ -109,8 +115,10 @@ class CloudEvent:
         event_id: str | None = None,
         time: datetime | None = None,
         key: str | None = None,
+        traceparent: str | None = None,
     ) -> CloudEvent:
-        """`key` (the partition key) defaults to the subject: one person's events stay in order."""
+        """`key` (the partition key) defaults to the subject: one person's events stay in order.
+        `traceparent` defaults to the current span's (the request or consumed event being handled)."""
         return cls(
             type=payload.type_name(),
             source=source,
@@ -120,6 +128,7 @@ class CloudEvent:
             time=time or datetime.now(UTC),
             dataschema=payload.schema_uri(),
             partitionkey=key or subject,
+            traceparent=traceparent or current_traceparent(),
         )
 
     def to_kafka(self) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
@@ -142,6 +151,8 @@ class CloudEvent:
             headers.append(("ce_dataschema", self.dataschema))
         if self.partitionkey is not None:
             headers.append(("ce_partitionkey", self.partitionkey))
+        if self.traceparent is not None:
+            headers.append(("ce_traceparent", self.traceparent))
         value = None
         if self.data is not None:
             headers.append(("content-type", CONTENT_TYPE))
@@ -185,6 +196,8 @@ class CloudEvent:
             time=time,
             dataschema=h.get("ce_dataschema"),
             partitionkey=h.get("ce_partitionkey"),
+            # a context that is not W3C's is dropped (a new trace starts), never an error: tracing is advice
+            traceparent=h["ce_traceparent"] if TRACEPARENT.match(h.get("ce_traceparent", "")) else None,
         )
 
     def payload(self) -> EventData:

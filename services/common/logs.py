@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.common import telemetry
 from services.common.ids import uuid4_hex
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -36,6 +37,9 @@ class JsonFormatter(logging.Formatter):
         rid = request_id.get()
         if rid:
             out["request_id"] = rid
+        traced = telemetry.ids()
+        if traced is not None:
+            out["trace_id"], out["span_id"] = traced
         out.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")})
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
@@ -72,6 +76,13 @@ class RequestContext:
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500
+        runtime = getattr(scope["app"].state, "runtime", None)
+        tracing = getattr(runtime, "tracing", None)
+        metrics = getattr(runtime, "metrics", None)
+        span: Any = None
+        if tracing is not None:
+            traceparent = dict(scope["headers"]).get(b"traceparent", b"").decode("latin-1")
+            span, attached = tracing.server_span(scope["method"], traceparent or None)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -88,16 +99,21 @@ class RequestContext:
             # answer and nothing accepted, so not a server error with a traceback.
             status = 499
         finally:
+            # the route's template, never the path: paths carry tokens (signed links, the webhook secret)
+            route = getattr(scope.get("route"), "path", None) or "(no route)"
+            seconds = time.perf_counter() - started
+            if metrics is not None:
+                metrics.request(scope["method"], route, status, seconds)
             if scope["path"] not in ("/healthz", "/readyz"):
-                # the route's template, never the path: paths carry tokens (signed links, the webhook secret)
-                route = getattr(scope.get("route"), "path", None) or "(no route)"
                 self.log.info(
                     "%s %s %s",
                     scope["method"],
                     route,
                     status,
-                    extra={"status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+                    extra={"status": status, "duration_ms": round(seconds * 1000, 2)},
                 )
+            if span is not None:
+                telemetry.Tracing.end_server_span(span, attached, f"{scope['method']} {route}", route, status)
             request_id.reset(token)
 
 

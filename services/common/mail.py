@@ -19,6 +19,7 @@ from sqlmodel import Field, SQLModel, col, select
 
 from services.common.crypto import ShreddedError, SubjectVault
 from services.common.db import Database
+from services.common.metrics import Metrics
 from services.common.models import ts_column, utcnow
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,17 @@ class SmtpSettings:
 class MailRelay:
     """Sends queued mail by SMTP; marks each message sent, retried, or dropped (subject erased)."""
 
-    def __init__(self, db: Database, vault: SubjectVault, smtp: SmtpSettings, *, poll_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        vault: SubjectVault,
+        smtp: SmtpSettings,
+        *,
+        poll_seconds: float = 1.0,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.db = db
+        self.metrics = metrics or Metrics("mail", enabled=False)
         self.vault = vault
         self.smtp = smtp
         self.poll_seconds = poll_seconds
@@ -151,6 +161,8 @@ class MailRelay:
         attempts: int | None = None,
         sent_at: datetime | None = None,
     ) -> None:
+        if status != "queued":
+            self.metrics.inc(self.metrics.mail, status)
         values: dict[str, object] = {"status": status, "last_error": error}
         if attempts is not None:
             values["attempts"] = attempts

@@ -22,7 +22,9 @@ from services.common.bulk import Writes, bulk_insert
 from services.common.db import Database, Tx, insert_ignoring_duplicates, raw_dsn
 from services.common.events import CloudEvent
 from services.common.kafka import idempotent_producer
+from services.common.metrics import Metrics
 from services.common.models import OutboxMessage, RelayLease, table_of
+from services.common.telemetry import SpanKind, Tracing
 
 log = logging.getLogger(__name__)
 OUTBOX = table_of(OutboxMessage)
@@ -74,6 +76,13 @@ def _partition(key: bytes | None, partitions: tuple[int, ...]) -> int:
     return partition
 
 
+def _traceparent(stored: str) -> str | None:
+    """The row's `ce_traceparent`, found in its stored headers without parsing them (JSON written by
+    `json.dumps` of (name, value) pairs: `["ce_traceparent", "00-..."]`)."""
+    at = stored.find('"ce_traceparent", "')
+    return stored[at + 19 : at + 74] if at >= 0 else None
+
+
 def _headers(stored: str) -> list[tuple[str, bytes]]:
     return [(k, v.encode()) for k, v in json.loads(stored)]
 
@@ -99,8 +108,12 @@ class OutboxRelay:
         linger_seconds: float = 0.005,
         keep: timedelta = timedelta(days=7),
         prune_seconds: float = 60.0,
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics or Metrics("outbox", enabled=False)
+        self.tracing = tracing
         self.bootstrap = bootstrap
         self.client_id = client_id
         self.owner = f"{client_id}-{uuid.uuid4().hex[:8]}"
@@ -180,7 +193,7 @@ class OutboxRelay:
             return True
         self._renew_at = 0.0
         now = datetime.now(UTC)
-        async with self.db.transaction() as session:
+        async with self.db.transaction(span=None) as session:
             await session.execute(
                 insert_ignoring_duplicates(
                     session,
@@ -218,24 +231,42 @@ class OutboxRelay:
                     raise ValueError(f"outbox row {row_id} is larger than a record batch")
                 chain.append((batch, []))
             chain[-1][1].append(row_id)
-        sends = [
-            (topic, partition, ids, await producer.send_batch(batch, topic, partition=partition))
-            for (topic, partition), chain in batches.items()
-            for batch, ids in chain
-        ]
-        acked: list[int] = []
-        failed: set[tuple[str, int]] = set()
-        for topic, partition, ids, fut in sends:
-            try:
-                await fut
-            except Exception as exc:  # noqa: BLE001 - left unpublished, retried in order next round
-                log.warning("outbox rows %s..%s not acknowledged: %r", ids[0], ids[-1], exc)
-                failed.add((topic, partition))
-                self._partitions.pop(topic, None)  # the topic may have changed
-                continue
-            if (topic, partition) not in failed:  # never mark a record past an unacked one of its partition
-                acked.extend(ids)
+        started = time.perf_counter()
+        with self._span(rows):
+            sends = [
+                (topic, partition, ids, await producer.send_batch(batch, topic, partition=partition))
+                for (topic, partition), chain in batches.items()
+                for batch, ids in chain
+            ]
+            acked: list[int] = []
+            failed: set[tuple[str, int]] = set()
+            for topic, partition, ids, fut in sends:
+                try:
+                    await fut
+                except Exception as exc:  # noqa: BLE001 - left unpublished, retried in order next round
+                    log.warning("outbox rows %s..%s not acknowledged: %r", ids[0], ids[-1], exc)
+                    failed.add((topic, partition))
+                    self._partitions.pop(topic, None)  # the topic may have changed
+                    continue
+                if (topic, partition) not in failed:  # never mark a record past an unacked one of its partition
+                    acked.extend(ids)
+        if self.metrics.enabled:
+            self.metrics.child(self.metrics.outbox_latency).observe(time.perf_counter() - started)
+            self.metrics.inc(self.metrics.outbox_published, amount=len(acked))
         return acked
+
+    def _span(self, rows: Sequence[Any]) -> Any:
+        """One span per round, linked to the span that wrote each row (at most 32 links): the records
+        themselves carry the writer's context on to the consumers."""
+        if self.tracing is None:
+            return contextlib.nullcontext()
+        parents = [p for p in (_traceparent(row[4]) for row in rows[:32]) if p] if self.tracing.recording else []
+        return self.tracing.span(
+            "outbox publish",
+            kind=SpanKind.PRODUCER,
+            links=parents,
+            attributes={"messaging.batch.message_count": len(rows)},
+        )
 
     async def publish_once(self, producer: Any) -> int:
         """Publish one batch; returns how many rows it marked. On PostgreSQL the two statements go through
@@ -266,7 +297,7 @@ class OutboxRelay:
         cutoff = datetime.now(UTC) - self.keep
         oldest = select(OUTBOX.c.id, OUTBOX.c.published_at).order_by(OUTBOX.c.id).limit(PRUNE_BATCH).subquery()
         old = select(oldest.c.id).where(oldest.c.published_at < cutoff)
-        async with self.db.transaction() as session:
+        async with self.db.transaction(span=None) as session:
             result = await session.execute(delete(OUTBOX).where(OUTBOX.c.id.in_(old)))
         count = int(result.rowcount)  # type: ignore[attr-defined]
         self.pruned += count

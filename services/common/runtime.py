@@ -24,9 +24,11 @@ from services.common.ledger.events import CheckpointSigned
 from services.common.ledger.note import NoteSigner
 from services.common.ledger.store import Ledger
 from services.common.mail import MailRelay, SmtpSettings
+from services.common.metrics import Metrics
 from services.common.outbox import OutboxRelay, enqueue
 from services.common.recording import Recorder
 from services.common.settings import ServiceSettings
+from services.common.telemetry import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,10 @@ class Runtime:
         load_all()
         s = self.settings
         self.name = s.service_name
+        self.metrics = Metrics(self.name, enabled=s.metrics_enabled)
+        self.tracing = Tracing(self.name)
         self.db = Database(s.database_url)
+        self.db.tracing = self.tracing
         self.signer = NoteSigner(s.ledger_origin, s.secret_bytes("ledger_signing_key"))
         self.ledger = Ledger(self.signer)
         self.vault = SubjectVault(s.secret_bytes("key_encryption_key"))
@@ -74,6 +79,8 @@ class Runtime:
             client_id=f"{self.name}-relay",
             poll_seconds=s.outbox_poll_seconds,
             keep=timedelta(hours=s.outbox_keep_hours),
+            metrics=self.metrics,
+            tracing=self.tracing,
         )
         self.consumers = [
             EventConsumer(
@@ -82,6 +89,8 @@ class Runtime:
                 group=s.kafka_topic_prefix + spec.group,
                 topics=[s.kafka_topic_prefix + t for t in spec.topics],
                 handlers=spec.handlers(self),
+                metrics=self.metrics,
+                tracing=self.tracing,
             )
             for spec in self.consumer_specs
         ]
@@ -98,6 +107,7 @@ class Runtime:
                 password=s.smtp_password.get_secret_value() if s.smtp_password else None,
                 bounce_address=s.mail_bounce_address,
             ),
+            metrics=self.metrics,
         )
         self.topics_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -208,6 +218,7 @@ class Runtime:
         for hook in self.on_stop:
             await hook()
         await self.db.dispose()
+        self.tracing.shutdown()
 
 
 # Young-generation collections every GC_YOUNG allocations instead of Python's 700: a request allocates a

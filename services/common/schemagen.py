@@ -133,6 +133,30 @@ def schema_file(model: type[EventData]) -> str:
     return f"events/{model.event_type}.v{model.schema_version}.json"
 
 
+HEADERS: dict[str, Any] = {
+    "type": "object",
+    "description": "CloudEvents 1.0 in Kafka binary mode: every attribute a ce_<name> header.",
+    "required": ["ce_specversion", "ce_id", "ce_source", "ce_type"],
+    "properties": {
+        "ce_specversion": {"const": "1.0"},
+        "ce_id": {"type": "string"},
+        "ce_source": {"type": "string", "format": "uri-reference"},
+        "ce_type": {"type": "string"},
+        "ce_time": {"type": "string", "format": "date-time"},
+        "ce_subject": {"type": "string"},
+        "ce_dataschema": {"type": "string"},
+        "ce_partitionkey": {"type": "string"},
+        "ce_traceparent": {
+            "type": "string",
+            "pattern": "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+            "description": "CloudEvents distributed-tracing extension: the W3C trace context of the span that "
+            "wrote the event (a consumer continues that trace; a malformed value starts a new one)",
+        },
+        "content-type": {"const": CONTENT_TYPE},
+    },
+}
+
+
 def event_schema(model: type[EventData]) -> dict[str, Any]:
     schema = model.model_json_schema()
     return {
@@ -215,30 +239,22 @@ def asyncapi() -> dict[str, Any]:
         "operations": operations,
         "components": {
             "messages": messages,
-            "schemas": {
-                "CloudEventHeaders": {
-                    "type": "object",
-                    "required": ["ce_specversion", "ce_id", "ce_source", "ce_type"],
-                    "properties": {
-                        "ce_specversion": {"const": "1.0"},
-                        "ce_id": {"type": "string"},
-                        "ce_source": {"type": "string", "format": "uri-reference"},
-                        "ce_type": {"type": "string"},
-                        "ce_time": {"type": "string", "format": "date-time"},
-                        "ce_subject": {"type": "string"},
-                        "ce_dataschema": {"type": "string"},
-                        "ce_partitionkey": {"type": "string"},
-                        "content-type": {"const": CONTENT_TYPE},
-                    },
-                }
-            },
+            "schemas": {"CloudEventHeaders": HEADERS},
         },
     }
 
 
 def generated() -> dict[str, str]:
     load_all()
-    files = {"asyncapi.json": asyncapi()}
+    files = {
+        "asyncapi.json": asyncapi(),
+        "cloudevent-headers.schema.json": {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://jezaakvoorelkaar.nl/schemas/cloudevent-headers.schema.json",
+            "title": "Kafka record headers of every event",
+            **HEADERS,
+        },
+    }
     for models in channels().values():
         for model in models:
             files[schema_file(model)] = event_schema(model)

@@ -73,6 +73,12 @@ class ServiceSettings(BaseSettings):
         "(the events stay in Kafka and the ledger).",
     )
     consumers_enabled: bool = Field(True, description="Run the Kafka consumers inside this process.")
+    metrics_enabled: bool = Field(True, description="Count requests, publishes and records for GET /metrics.")
+    metrics_open: bool = Field(
+        False,
+        description="GET /metrics without a token (only where the port is reachable from the scrape network "
+        "alone); otherwise it needs a `system` or `admin` token.",
+    )
     bootstrap_admin_token: SecretStr | None = Field(None, description="Dev mode: admin token accepted by every scope.")
     demo_site_key: str | None = Field(None, description="Dev mode: a site key for http://localhost origins.")
     rate_limit_per_minute: int = Field(60, description="Public routes: requests per minute per IP and site key.")

@@ -14,6 +14,7 @@ from services.common.runtime import Runtime
 from services.consent.domain import DEFAULT_CONFIG, Catalogue, catalogue_from
 from services.consent.dsar_client import DsarClient
 from services.consent.kvk_client import KvkClient
+from services.consent.metrics import ConsentMetrics
 from services.consent.notice import Banner, parse_banner, public_notice
 from services.consent.settings import ConsentSettings
 
@@ -28,6 +29,7 @@ class ConsentContext:
     captures: GroupCommit[Any] = field(init=False)
     kvk: KvkClient = field(init=False)
     dsar: DsarClient = field(init=False)
+    metrics: ConsentMetrics = field(init=False)
     sign_in_limits: tuple[RateLimiter, RateLimiter] = field(init=False)  # per address, per IP (an hour)
     _notices: dict[str, dict[str, Any]] = field(init=False, default_factory=dict)
 
@@ -36,6 +38,7 @@ class ConsentContext:
         self.kvk = KvkClient(
             self.settings.kvk_base_url, key.get_secret_value() if key else "", self.settings.kvk_timeout_seconds
         )
+        self.metrics = ConsentMetrics(self.rt.metrics)
         self.dsar = DsarClient(self.settings.dsar_url, self.settings.secret_bytes("centre_key"))
         per_hour = self.settings.centre_mails_per_hour
         self.sign_in_limits = (RateLimiter(per_hour, window=3600), RateLimiter(4 * per_hour, window=3600))

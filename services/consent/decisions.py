@@ -3,6 +3,7 @@ appended (ledger entry, record, current state), the state snapshot published, th
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -94,6 +95,7 @@ async def decide(
         reason=reason,
     )
     event, seq = await ctx.rt.recorder.record(s, payload, subject=subject, personal=personal)
+    s.info.setdefault("after_commit", []).append(functools.partial(ctx.metrics.decided, purpose.id, state, reason))
     record = ConsentRecord(
         id=record_id,
         subject=subject,

@@ -50,6 +50,7 @@ class CaptureItem:
     actor: str | None
     decisions: list[Decision]
     at: datetime
+    traceparent: str | None = None  # the request's span: its events carry it on (the flush runs elsewhere)
 
 
 def _key(purpose: str, third_party: str) -> str:
@@ -92,7 +93,9 @@ async def flush(ctx: ConsentContext, tx: Tx, items: Sequence[CaptureItem]) -> li
                 notice_hash=item.notice_hash,
                 reason=d.reason,
             )
-            event = CloudEvent.of(payload, source=ctx.rt.recorder.source, subject=item.subject, time=item.at)
+            event = CloudEvent.of(
+                payload, source=ctx.rt.recorder.source, subject=item.subject, time=item.at, traceparent=item.traceparent
+            )
             ledger.append(
                 LedgerRecord(
                     event_id=event.id,
@@ -144,11 +147,13 @@ async def flush(ctx: ConsentContext, tx: Tx, items: Sequence[CaptureItem]) -> li
         on_conflict=("subject", "purpose", "third_party"),
         update=("state", "record_id", "changed_at", "expires_at"),
     )
+    traced = {i.subject: i.traceparent for i in items}
     for subject in sorted(subjects):
         snapshot = ConsentStateSnapshot(subject=subject, purposes=current[subject], updated_at=items[-1].at)
-        events.append(
-            (prefix + CONSENT_STATE.name, CloudEvent.of(snapshot, source=ctx.rt.recorder.source, subject=subject))
+        state_event = CloudEvent.of(
+            snapshot, source=ctx.rt.recorder.source, subject=subject, traceparent=traced.get(subject)
         )
+        events.append((prefix + CONSENT_STATE.name, state_event))
     await enqueue_many(tx, events, writes)
     await writes.execute(tx)
 

@@ -62,6 +62,8 @@ async def run(ctx: ConsentContext, now: datetime | None = None) -> dict[str, int
             else:
                 await subjects.erase_in(ctx, s, subject, REASON)
                 shredded += 1
+    if shredded:
+        ctx.metrics.m.inc(ctx.metrics.retention_erasures, amount=shredded)
     if expired:
         log.info("retention: %d decisions expired, %d subjects shredded", expired, shredded)
     return {"expired": expired, "shredded": shredded}

@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from services.common.errors import FieldError, ServiceError
 from services.common.links import new_single_use_token, token_hash
 from services.common.mail import MailMessage, queue_mail
+from services.common.telemetry import current_traceparent
 from services.consent import domain, fastpath, mails
 from services.consent.context import ConsentContext
 from services.consent.decisions import (
@@ -81,8 +82,12 @@ async def capture(
             actor=actor,
             decisions=decisions,
             at=ev.at,
+            traceparent=current_traceparent(),
         )
-        return await ctx.captures.submit(item), subject, None
+        done = await ctx.captures.submit(item)
+        for recorded, d in zip(done, decisions, strict=False):  # committed: count them
+            ctx.metrics.decided(recorded.ref.purpose, recorded.record.state, d.reason)
+        return done, subject, None
     async with ctx.rt.db.transaction() as s:
         await _ensure_subject(ctx, s, person, browser)
         done = []

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.common.app import create_app
 from services.common.runtime import Runtime
+from services.dsar import metrics
 from services.dsar.admin_routes import router as admin_router
 from services.dsar.handlers import CONSUMERS, jobs_worker
 from services.dsar.routes import router
@@ -18,6 +19,7 @@ from services.dsar.settings import DsarSettings
 def build_runtime(settings: DsarSettings | None = None) -> Runtime:
     rt = Runtime(settings or DsarSettings(), Path(__file__).parent / "migrations", CONSUMERS, workers=[jobs_worker])
     DsarContext.of(rt)
+    metrics.register(rt)
     return rt
 
 
