@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from services.common.emails import Email
 from services.consent.domain import Channel, DataCategory, LegalBasis
@@ -32,10 +32,10 @@ class Notice(Strict):
 
 class PurposeChoice(Strict):
     purpose: str = Field(min_length=1, max_length=60)
-    granted: bool
+    granted: StrictBool = Field(description="JSON true or false: a consent is an unambiguous act (GDPR 4(11))")
     third_party: str | None = Field(None, max_length=200, description="Required for third_party_sharing")
     legal_basis: LegalBasis | None = Field(None, description="If given, must be the purpose's configured basis")
-    over_gpc: bool = Field(
+    over_gpc: StrictBool = Field(
         False,
         description="The person chose this themselves although their browser sends Global Privacy Control "
         "(a purpose GPC objects to is otherwise refused with reason gpc)",
@@ -78,7 +78,7 @@ class WithdrawIn(Strict):
     email: Email | None = None
     browser_id: str | None = BROWSER_ID
     purposes: list[str] | None = Field(None, max_length=20, description="Default with all=true: every purpose")
-    all: bool = False
+    all: StrictBool = False
     third_party: str | None = Field(None, max_length=200)
     channel: Channel = Channel.PREFERENCE_PAGE
 
@@ -93,12 +93,14 @@ class WithdrawIn(Strict):
 
 class CookiesIn(Strict):
     browser_id: str = Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_\-]+$")
-    analytics: bool
-    tracking: bool
+    analytics: StrictBool
+    tracking: StrictBool
     notice: Notice
     page: str | None = Field(None, max_length=2000)
-    gpc: bool = Field(False, description="navigator.globalPrivacyControl as the page saw it (Sec-GPC: 1 counts too)")
-    tracking_over_gpc: bool = Field(
+    gpc: StrictBool = Field(
+        False, description="navigator.globalPrivacyControl as the page saw it (Sec-GPC: 1 counts too)"
+    )
+    tracking_over_gpc: StrictBool = Field(
         False, description="Tracking switched on in the banner's settings layer although GPC is on"
     )
 

@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from services.common.auth import create_site_key, create_token
 from services.common.ledger import merkle
@@ -286,3 +287,20 @@ async def test_duplicate_capture_is_two_records_and_one_state(consent: Any) -> N
         await client.get(path_of(app, second.json()["history_url"]), headers={"accept": "application/json"})
     ).json()
     assert len(history["records"]) == 4 and history["states"] == {"contact": "granted", "leads": "denied"}
+
+
+@pytest.mark.parametrize("lax", [1, 0, "true", "false", "yes", "no", "1", None, "on"])
+async def test_a_choice_is_json_true_or_false_and_nothing_else(consent: Any, lax: Any) -> None:
+    """A consent is an unambiguous act (GDPR 4(11)): `1`, `"yes"` or `"true"` is not one, and `0` is not a
+    refusal. Each is refused with the field named, and nothing is recorded."""
+    app, client = consent
+    body = capture_body(purposes=[{"purpose": "contact", "granted": lax}])
+    r = await client.post("/v1/consents", json=body)
+    assert r.status_code == 422, (lax, r.text)
+    assert any(e["loc"][-1] == "granted" for e in r.json()["detail"]), r.text
+    cookies = {"browser_id": "browser-strict-1", "analytics": True, "tracking": lax, "notice": NOTICE}
+    r = await client.post("/v1/cookies", json=cookies)
+    assert r.status_code == 422 and any(e["loc"][-1] == "tracking" for e in r.json()["detail"]), (lax, r.text)
+    async with app.state.runtime.db.read() as s:
+        assert (await s.execute(text("SELECT count(*) FROM consent_records"))).scalar_one() == 0
+    assert (await client.post("/v1/cookies", json={**cookies, "tracking": False})).status_code == 201
