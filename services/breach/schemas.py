@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from services.breach.domain import Act, Category, Exemption, Level, Nature, Outcome, Phase
+from services.common.moments import Moment
 
 
 class Strict(BaseModel):
@@ -23,9 +22,9 @@ class BreachIn(Strict):
     title: str = Field(min_length=3, max_length=200)
     description: str = Field(min_length=10, max_length=10000)
     legal_basis: str = Field("AVG", pattern="^(AVG|Telecommunicatiewet)$", description="AP form section 0")
-    awareness_at: datetime = Field(description="When we became aware: the 72-hour clock starts here")
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
+    awareness_at: Moment = Field(description="When we became aware: the 72-hour clock starts here")
+    started_at: Moment | None = None
+    ended_at: Moment | None = None
     ongoing: bool = False
     nature: list[Nature] = Field(min_length=1)
     acts: list[Act] = Field(default_factory=list)
@@ -58,7 +57,7 @@ class BreachIn(Strict):
 
 class BreachUpdate(Strict):
     description: str | None = Field(None, min_length=10, max_length=10000)
-    ended_at: datetime | None = None
+    ended_at: Moment | None = None
     ongoing: bool | None = None
     expert: Person | None = None
     expert_findings: str | None = Field(None, max_length=10000)
@@ -96,7 +95,7 @@ class AssessmentIn(Strict):
 
 
 class SubmissionIn(Strict):
-    submitted_at: datetime | None = Field(None, description="When it was sent through the AP's form; default now")
+    submitted_at: Moment | None = Field(None, description="When it was sent through the AP's form; default now")
     ap_reference: str = Field(min_length=1, max_length=100)
     late_reason: str | None = Field(None, max_length=5000, description="Required after the 72 hours (GDPR 33(1))")
 
@@ -107,8 +106,8 @@ class PrepareIn(Strict):
 
 
 class AffectedQueryIn(Strict):
-    window_start: datetime | None = Field(None, description="Default: when the breach started (or awareness)")
-    window_end: datetime | None = Field(None, description="Default: now, or when it ended")
+    window_start: Moment | None = Field(None, description="Default: when the breach started (or awareness)")
+    window_end: Moment | None = Field(None, description="Default: now, or when it ended")
     processors: list[str] | None = Field(None, description="Default: the breach's processors")
 
 
@@ -122,4 +121,4 @@ class PublicCommunicationIn(Strict):
     channel: str = Field(min_length=2, max_length=100)
     url: str | None = Field(None, max_length=2000)
     text: str = Field(min_length=20, max_length=20000)
-    published_at: datetime | None = None
+    published_at: Moment | None = None

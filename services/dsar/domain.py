@@ -83,3 +83,11 @@ def days_left(deadline: datetime, now: datetime) -> int:
 def is_complete(expected: set[str], answered: set[str]) -> bool:
     """A request is done only when every holder has answered."""
     return expected <= answered
+
+
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def in_the_future(moment: datetime, now: datetime) -> bool:
+    """A fact dated after now (beyond a few minutes of clock skew between machines)."""
+    return moment > now + CLOCK_SKEW

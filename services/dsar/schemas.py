@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from services.common.contracts import Outcome, RequestKind
+from services.common.moments import Moment
 
 
 class Strict(BaseModel):
@@ -70,7 +71,10 @@ class StaffRequestIn(RequestIn):
     """A request that reached staff by letter, email or phone."""
 
     channel: Channel
-    received_at: datetime | None = Field(None, description="When it arrived; default now. Starts the clock.")
+    received_at: Moment | None = Field(
+        None,
+        description="When it arrived (ISO 8601 with an offset, not in the future); default now. Starts the clock.",
+    )
     identity_verified: bool = Field(False, description="Staff checked who the person is; else a link is mailed")
 
 

@@ -20,7 +20,7 @@ from services.common.contracts import (
     seal_fragment,
 )
 from services.common.crypto import ShreddedError
-from services.common.errors import ServiceError
+from services.common.errors import FieldError, ServiceError
 from services.common.links import LinkSigner, new_single_use_token, token_hash
 from services.common.mail import Mail, queue_mail
 from services.common.runtime import Runtime
@@ -84,6 +84,9 @@ async def intake(
     them (`verified_method`), an emailed single-use link checks identity.
     A second open request of the same kind for the same person is linked to the first (returns None)."""
     now = datetime.now(UTC)
+    if received_at is not None and domain.in_the_future(received_at, now):
+        # the clock starts at receipt: a later date would move the legal deadline with it
+        raise FieldError(("received_at",), "a request cannot have been received in the future")
     received = received_at or now
     subject = ctx.rt.recorder.pseudonym(email)
     async with ctx.rt.db.transaction() as s:

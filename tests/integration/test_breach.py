@@ -160,6 +160,9 @@ async def test_outcome_decides_what_is_required(breach: Any) -> None:
         ({"nature": []}, ["body", "nature"]),
         ({"subjects_min": 10, "subjects_max": 5}, ["body"]),
         ({"started_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()}, ["body", "started_at"]),
+        # a time without its offset is ambiguous (which 10:00?): refused, not read as UTC
+        ({"awareness_at": "2026-11-30T10:00:00"}, ["body", "awareness_at"]),
+        ({"started_at": "2026-11-29 08:00"}, ["body", "started_at"]),
     ],
 )
 async def test_bad_input_names_the_field(breach: Any, change: dict[str, Any], loc: list[Any]) -> None:

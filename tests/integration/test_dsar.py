@@ -264,3 +264,20 @@ async def test_external_kafka_holder_answers_on_dsar_answers(kafka: str, dsar: A
 
     body = await eventually(completed, within=30)
     assert [a["holder"] for a in body["answers"]] == ["webshop"]
+
+
+@pytest.mark.parametrize(
+    ("received_at", "why"),
+    [("2028-01-10T09:00:00+01:00", "in the future"), ("2026-11-30T09:00:00", "offset"), (1764583200, "offset")],
+)
+async def test_a_receipt_date_is_unambiguous_and_not_in_the_future(dsar: Any, received_at: Any, why: str) -> None:
+    """The legal clock starts at receipt: a request dated in 2028 would move its deadline with it."""
+    _app, client, _smtp, auth = dsar
+    body = {"kind": "access", "email": "jaap@example.nl", "channel": "letter", "received_at": received_at}
+    r = await client.post("/admin/requests", headers=auth, json=body)
+    assert r.status_code == 422, (why, r.text)
+    assert any(e["loc"][-1] == "received_at" for e in r.json()["detail"]), r.text
+    assert (await client.get("/admin/requests", headers=auth)).json() == [], "nothing was recorded"
+    past = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    ok = await client.post("/admin/requests", headers=auth, json={**body, "received_at": past})
+    assert ok.status_code == 201 and ok.json()["days_left"] < 31
