@@ -227,6 +227,18 @@ def explain_cpu(bare: CpuMeter, bare_rate: float, consent: CpuMeter, consent_rat
     )
 
 
+async def variant(
+    env: dict[str, str], name: str, prefix: str, suffix: str, extra: dict[str, str]
+) -> tuple[str, str, dict[str, str]]:
+    """A second consent server's database name, topic prefix and environment (the database created)."""
+    database, topics = f"{name}_{suffix}", prefix.rstrip(".") + suffix + "."
+    admin = await asyncpg.connect(ADMIN)
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    await admin.close()
+    url = f"postgresql+asyncpg://privacy:privacy@127.0.0.1:5432/{database}"
+    return database, topics, {**env, "CONSENT_DATABASE_URL": url, "CONSENT_KAFKA_TOPIC_PREFIX": topics, **extra}
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
@@ -257,32 +269,15 @@ async def main() -> None:
         "CONSENT_LINK_SIGNING_KEY": b64(),
         "CONSENT_ACTIVECAMPAIGN_WEBHOOK_SECRET": secrets.token_hex(8),
     }
-    # the same capture with metrics and tracing switched off, on a database and topics of its own (two
-    # relays on one outbox would publish each other's rows)
-    quiet_name = name + "_off"
-    admin = await asyncpg.connect(ADMIN)
-    await admin.execute(f'CREATE DATABASE "{quiet_name}"')
-    await admin.close()
-    quiet_prefix = prefix.rstrip(".") + "off."
-    quiet_env = {
-        **env,
-        "CONSENT_DATABASE_URL": f"postgresql+asyncpg://privacy:privacy@127.0.0.1:5432/{quiet_name}",
-        "CONSENT_KAFKA_TOPIC_PREFIX": quiet_prefix,
-        "CONSENT_METRICS_ENABLED": "0",
-        "OTEL_SDK_DISABLED": "true",
-    }
-    # and with every span recorded (what an exporter with the SDK's default sampler costs, minus the export)
-    recorded_name = name + "_rec"
-    admin = await asyncpg.connect(ADMIN)
-    await admin.execute(f'CREATE DATABASE "{recorded_name}"')
-    await admin.close()
-    recorded_prefix = prefix.rstrip(".") + "rec."
-    recorded_env = {
-        **env,
-        "CONSENT_DATABASE_URL": f"postgresql+asyncpg://privacy:privacy@127.0.0.1:5432/{recorded_name}",
-        "CONSENT_KAFKA_TOPIC_PREFIX": recorded_prefix,
-        "OTEL_TRACES_SAMPLER": "parentbased_always_on",
-    }
+    # the same capture with metrics and tracing switched off, and with every span recorded (what an
+    # exporter with the SDK's default sampler costs, minus the export), each on a database and topics of
+    # its own (two relays on one outbox would publish each other's rows)
+    quiet_name, quiet_prefix, quiet_env = await variant(
+        env, name, prefix, "off", {"CONSENT_METRICS_ENABLED": "0", "OTEL_SDK_DISABLED": "true"}
+    )
+    recorded_name, recorded_prefix, recorded_env = await variant(
+        env, name, prefix, "rec", {"OTEL_TRACES_SAMPLER": "parentbased_always_on"}
+    )
     bare = serve("benchmarks.support.bare_app:app", 18900, {}, factory=False, workers=args.workers)
     parsing = serve("benchmarks.support.bare_app:validating", 18902, {}, factory=False, workers=args.workers)
     consent = serve("services.consent.main:create", 18901, env, factory=True, workers=args.workers)

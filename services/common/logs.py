@@ -71,7 +71,8 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         rid = incoming if 0 < len(incoming) <= 100 and incoming.isprintable() else uuid4_hex()
         token = request_id.set(rid)
         started = time.perf_counter()
@@ -81,7 +82,7 @@ class RequestContext:
         metrics = getattr(runtime, "metrics", None)
         span: Any = None
         if tracing is not None:
-            traceparent = dict(scope["headers"]).get(b"traceparent", b"").decode("latin-1")
+            traceparent = headers.get(b"traceparent", b"").decode("latin-1")
             span, attached = tracing.server_span(scope["method"], traceparent or None)
 
         async def send_with_id(message: Message) -> None:

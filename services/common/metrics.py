@@ -8,7 +8,6 @@ between scrapes. A service adds its own with `Metrics.counter`/`gauge` and `on_s
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -132,10 +131,8 @@ class Metrics:
         self.child(self.outbox_unpublished).set(count)
         self.child(self.outbox_oldest).set(_age(now, oldest))
         size, _ = await runtime.ledger.head(s)
-        if self._ledger_seen is not None and size > self._ledger_seen:
-            self.child(self.ledger_appends).inc(size - self._ledger_seen)
-        elif self._ledger_seen is None:
-            self.child(self.ledger_appends).inc(0)
+        # the first scrape only sets the starting point (and shows the counter at 0)
+        self.child(self.ledger_appends).inc(max(0, size - (self._ledger_seen or size)))
         self._ledger_seen = size
         self.child(self.ledger_entries).set(size)
         latest = await runtime.ledger.latest_checkpoint(s)
@@ -156,14 +153,3 @@ def _age(now: datetime, then: datetime | None) -> float:
     if then.tzinfo is None:
         then = then.replace(tzinfo=UTC)
     return max(0.0, (now - then).total_seconds())
-
-
-class Stopwatch:
-    __slots__ = ("started",)
-
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-
-    @property
-    def seconds(self) -> float:
-        return time.perf_counter() - self.started

@@ -25,8 +25,6 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
 
-INVALID = trace.INVALID_SPAN
-
 
 def disabled() -> bool:
     return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
@@ -180,4 +178,4 @@ def ids() -> tuple[str, str] | None:
     return f"{c.trace_id:032x}", f"{c.span_id:016x}"
 
 
-__all__ = ["INVALID", "SpanKind", "TraceFlags", "Tracing", "context_of", "current_traceparent", "ids"]
+__all__ = ["SpanKind", "TraceFlags", "Tracing", "context_of", "current_traceparent", "ids"]

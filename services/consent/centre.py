@@ -103,7 +103,7 @@ async def open_sign_in(ctx: ConsentContext, token: str) -> dict[str, str]:
 def _notice_text(purpose: Purpose, lang: str) -> str:
     return " ".join(
         [
-            getattr(purpose, f"description_{words.language(lang)}"),
+            purpose.described(lang),
             words.word(words.BASES, purpose.legal_basis.value, lang),
             words.days(purpose.retention_days, lang),
         ]
@@ -169,7 +169,7 @@ async def overview(ctx: ConsentContext, subject: str, lang: str) -> dict[str, An
 
 def _name(ctx: ConsentContext, purpose_id: str, lang: str) -> str:
     purpose = ctx.catalogue.purpose(purpose_id)
-    return getattr(purpose, f"description_{words.language(lang)}") if purpose else purpose_id
+    return purpose.described(lang) if purpose else purpose_id
 
 
 async def requests(ctx: ConsentContext, email: str) -> list[dict[str, Any]] | None:

@@ -3,23 +3,21 @@ form, call a use-case in centre.py, answer with a page or a redirect (POST, then
 
 from __future__ import annotations
 
-from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.common import pages, words
+from services.common import words
 from services.common.auth import Open
 from services.common.emails import check_email
 from services.common.sessions import CookieSessions, csrf_ok
 from services.consent import centre
 from services.consent.context import ConsentContext
 from services.consent.dsar_client import DsarUnavailable
-from services.consent.routes import context, evidence
+from services.consent.routes import context, evidence, show
 
 router = APIRouter(prefix="/privacy", tags=["privacy centre"])
-TEMPLATES = pages.templates(FilePath(__file__).parent)
 SIGNED_IN = Open("the privacy centre: its session cookie (from a single-use mailed link) is the credential")
 LINK = Open("the single-use token in the path is the credential")
 TOKEN = Annotated[str, Path(min_length=10, max_length=200)]
@@ -41,12 +39,6 @@ def sessions(ctx: ConsentContext) -> CookieSessions:
     )
 
 
-def _show(request: Request, name: str, context_: dict[str, Any], *, status: int = 200) -> HTMLResponse:
-    ctx = context(request)
-    base = {"controller": ctx.catalogue.controller.get("controller", ""), "policy_url": ctx.settings.policy_url}
-    return pages.page(TEMPLATES, request, name, {**base, **context_}, personal=True, status=status)
-
-
 def _back(lang: str, done: str, purpose: str = "") -> RedirectResponse:
     query = f"?lang={lang}&done={done}" + (f"&p={purpose}" if purpose else "")
     return RedirectResponse("/privacy" + query, status_code=303)
@@ -65,7 +57,7 @@ async def home(
     session = store.open(request)
     if session is None:
         shown = words.language(lang)
-        return _show(request, "centre/sign_in.html", {"lang": shown, "signed_out": done == "signed_out"})
+        return show(request, "centre/sign_in.html", {"lang": shown, "signed_out": done == "signed_out"})
     response = await _home(
         request,
         session,
@@ -82,7 +74,7 @@ async def _home(
 ) -> HTMLResponse:
     ctx = context(request)
     view = await centre.overview(ctx, session["s"], lang)
-    return _show(
+    return show(
         request,
         "centre/home.html",
         {
@@ -112,19 +104,19 @@ async def ask_link(
     try:
         address = check_email(email.strip())
     except ValueError:
-        return _show(request, "centre/sign_in.html", {"lang": lang, "error": True, "email": email}, status=422)
+        return show(request, "centre/sign_in.html", {"lang": lang, "error": True, "email": email}, status=422)
     client = request.client.host if request.client else "-"
     try:
         await centre.send_sign_in(context(request), address, lang, client)
     except centre.TooManyMails:
-        return _show(request, "centre/sent.html", {"lang": lang}, status=429)
-    return _show(request, "centre/sent.html", {"lang": lang})
+        return show(request, "centre/sent.html", {"lang": lang}, status=429)
+    return show(request, "centre/sent.html", {"lang": lang})
 
 
 @router.get("/sign-in/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
 async def link_page(token: TOKEN, request: Request, lang: LANG = None) -> HTMLResponse:
     """A button, never an action: mail scanners open links, people press buttons."""
-    return _show(request, "centre/open.html", {"lang": words.language(lang)})
+    return show(request, "centre/open.html", {"lang": words.language(lang)})
 
 
 @router.post("/sign-in/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
@@ -134,7 +126,7 @@ async def sign_in(token: TOKEN, request: Request, lang: LANG = None) -> Response
     try:
         session = await centre.open_sign_in(ctx, token)
     except centre.LinkRefused as exc:
-        return _show(request, "centre/sign_in.html", {"lang": words.language(lang), "refused": exc.why}, status=410)
+        return show(request, "centre/sign_in.html", {"lang": words.language(lang), "refused": exc.why}, status=410)
     response = RedirectResponse(f"/privacy?lang={words.language(lang or session['l'])}", status_code=303)
     sessions(ctx).start(response, request, session)
     return response
@@ -143,9 +135,9 @@ async def sign_in(token: TOKEN, request: Request, lang: LANG = None) -> Response
 def _session_or_page(request: Request, csrf: str, lang: str) -> dict[str, Any] | HTMLResponse:
     session = sessions(context(request)).open(request)
     if session is None:
-        return _show(request, "centre/sign_in.html", {"lang": lang, "expired": True}, status=401)
+        return show(request, "centre/sign_in.html", {"lang": lang, "expired": True}, status=401)
     if not csrf_ok(session, csrf):
-        return _show(request, "centre/sign_in.html", {"lang": lang, "forged": True}, status=403)
+        return show(request, "centre/sign_in.html", {"lang": lang, "forged": True}, status=403)
     return session
 
 

@@ -92,6 +92,10 @@ class Purpose:
     processors: tuple[str, ...] = ()  # statement Art. 8: who processes this purpose's data for us
     data_subjects: tuple[str, ...] = ()  # GDPR 30(1)(c): whose data this is
 
+    def described(self, lang: str) -> str:
+        """What the purpose is for, as a person reads it (Dutch unless English was asked for)."""
+        return self.description_en if lang == "en" else self.description_nl
+
 
 @dataclass(frozen=True)
 class Processor:
@@ -101,6 +105,7 @@ class Processor:
     country: str = ""
     outside_eea: bool = False
     safeguard: str | None = None  # GDPR 44-46: what makes a transfer outside the EEA lawful
+    service_en: str = ""  # the service in English, for pages and exports in English
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,7 @@ def catalogue_from(raw: dict[str, Any]) -> Catalogue:
                 country=entry.get("country", ""),
                 outside_eea=bool(entry.get("outside_eea", False)),
                 safeguard=entry.get("safeguard"),
+                service_en=entry.get("service_en", ""),
             )
         )
     names = {p.name for p in processors}

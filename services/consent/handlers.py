@@ -68,7 +68,10 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
                         }
                         for p in ctx.catalogue.purposes.values()
                     },
-                    "recipients": [{"name": p.name, "service": p.service} for p in ctx.catalogue.processors],
+                    "recipients": [
+                        {"name": p.name, "service": p.service, "service_en": p.service_en}
+                        for p in ctx.catalogue.processors
+                    ],
                     "source": "the person, through the channels listed per record (statement Art. 3)",
                 },
             )

@@ -172,24 +172,27 @@ async def purposes(request: Request) -> dict[str, Any]:
     }
 
 
-def _page(request: Request, name: str, context_: dict[str, Any]) -> HTMLResponse:
+def show(request: Request, name: str, context_: dict[str, Any], *, status: int = 200) -> HTMLResponse:
+    """A page of the consent service (it holds personal data: never cached); `lang` from the query
+    unless the context gives it."""
     ctx = context(request)
     base = {
         "controller": ctx.catalogue.controller.get("controller", ""),
+        "policy_url": ctx.settings.policy_url,
         "lang": words.language(request.query_params.get("lang")),
     }
-    return pages.page(TEMPLATES, request, name, {**base, **context_}, personal=True)
+    return pages.page(TEMPLATES, request, name, {**base, **context_}, personal=True, status=status)
 
 
 def _names(ctx: ConsentContext, purpose_ids: list[str], lang: str) -> list[str]:
     found = (ctx.catalogue.purpose(p) for p in purpose_ids)
-    return [getattr(p, f"description_{words.language(lang)}") for p in found if p is not None]
+    return [p.described(lang) for p in found if p is not None]
 
 
 @router.get("/v1/confirm/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
 async def confirm_page(token: TOKEN, request: Request) -> HTMLResponse:
     """A button, never an action: mail scanners follow links."""
-    return _page(request, "confirm.html", {"done": False})
+    return show(request, "confirm.html", {"done": False})
 
 
 @router.post("/v1/confirm/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
@@ -197,7 +200,7 @@ async def confirm(token: TOKEN, request: Request) -> HTMLResponse:
     """The double opt-in click (or a parent's): records click time and IP as evidence."""
     done = await service.confirm(context(request), token, evidence(request))
     lang = words.language(request.query_params.get("lang"))
-    return _page(
+    return show(
         request, "confirm.html", {"done": True, "names": _names(context(request), [d.ref.purpose for d in done], lang)}
     )
 
@@ -215,7 +218,7 @@ async def unsubscribe_page(token: TOKEN, request: Request) -> HTMLResponse:
     claims = _unsubscribe_claims(ctx, token)
     lang = words.language(request.query_params.get("lang"))
     purposes = list(claims["p"])
-    return _page(
+    return show(
         request,
         "unsubscribe.html",
         {"done": False, "everything": purposes == ["*"], "names": _names(ctx, purposes, lang)},
@@ -230,7 +233,7 @@ async def unsubscribe(token: TOKEN, request: Request) -> HTMLResponse:
     purposes = None if "*" in claims["p"] else set(claims["p"])
     done = await service.unsubscribe(ctx, claims["s"], purposes, evidence(request))
     lang = words.language(request.query_params.get("lang"))
-    return _page(request, "unsubscribe.html", {"done": True, "names": _names(ctx, done, lang)})
+    return show(request, "unsubscribe.html", {"done": True, "names": _names(ctx, done, lang)})
 
 
 @router.get(
@@ -250,7 +253,7 @@ async def history(token: TOKEN, request: Request) -> Any:
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse(jsonable(await subjects.history(ctx, claims["s"])), headers={"cache-control": "no-store"})
     lang = words.language(request.query_params.get("lang"))
-    return _page(request, "history.html", await centre.overview(ctx, claims["s"], lang))
+    return show(request, "history.html", await centre.overview(ctx, claims["s"], lang))
 
 
 def jsonable(data: dict[str, Any]) -> dict[str, Any]:

@@ -296,6 +296,7 @@ async def test_journey_in_english(chromium: Any, centre: Centre) -> None:
         await v.page.wait_for_selector("text=All the data we hold about you")
         export = await v.page.inner_text("main")
         assert "Data breach notices" in export and "withdrawn" in export and "Newsletter" in export
+        assert "ActiveCampaign: email marketing" in export and "e-mailmarketing" not in export, "no Dutch left"
         assert re.search(rf"\d{{1,2}} ({MONTHS_EN}) \d{{4}} at \d\d:\d\d", export), "dates written out"
         await accessible(v, "export-en")
         await shots(v, "export-en")
