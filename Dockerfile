@@ -9,4 +9,5 @@ RUN pip install --no-cache-dir -c constraints.txt . && useradd --system --uid 10
 USER app
 ENV SERVICE=consent PORT=8000
 EXPOSE 8000
-CMD ["sh", "-c", "exec uvicorn --factory services.${SERVICE}.main:create --host 0.0.0.0 --port ${PORT} --no-access-log"]
+# privacy-serve is uvicorn with the limits a public server needs (services/common/serving.py)
+CMD ["sh", "-c", "exec privacy-serve ${SERVICE} --host 0.0.0.0 --port ${PORT}"]

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install node js lock run test test-unit lint fmt typecheck bench infra infra-stop schemas clean
+.PHONY: install node js lock run test test-unit lint fmt typecheck audit bench infra infra-stop schemas clean
 
 $(BIN)/python: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -67,6 +67,12 @@ fmt: install
 
 typecheck: install
 	$(BIN)/mypy
+
+## Known vulnerabilities in every pinned dependency (pip-audit, in its own virtualenv). It needs PyPI's
+## per-version JSON API or api.osv.dev; neither answers on the build machine, so it is not in `lint` yet.
+audit:
+	test -x .auditvenv/bin/pip-audit || { $(PY) -m venv .auditvenv && .auditvenv/bin/pip install -q pip-audit; }
+	.auditvenv/bin/pip-audit --strict -r constraints.txt --no-deps --disable-pip
 
 ## Regenerate the JSON Schemas of every event type (checked in under schemas/)
 schemas: install

@@ -47,21 +47,14 @@ def b64() -> str:
 
 
 def serve(app: str, port: int, env: dict[str, str], factory: bool, workers: int) -> subprocess.Popen[bytes]:
-    args = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        app,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    if factory:
-        args.append("--factory")
+    """A service as production serves it (privacy-serve: uvicorn with its limits); other apps by uvicorn."""
+    common = ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    if app.startswith("services.") and app.endswith(".main:create"):
+        args = [sys.executable, "-m", "services.common.serving", app.split(".")[1], *common]
+    else:
+        args = [sys.executable, "-m", "uvicorn", app, *common, "--no-access-log"]
+        if factory:
+            args.append("--factory")
     if workers > 1:
         args += ["--workers", str(workers)]
     return subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL)

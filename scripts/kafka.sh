@@ -82,6 +82,16 @@ L4J
 }
 
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+stopping=$home/kafka.stopping
+# A broker being stopped still answers for a few seconds: it is not "up", and a start waits for it to go.
+being_stopped() { [ -f "$stopping" ] && kill -0 "$(cat "$stopping")" 2>/dev/null; }
+wait_for_stop() {
+  if ! being_stopped; then rm -f "$stopping"; return 0; fi
+  log "an earlier broker (pid $(cat "$stopping")) is stopping; waiting for it"
+  for _ in $(seq 1 90); do being_stopped || { rm -f "$stopping"; return 0; }; sleep 0.5; done
+  log "the earlier broker (pid $(cat "$stopping")) did not stop within 45 s; stop it, then try again"
+  exit 1
+}
 
 # Ready means a real produce succeeded, not merely an open port.
 probe() {
@@ -91,6 +101,7 @@ probe() {
 }
 
 start() {
+  wait_for_stop
   if running && probe --timeout 10 >/dev/null 2>&1; then
     log "already up (pid $(cat "$pidfile")) on 127.0.0.1:$port"; return 0
   fi
@@ -128,9 +139,11 @@ start() {
 stop() {
   if running; then
     local pid; pid=$(cat "$pidfile")
+    echo "$pid" >"$stopping"
     kill "$pid"
     for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+    rm -f "$stopping"
     log "stopped (pid $pid)"
   else
     log "not running"
@@ -141,7 +154,7 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  status) running && probe --timeout 5 ;;
+  status) ! being_stopped && running && probe --timeout 5 ;;
   fetch) fetch_jars ;;
   reset) stop; rm -rf "$home/data"; log "storage wiped (every topic gone)"; start ;;
   *) echo "usage: $0 start|stop|status|fetch|reset" >&2; exit 2 ;;

@@ -14,7 +14,7 @@ PROBE_TOPIC = "_local.probe"
 
 
 async def probe(bootstrap: str) -> None:
-    from aiokafka import AIOKafkaProducer
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import TopicAlreadyExistsError
 
@@ -32,6 +32,14 @@ async def probe(bootstrap: str) -> None:
         await producer.send_and_wait(PROBE_TOPIC, b"ping")
     finally:
         await producer.stop()
+    # Ready also means a consumer group can be joined: a new broker creates its group coordinator (the
+    # __consumer_offsets topic) on the first request for one; ask for it here, not in the services' start.
+    consumer = AIOKafkaConsumer(PROBE_TOPIC, bootstrap_servers=bootstrap, group_id="_local.probe")
+    await consumer.start()
+    try:
+        await consumer._coordinator.ensure_coordinator_known()
+    finally:
+        await consumer.stop()
 
 
 def main() -> int:

@@ -6,6 +6,36 @@ cd "$root"
 bin=$root/.venv/bin
 mkdir -p var
 
+declare -A ports=([consent]=${CONSENT_PORT:-8001} [dsar]=${DSAR_PORT:-8002} [breach]=${BREACH_PORT:-8003})
+demo_port=${DEMO_PORT:-8000}
+kvk_port=${KVK_FAKE_PORT:-8009}
+
+# An earlier `make run` may still be shutting down (its services finish their work, Kafka takes seconds to
+# stop): wait for its ports to come free, or say which process holds one and stop.
+needed=("${ports[consent]}" "${ports[dsar]}" "${ports[breach]}" "$demo_port")
+[ -z "${SMTP_HOST:-}" ] && needed+=(1025)
+[ -z "${CONSENT_KVK_BASE_URL:-}" ] && needed+=("$kvk_port")
+port_busy() { "$bin/python" -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try: s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError: sys.exit(0)
+sys.exit(1)' "$1"; }
+holder() { ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2; }
+for port in "${needed[@]}"; do
+  waited=0
+  while port_busy "$port"; do
+    if [ "$waited" = 0 ]; then echo "run.sh: port $port is in use; waiting up to 30 s for it to come free..." >&2; fi
+    if [ "$waited" -ge 30 ]; then
+      pid=$(holder "$port")
+      echo "run.sh: port $port is still in use${pid:+ by pid $pid ($(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null | cut -c1-120))}." >&2
+      echo "run.sh: another 'make run' is probably running: stop it (Ctrl-C in its terminal), or choose other ports" >&2
+      echo "run.sh: with CONSENT_PORT, DSAR_PORT, BREACH_PORT, DEMO_PORT and KVK_FAKE_PORT." >&2
+      exit 1
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+done
+
 started_kafka=0
 if ! scripts/kafka.sh status >/dev/null 2>&1; then
   scripts/kafka.sh start
@@ -28,28 +58,29 @@ export PRIVACY_ADMIN_TOKEN=${PRIVACY_ADMIN_TOKEN} PRIVACY_SITE_KEY=${PRIVACY_SIT
 pids=()
 # A local SMTP server that prints every mail (confirmation links, DSAR mails) into this output.
 if [ -z "${SMTP_HOST:-}" ]; then
-  "$bin/python" scripts/dev_smtp.py 127.0.0.1:1025 2>&1 | sed -u "s/^/[mail] /" &
+  "$bin/python" scripts/dev_smtp.py 127.0.0.1:1025 > >(sed -u "s/^/[mail] /") 2>&1 &
   pids+=($!)
 fi
 cleanup() {
   trap - INT TERM EXIT
   echo "stopping services..." >&2
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  for pid in "${pids[@]}"; do  # each finishes what it is doing (uvicorn's graceful shutdown)
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
   if [ "$started_kafka" = 1 ]; then scripts/kafka.sh stop; fi
 }
 trap cleanup INT TERM EXIT
 
 # A local stand-in for the KvK API (statement Art. 4 checks), unless a real one is configured.
-kvk_port=${KVK_FAKE_PORT:-8009}
 if [ -z "${CONSENT_KVK_BASE_URL:-}" ]; then
   export CONSENT_KVK_BASE_URL="http://127.0.0.1:${kvk_port}" CONSENT_KVK_API_KEY="l7xx-dev-kvk-key"
   env KVK_FAKE_API_KEY="$CONSENT_KVK_API_KEY" "$bin/uvicorn" --factory services.fakes.kvk:create \
-    --host 127.0.0.1 --port "$kvk_port" --no-access-log 2>&1 | sed -u "s/^/[kvk-fake] /" &
+    --host 127.0.0.1 --port "$kvk_port" --no-access-log > >(sed -u "s/^/[kvk-fake] /") 2>&1 &
   pids+=($!)
 fi
 
-declare -A ports=([consent]=${CONSENT_PORT:-8001} [dsar]=${DSAR_PORT:-8002} [breach]=${BREACH_PORT:-8003})
 for svc in consent dsar breach; do
   up=${svc^^}
   devvar="${up}_DEV_MODE"
@@ -57,23 +88,29 @@ for svc in consent dsar breach; do
       "${up}_PORT=${ports[$svc]}" \
       "${up}_BOOTSTRAP_ADMIN_TOKEN=$PRIVACY_ADMIN_TOKEN" \
       "${up}_DEMO_SITE_KEY=$PRIVACY_SITE_KEY" \
-    "$bin/uvicorn" --factory "services.$svc.main:create" --host "${HOST:-127.0.0.1}" --port "${ports[$svc]}" \
-      --no-access-log 2>&1 | sed -u "s/^/[$svc] /" &
+    "$bin/python" -m services.common.serving "$svc" --host "${HOST:-127.0.0.1}" --port "${ports[$svc]}" \
+      > >(sed -u "s/^/[$svc] /") 2>&1 &
   pids+=($!)
 done
 
 # The demo website: one script tag from consent gives it the banner, blocking and form consent.
-demo_port=${DEMO_PORT:-8000}
 env "DEMO_CONSENT_URL=http://127.0.0.1:${ports[consent]}" "DEMO_SITE_KEY=$PRIVACY_SITE_KEY" \
   "$bin/uvicorn" --factory services.demo.main:create --host "${HOST:-127.0.0.1}" --port "$demo_port" \
-    --no-access-log 2>&1 | sed -u "s/^/[demo] /" &
+    --no-access-log > >(sed -u "s/^/[demo] /") 2>&1 &
 pids+=($!)
 
 for svc in consent dsar breach; do
-  for _ in $(seq 1 120); do
-    if curl -fsS "http://127.0.0.1:${ports[$svc]}/readyz" >/dev/null 2>&1; then break; fi
+  ready=0
+  for _ in $(seq 1 90); do
+    if curl -fsS "http://127.0.0.1:${ports[$svc]}/readyz" >/dev/null 2>&1; then ready=1; break; fi
     sleep 1
   done
+  if [ "$ready" = 0 ]; then
+    echo "run.sh: $svc is not ready after 90 s; it says:" >&2
+    curl -sS "http://127.0.0.1:${ports[$svc]}/readyz" >&2 || echo "(no answer on port ${ports[$svc]})" >&2
+    echo >&2
+    exit 1
+  fi
 done
 cat <<INFO
 

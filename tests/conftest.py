@@ -285,9 +285,23 @@ async def system(
 @contextlib.asynccontextmanager
 async def serve(app: FastAPI, port: int = 0) -> AsyncIterator[str]:
     """Serve an ASGI app with uvicorn on 127.0.0.1 (lifespan included) until the block ends."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)
+    async with _serving(config) as address:
+        yield f"http://{address}"
+
+
+@contextlib.asynccontextmanager
+async def serve_production(app: FastAPI, settings: Any) -> AsyncIterator[str]:
+    """Serve an app as `privacy-serve` does (its protocol, limits and timeouts); yields host:port."""
+    from services.common.serving import config
+
+    async with _serving(config(app, settings, host="127.0.0.1", port=0, log_level="warning")) as address:
+        yield address
+
+
+@contextlib.asynccontextmanager
+async def _serving(config: uvicorn.Config) -> AsyncIterator[str]:
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -296,7 +310,7 @@ async def serve(app: FastAPI, port: int = 0) -> AsyncIterator[str]:
         await asyncio.sleep(0.02)
     bound = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{bound}"
+        yield f"127.0.0.1:{bound}"
     finally:
         server.should_exit = True
         await task
@@ -309,11 +323,9 @@ def free_port() -> int:
 
 
 def all_routes(app: FastAPI) -> list[Any]:
-    """Every route of the app with its full path. Since FastAPI 0.16x, `app.routes` lists an included
-    router as one `_IncludedRouter`, so iterating it finds none of the routes inside; this flattens them
-    the way FastAPI itself does when matching (a private helper: pinned FastAPI, checked here)."""
-    from fastapi.routing import _iter_included_route_candidates
+    """Every route of the app with its full path (`app.routes` hides included routers)."""
+    from services.common.contract import routes_of
 
-    routes = list(_iter_included_route_candidates(app.routes))
+    routes = routes_of(app)
     assert any(getattr(r, "path", "") == "/healthz" for r in routes), "FastAPI's route listing changed"
     return routes

@@ -26,6 +26,7 @@ from services.breach.schemas import (
 )
 from services.common import pages
 from services.common.auth import Principal, Scope, Scoped
+from services.common.contract import refusals
 
 router = APIRouter(prefix="/admin/breaches", tags=["breaches"])
 Staff = Annotated[Principal, Depends(Scoped(Scope.DPO, Scope.ADMIN))]
@@ -118,32 +119,32 @@ async def register_list(request: Request, _: Staff) -> list[dict[str, Any]]:
     return [await _load(rt, i) for i in ids]
 
 
-@router.get("/{breach_id}")
+@router.get("/{breach_id}", responses=refusals(404))
 async def read(breach_id: BreachId, request: Request, _: Staff) -> dict[str, Any]:
     return await _load(rt_of(request), breach_id)
 
 
-@router.patch("/{breach_id}")
+@router.patch("/{breach_id}", responses=refusals(404))
 async def update(breach_id: BreachId, body: BreachUpdate, request: Request, staff: Staff) -> dict[str, Any]:
     """The IT expert's findings and measures, the end of the breach, better numbers."""
     await service.change(rt_of(request), breach_id, body, staff=staff.name)
     return await _load(rt_of(request), breach_id)
 
 
-@router.post("/{breach_id}/assessment")
+@router.post("/{breach_id}/assessment", responses=refusals(404))
 async def assess(breach_id: BreachId, body: AssessmentIn, request: Request, staff: Staff) -> dict[str, Any]:
     """A person decides the risk with reasons; the system's suggestion is recorded beside it."""
     return await service.assess(rt_of(request), breach_id, body, staff=staff.name)
 
 
-@router.post("/{breach_id}/ap-notifications", status_code=201)
+@router.post("/{breach_id}/ap-notifications", status_code=201, responses=refusals(404, 409))
 async def prepare(breach_id: BreachId, body: PrepareIn, request: Request, staff: Staff) -> dict[str, Any]:
     """Prepare the AP form's content for a phase: initial, supplement or withdrawal (GDPR 33(4))."""
     note = await service.prepare_notification(rt_of(request), breach_id, body.phase, body.reason, staff=staff.name)
     return {"id": note.id, "phase": note.phase, "content": json.loads(note.content)}
 
 
-@router.get("/{breach_id}/ap-notifications/{notification_id}", response_class=HTMLResponse)
+@router.get("/{breach_id}/ap-notifications/{notification_id}", response_class=HTMLResponse, responses=refusals(404))
 async def printable(
     breach_id: BreachId, notification_id: Annotated[str, Path(max_length=40)], request: Request, _: Staff
 ) -> HTMLResponse:
@@ -159,7 +160,7 @@ async def printable(
     return pages.page(TEMPLATES, request, "apform.html", context, personal=True)
 
 
-@router.post("/{breach_id}/ap-notifications/{notification_id}/submission")
+@router.post("/{breach_id}/ap-notifications/{notification_id}/submission", responses=refusals(404, 409))
 async def submitted(
     breach_id: BreachId,
     notification_id: Annotated[str, Path(max_length=40)],
@@ -180,25 +181,25 @@ async def submitted(
     return await _load(rt_of(request), breach_id)
 
 
-@router.post("/{breach_id}/affected-queries", status_code=202)
+@router.post("/{breach_id}/affected-queries", status_code=202, responses=refusals(404))
 async def ask(breach_id: BreachId, body: AffectedQueryIn, request: Request, _: Staff) -> dict[str, str]:
     """Ask the consent service and registered systems, over Kafka, who is affected and how to reach them."""
     query = await people.ask_affected(rt_of(request), breach_id, body)
     return {"query_id": query.id}
 
 
-@router.get("/{breach_id}/recipients")
+@router.get("/{breach_id}/recipients", responses=refusals(404))
 async def recipients(breach_id: BreachId, request: Request, _: Staff) -> dict[str, int]:
     return await people.recipients_summary(rt_of(request), breach_id)
 
 
-@router.post("/{breach_id}/subject-notifications", status_code=202)
+@router.post("/{breach_id}/subject-notifications", status_code=202, responses=refusals(404))
 async def notify(breach_id: BreachId, body: NotifyIn, request: Request, staff: Staff) -> dict[str, int]:
     """GDPR 34: mail every person found, in plain language (34(2) content)."""
     return {"queued": await people.notify_subjects(rt_of(request), breach_id, body, staff=staff.name)}
 
 
-@router.post("/{breach_id}/public-communications", status_code=201)
+@router.post("/{breach_id}/public-communications", status_code=201, responses=refusals(404))
 async def public(breach_id: BreachId, body: PublicCommunicationIn, request: Request, staff: Staff) -> dict[str, Any]:
     """GDPR 34(3)(c): record a public communication made instead of individual notices."""
     await people.public_communication(rt_of(request), breach_id, body, staff=staff.name)

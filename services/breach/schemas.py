@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, field_validator, model_validator
 
 from services.breach.domain import Act, Category, Exemption, Level, Nature, Outcome, Phase
-from services.common.moments import Moment
+from services.common.moments import Count, Moment
 
 
 class Strict(BaseModel):
@@ -25,17 +27,17 @@ class BreachIn(Strict):
     awareness_at: Moment = Field(description="When we became aware: the 72-hour clock starts here")
     started_at: Moment | None = None
     ended_at: Moment | None = None
-    ongoing: bool = False
+    ongoing: StrictBool = False
     nature: list[Nature] = Field(min_length=1)
     acts: list[Act] = Field(default_factory=list)
     categories: list[Category] = Field(min_length=1, description="AP form section 4")
     special_people: str | None = Field(None, max_length=500, description="E.g. children, patients (section 5)")
     systems: list[str] = Field(default_factory=list, max_length=50)
     processors: list[str] = Field(default_factory=list, max_length=50)
-    subjects_min: int = Field(ge=0)
-    subjects_max: int = Field(ge=0)
-    records_approx: int = Field(0, ge=0)
-    encrypted: bool = Field(False, description="Section 6: encrypted, hashed or otherwise unintelligible")
+    subjects_min: Count = Field(ge=0)
+    subjects_max: Count = Field(ge=0)
+    records_approx: Count = Field(0, ge=0)
+    encrypted: StrictBool = Field(False, description="Section 6: encrypted, hashed or otherwise unintelligible")
     protection: str | None = Field(None, max_length=2000)
     consequences: str | None = Field(None, max_length=5000, description="Section 7")
     reporter: Person
@@ -44,7 +46,7 @@ class BreachIn(Strict):
     expert_findings: str | None = Field(None, max_length=10000)
     measures: str | None = Field(None, max_length=10000, description="Section 8: measures taken or proposed")
     other_organisations: str | None = Field(None, max_length=2000)
-    international: bool = False
+    international: StrictBool = False
 
     @model_validator(mode="after")
     def _numbers(self) -> BreachIn:
@@ -55,17 +57,51 @@ class BreachIn(Strict):
         return self
 
 
+KEPT = (  # what a change may give but never clear
+    "description",
+    "ongoing",
+    "expert_findings",
+    "measures",
+    "consequences",
+    "subjects_min",
+    "subjects_max",
+    "records_approx",
+)
+
+
+def _not_nullable(schema: dict[str, Any]) -> None:
+    """The document says what the validator does: these fields may be left out, never null."""
+    for name in KEPT:
+        prop = schema["properties"][name]
+        branches = [b for b in prop.pop("anyOf", []) if b.get("type") != "null"]
+        if branches:
+            prop.update(branches[0])
+        prop.pop("default", None)
+
+
 class BreachUpdate(Strict):
+    """Only the fields given change. `ended_at` (and `expert`) may be null to clear them; the others
+    cannot be cleared and are refused as null (leave them out to keep them)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_not_nullable)
+
     description: str | None = Field(None, min_length=10, max_length=10000)
     ended_at: Moment | None = None
-    ongoing: bool | None = None
+    ongoing: StrictBool | None = None
     expert: Person | None = None
     expert_findings: str | None = Field(None, max_length=10000)
     measures: str | None = Field(None, max_length=10000)
     consequences: str | None = Field(None, max_length=5000)
-    subjects_min: int | None = Field(None, ge=0)
-    subjects_max: int | None = Field(None, ge=0)
-    records_approx: int | None = Field(None, ge=0)
+    subjects_min: Count | None = Field(None, ge=0)
+    subjects_max: Count | None = Field(None, ge=0)
+    records_approx: Count | None = Field(None, ge=0)
+
+    @field_validator(*KEPT, mode="before")
+    @classmethod
+    def _given(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be cleared: give a value, or leave the field out to keep it")
+        return value
 
 
 class FactorsIn(Strict):
@@ -74,8 +110,8 @@ class FactorsIn(Strict):
     volume: Level
     ease_of_identification: Level
     severity: Level
-    special_people: bool = False
-    people: int = Field(ge=0)
+    special_people: StrictBool = False
+    people: Count = Field(ge=0)
 
 
 class AssessmentIn(Strict):

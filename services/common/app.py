@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,12 +16,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.common.auth import Open, RateLimiter, Scoped, ScrapeAccess
 from services.common.auth import Scope as TokenScope
 from services.common.bounces import record_notice
-from services.common.errors import ServiceError, handle_service_error
+from services.common.contract import allowed_methods, openapi, refusals
+from services.common.errors import ServiceError
 from services.common.kafka import kafka_reachable
 from services.common.ledger.routes import router as ledger_router
-from services.common.logs import BodyLimit, RequestContext, configure_logging
+from services.common.limits import InputLimits, Limits
+from services.common.logs import RequestContext, configure_logging
 from services.common.pages import PageHeaders, generic_error_page, wants_page
 from services.common.pages import assets as page_assets
+from services.common.problems import on_http_exception, on_service_error, on_validation_error, problem
 from services.common.runtime import Runtime
 
 health = APIRouter(tags=["health"])
@@ -34,7 +36,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@health.get("/readyz", dependencies=[Depends(Open("load-balancer probe", rate_limited=False))])
+@health.get("/readyz", dependencies=[Depends(Open("load-balancer probe", rate_limited=False))], responses=refusals(503))
 async def readyz(request: Request) -> JSONResponse:
     """The database and Kafka are reachable; 503 with the reason when not."""
     runtime: Runtime = request.app.state.runtime
@@ -50,7 +52,8 @@ async def readyz(request: Request) -> JSONResponse:
     except Exception as exc:  # noqa: BLE001
         problems["kafka"] = f"unreachable: {exc.__class__.__name__}: {exc}"[:300]
     if problems:
-        return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
+        reasons = "; ".join(f"{part}: {why}" for part, why in problems.items())
+        return problem(request, 503, f"not ready: {reasons}", problems=problems)
     return JSONResponse({"status": "ready"})
 
 
@@ -61,14 +64,14 @@ operations = APIRouter(tags=["operations"])
     "/metrics",
     dependencies=[Depends(ScrapeAccess())],
     response_class=Response,
-    responses={200: {"content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}}}, **refusals(404)},
 )
 async def metrics(request: Request) -> Response:
     """Prometheus metrics in the text exposition format, every name prefixed `privacy_`, labelled by
     `service` (README: Operations). Needs a `system` or `admin` token unless `METRICS_OPEN` is set."""
     runtime: Runtime = request.app.state.runtime
     if not runtime.metrics.enabled:
-        return PlainTextResponse("metrics are switched off (METRICS_ENABLED=0)", status_code=404)
+        return problem(request, 404, "metrics are switched off (METRICS_ENABLED=0)")
     return Response(await runtime.metrics.expose(runtime), media_type=runtime.metrics.content_type)
 
 
@@ -79,6 +82,7 @@ mail = APIRouter(tags=["mail"])
     "/admin/mail/bounces",
     dependencies=[Depends(Scoped(TokenScope.SYSTEM, TokenScope.ADMIN))],
     openapi_extra={"requestBody": {"required": True, "content": {"message/rfc822": {"schema": {"type": "string"}}}}},
+    responses=refusals(404),
 )
 async def mail_bounce(request: Request) -> dict[str, str]:
     """A delivery status notification (RFC 3464) for a mail this service sent, exactly as it arrived at
@@ -141,12 +145,21 @@ def _page_or(handler: Callable[[Request, Any], Awaitable[Response]]) -> Callable
     return handle
 
 
+async def _refused(request: Request, exc: Exception) -> Response:
+    """Starlette's refusals as problems; a 405's `Allow` names every method of every route at the path."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        allow = ", ".join(allowed_methods(request.app, request.url.path))
+        exc = StarletteHTTPException(405, exc.detail, headers={**(exc.headers or {}), "Allow": allow})
+    return await _page_or(on_http_exception)(request, exc)
+
+
 async def _server_error(request: Request, _exc: Exception) -> Response:
     """A failure nobody foresaw (logged with its traceback by the server): a page that says nothing was
     changed (every use-case is one transaction, rolled back) on HTML routes, the usual 500 elsewhere."""
     if wants_page(request):
         return generic_error_page(request, 500)
-    return PlainTextResponse("Internal Server Error", status_code=500)
+    return problem(request, 500, "the server failed; nothing was changed (the request id is in our logs)")
 
 
 def create_app(
@@ -156,8 +169,10 @@ def create_app(
     title: str,
     description: str,
     readable_anywhere: frozenset[str] = frozenset(),
+    openapi_hooks: tuple[Callable[[dict[str, Any]], None], ...] = (),
 ) -> FastAPI:
-    """`readable_anywhere`: GET paths whose answers (refusals included) any origin may read."""
+    """`readable_anywhere`: GET paths whose answers (refusals included) any origin may read;
+    `openapi_hooks` complete the OpenAPI document with what is known only at start (`contract.py`)."""
     settings = runtime.settings
     configure_logging(runtime.name, settings.log_level)
 
@@ -174,9 +189,10 @@ def create_app(
     app.state.credentials = runtime.credentials
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     app.state.readable_anywhere = readable_anywhere
-    app.add_exception_handler(ServiceError, _page_or(handle_service_error))
-    app.add_exception_handler(StarletteHTTPException, _page_or(http_exception_handler))
-    app.add_exception_handler(RequestValidationError, _page_or(request_validation_exception_handler))
+    app.state.openapi_hooks = openapi_hooks
+    app.add_exception_handler(ServiceError, _page_or(on_service_error))
+    app.add_exception_handler(StarletteHTTPException, _refused)
+    app.add_exception_handler(RequestValidationError, _page_or(on_validation_error))
     app.add_exception_handler(Exception, _server_error)
     for router in routers:  # first: a request is matched against the routes in order
         app.include_router(router)
@@ -185,8 +201,16 @@ def create_app(
     app.include_router(mail)
     app.include_router(operations)
     app.include_router(page_assets)
+    app.openapi = lambda: openapi(app)  # type: ignore[method-assign]
     app.add_middleware(DynamicCors)
     app.add_middleware(PageHeaders)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    limits = Limits(
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout_seconds=settings.body_timeout_seconds,
+        json_max_depth=settings.json_max_depth,
+        json_max_items=settings.json_max_items,
+        header_max_bytes=settings.header_max_bytes,
+    )
+    app.add_middleware(InputLimits, limits=limits)
     app.add_middleware(RequestContext)
     return app

@@ -63,15 +63,8 @@ class EventConsumer:
         )
         producer = idempotent_producer(self.bootstrap, client_id=f"{self.group}-dlq")
         self._consumer = consumer
-        while True:
-            try:
-                await consumer.start()
-                await producer.start()
-                break
-            except Exception as exc:  # noqa: BLE001 - broker not up yet
-                log.warning("consumer %s cannot reach Kafka yet: %r", self.group, exc)
-                await asyncio.sleep(2.0)
         try:
+            await self._start(consumer, producer)
             while True:
                 batches = await consumer.getmany(timeout_ms=500)
                 self.ready.set()
@@ -81,9 +74,22 @@ class EventConsumer:
                     # Every effect above is committed: now the offset may move past them.
                     await consumer.commit({tp: messages[-1].offset + 1})
                     self._done[(tp.topic, tp.partition)] = messages[-1].offset + 1
-        finally:
+        finally:  # also when stopped while still waiting for the broker: nothing is left unclosed
             await consumer.stop()
             await producer.stop()
+
+    async def _start(self, consumer: AIOKafkaConsumer, producer: Any) -> None:
+        started_consumer = False
+        while True:
+            try:
+                if not started_consumer:
+                    await consumer.start()
+                    started_consumer = True
+                await producer.start()
+                return
+            except Exception as exc:  # noqa: BLE001 - broker not up yet
+                log.warning("consumer %s cannot reach Kafka yet: %r", self.group, exc)
+                await asyncio.sleep(2.0)
 
     def lag(self) -> dict[tuple[str, int], int]:
         """Records behind each assigned partition's end (what the last fetch saw)."""

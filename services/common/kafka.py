@@ -17,8 +17,8 @@ log = logging.getLogger(__name__)
 async def ensure_topics(bootstrap: str, topics: Iterable[Topic], *, partitions: int, replication: int) -> None:
     """Create missing topics with their partition count and config; never rely on auto-creation."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
-    await admin.start()
     try:
+        await admin.start()
         existing = set(await admin.list_topics())
         new = [
             NewTopic(t.name, partitions, replication, topic_configs=t.configs())
@@ -38,8 +38,8 @@ async def ensure_topics(bootstrap: str, topics: Iterable[Topic], *, partitions: 
 async def kafka_reachable(bootstrap: str, timeout_ms: int = 3000) -> None:
     """Raise unless the cluster answers a metadata request."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
-    await admin.start()
-    try:
+    try:  # closed also when it could not start: no connection is left behind for the collector to find
+        await admin.start()
         await admin.list_topics()
     finally:
         await admin.close()
@@ -61,8 +61,8 @@ async def delete_topics(bootstrap: str, prefix: str | tuple[str, ...]) -> list[s
     """Delete every topic whose name starts with `prefix` (or one of them: a test's or benchmark's own);
     returns them."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
-    await admin.start()
     try:
+        await admin.start()
         names = [t for t in await admin.list_topics() if t.startswith(prefix)]
         if names:
             await admin.delete_topics(names)

@@ -9,7 +9,6 @@ import sys
 import time
 from typing import Any
 
-from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -57,7 +56,27 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # replaced by the request log below
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    coordinator = logging.getLogger("aiokafka.consumer.group_coordinator")
+    coordinator.filters[:] = [CoordinatorNotYet()]
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines name URLs with personal data
+
+
+class CoordinatorNotYet(logging.Filter):
+    """A new broker creates its group coordinator on first use, and aiokafka logs each retry until then
+    as an error. It is the normal course of a first start: said once, as what it is."""
+
+    said = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "CoordinatorNotAvailable" not in record.getMessage():
+            return True
+        if not CoordinatorNotYet.said:
+            CoordinatorNotYet.said = True
+            logging.getLogger("services.common.consumer").info(
+                "Kafka's group coordinator is not available yet (a new broker creates it on first use); "
+                "the consumers retry until it is"
+            )
+        return False
 
 
 class RequestContext:
@@ -116,45 +135,3 @@ class RequestContext:
             if span is not None:
                 telemetry.Tracing.end_server_span(span, attached, f"{scope['method']} {route}", route, status)
             request_id.reset(token)
-
-
-class BodyLimit:
-    """413 for bodies over `max_bytes`, by Content-Length or while streaming."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await _reject_413(send, self.max_bytes)
-            return
-        seen = 0
-
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    # FastAPI passes HTTPException through its body parsing: the client gets this 413.
-                    raise HTTPException(413, f"request body larger than {self.max_bytes} bytes")
-            return message
-
-        await self.app(scope, limited_receive, send)
-
-
-async def _reject_413(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"request body larger than {limit} bytes"}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

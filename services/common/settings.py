@@ -82,7 +82,17 @@ class ServiceSettings(BaseSettings):
     bootstrap_admin_token: SecretStr | None = Field(None, description="Dev mode: admin token accepted by every scope.")
     demo_site_key: str | None = Field(None, description="Dev mode: a site key for http://localhost origins.")
     rate_limit_per_minute: int = Field(60, description="Public routes: requests per minute per IP and site key.")
-    max_body_bytes: int = Field(64 * 1024, description="Largest accepted request body.")
+    max_body_bytes: int = Field(64 * 1024, ge=1024, description="Largest accepted request body (413 above).")
+    body_timeout_seconds: float = Field(
+        10.0, gt=0, description="The whole body must arrive this soon after the headers (408 otherwise)."
+    )
+    json_max_depth: int = Field(32, ge=4, description="Deepest nesting accepted in a JSON body (400 deeper).")
+    json_max_items: int = Field(1000, ge=10, description="Longest array accepted in a JSON body (400 longer).")
+    header_max_bytes: int = Field(16 * 1024, ge=1024, description="Largest accepted request headers in all (431).")
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="A connection must deliver a request's headers this soon (then it is closed)."
+    )
+    keep_alive_seconds: float = Field(5.0, gt=0, description="An idle keep-alive connection is closed after this.")
     mail_enabled: bool = Field(True, description="Run the mail relay (SMTP) inside this process.")
     smtp_host: str = Field("127.0.0.1", description="SMTP server for mail to people.")
     smtp_port: int = Field(1025, description="SMTP port.")

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlmodel import select
 
 from services.common.auth import Principal, Scope, Scoped
+from services.common.contract import refusals
 from services.common.pages import page, templates
 from services.consent import processing, register, retention, subjects
 from services.consent.models import ProcessorEntry
@@ -43,7 +44,7 @@ async def processors(request: Request, _: Dpo) -> list[dict[str, Any]]:
     return [r.model_dump() for r in rows]
 
 
-@router.put("/processors/{processor_id}")
+@router.put("/processors/{processor_id}", responses=refusals(404))
 async def update_processor(
     processor_id: Annotated[str, Path(max_length=80)], body: ProcessorUpdate, request: Request, _: Dpo
 ) -> dict[str, Any]:

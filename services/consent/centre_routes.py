@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common import words
 from services.common.auth import Open
+from services.common.contract import refusals
 from services.common.emails import check_email
 from services.common.sessions import CookieSessions, csrf_ok
 from services.consent import centre
@@ -22,11 +23,12 @@ SIGNED_IN = Open("the privacy centre: its session cookie (from a single-use mail
 LINK = Open("the single-use token in the path is the credential")
 TOKEN = Annotated[str, Path(min_length=10, max_length=200)]
 LANG = Annotated[str | None, Query(pattern="^(nl|en)$")]
-FORM_LANG = Annotated[str, Form(pattern="^(nl|en)$")]
-CSRF = Annotated[str, Form(max_length=100)]
+FORM_LANG = Annotated[str, Form(pattern="^(nl|en|)$", description="nl or en; empty: nl")]
+CSRF = Annotated[str, Form(min_length=1, max_length=100)]
 PURPOSE = Annotated[str, Form(min_length=1, max_length=60)]
 KINDS = ("access", "erasure", "rectification", "restriction", "objection")
 FIELDS = ("name", "email", "phone", "address", "company_name", "date_of_birth")
+SESSION = refusals(401, 403)  # no session (or it ended): 401; a form without its CSRF token: 403
 DONE = frozenset({"withdrawn", "granted", "confirm", "nothing", "started", "linked", "signed_out", "unavailable"})
 
 
@@ -97,7 +99,9 @@ async def _home(
 
 @router.post("/sign-in", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)])
 async def ask_link(
-    request: Request, email: Annotated[str, Form(max_length=320)], lang: FORM_LANG = "nl"
+    request: Request,
+    email: Annotated[str, Form(max_length=320, json_schema_extra={"format": "email"})],
+    lang: FORM_LANG = "nl",
 ) -> HTMLResponse:
     """Mail a sign-in link. The same page whether or not we know the address; 429 (same words) when too
     many were asked for this address or from this IP."""
@@ -119,7 +123,7 @@ async def link_page(token: TOKEN, request: Request, lang: LANG = None) -> HTMLRe
     return show(request, "centre/open.html", {"lang": words.language(lang)})
 
 
-@router.post("/sign-in/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
+@router.post("/sign-in/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)], responses=refusals(410))
 async def sign_in(token: TOKEN, request: Request, lang: LANG = None) -> Response:
     """Use the link (once): start a session and go to the centre; a used or expired link offers a new one."""
     ctx = context(request)
@@ -141,7 +145,7 @@ def _session_or_page(request: Request, csrf: str, lang: str) -> dict[str, Any] |
     return session
 
 
-@router.post("/withdraw", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)])
+@router.post("/withdraw", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)], responses=SESSION)
 async def withdraw(
     request: Request,
     csrf: CSRF,
@@ -157,7 +161,7 @@ async def withdraw(
     return _back(lang, "withdrawn" if done else "nothing", purpose)
 
 
-@router.post("/grant", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)])
+@router.post("/grant", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)], responses=SESSION)
 async def grant(request: Request, csrf: CSRF, purpose: PURPOSE, lang: FORM_LANG = "nl") -> Response:
     """Give a standing consent (the newsletter): confirmed by mail first where the purpose asks for it."""
     session = _session_or_page(request, csrf, lang)
@@ -167,7 +171,7 @@ async def grant(request: Request, csrf: CSRF, purpose: PURPOSE, lang: FORM_LANG 
     return _back(lang, "confirm" if confirmation else "granted", purpose)
 
 
-@router.post("/requests", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)])
+@router.post("/requests", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)], responses=SESSION)
 async def make_request(
     request: Request,
     csrf: CSRF,
@@ -196,7 +200,7 @@ async def make_request(
     return _back(lang, status)
 
 
-@router.post("/sign-out", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)])
+@router.post("/sign-out", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)], responses=SESSION)
 async def sign_out(request: Request, csrf: CSRF, lang: FORM_LANG = "nl") -> Response:
     session = _session_or_page(request, csrf, lang)
     if isinstance(session, HTMLResponse):

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.common.app import create_app
+from services.common.contract import mark_enum
 from services.common.runtime import Runtime
 from services.consent import kvk, processing, retention, webhooks
 from services.consent.admin_routes import router as admin_router
@@ -15,6 +16,7 @@ from services.consent.centre_routes import router as centre_router
 from services.consent.context import ConsentContext
 from services.consent.handlers import CONSUMERS
 from services.consent.routes import router
+from services.consent.schemas import PURPOSE_MARK
 from services.consent.settings import ConsentSettings
 from services.consent.site_routes import router as site_router
 
@@ -47,11 +49,14 @@ def build_runtime(settings: ConsentSettings | None = None) -> Runtime:
 
 
 def create(runtime: Runtime | None = None) -> FastAPI:
+    rt = runtime or build_runtime()
+    purposes = sorted(ConsentContext.of(rt).catalogue.purposes)
     return create_app(
-        runtime or build_runtime(),
+        rt,
         routers=[router, site_router, centre_router, admin_router],
         title="consent",
         description="Records consent and its withdrawal with evidence (GDPR Art. 7), double opt-in, "
         "cookies, ActiveCampaign unsubscribes; receipts backed by the ledger.",
         readable_anywhere=frozenset({"/v1/banner"}),
+        openapi_hooks=(lambda document: mark_enum(document, PURPOSE_MARK, purposes),),
     )

@@ -92,6 +92,8 @@ class WebhookDelivery(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text))
     received_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
     processed_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    answer_status: int | None = Field(default=None, description="The HTTP status the delivery was answered with")
+    answer: str | None = Field(default=None, sa_column=Column(Text), description="... and the message")
 
 
 class RegisterVersion(SQLModel, table=True):

@@ -13,9 +13,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from services.common import pages, words
 from services.common.auth import Open, Public, Site
+from services.common.contract import refusals
 from services.common.errors import body_schema, json_body
 from services.common.lean import LeanRoute
 from services.common.links import LinkError
+from services.common.problems import problem
 from services.consent import centre, decisions, kvk, service, subjects, webhooks
 from services.consent.context import ConsentContext
 from services.consent.domain import Channel
@@ -36,6 +38,7 @@ router = APIRouter(tags=["consent"])
 PUBLIC = Public()
 SiteKey = Annotated[Site, Depends(PUBLIC)]
 LINK = Open("the signed or single-use token in the path is the credential")
+GONE = refusals(404, 410)  # a link we never made (404), or one used or expired (410)
 TOKEN = Annotated[str, Path(min_length=10, max_length=2000)]
 TEMPLATES = pages.templates(FilePath(__file__).parent)
 
@@ -189,13 +192,13 @@ def _names(ctx: ConsentContext, purpose_ids: list[str], lang: str) -> list[str]:
     return [p.described(lang) for p in found if p is not None]
 
 
-@router.get("/v1/confirm/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
+@router.get("/v1/confirm/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)], responses=GONE)
 async def confirm_page(token: TOKEN, request: Request) -> HTMLResponse:
     """A button, never an action: mail scanners follow links."""
     return show(request, "confirm.html", {"done": False})
 
 
-@router.post("/v1/confirm/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
+@router.post("/v1/confirm/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)], responses=GONE)
 async def confirm(token: TOKEN, request: Request) -> HTMLResponse:
     """The double opt-in click (or a parent's): records click time and IP as evidence."""
     done = await service.confirm(context(request), token, evidence(request))
@@ -212,7 +215,7 @@ def _unsubscribe_claims(ctx: ConsentContext, token: str) -> dict[str, Any]:
         raise HTTPException(404, f"unknown unsubscribe link: {exc}") from exc
 
 
-@router.get("/v1/unsubscribe/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
+@router.get("/v1/unsubscribe/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)], responses=GONE)
 async def unsubscribe_page(token: TOKEN, request: Request) -> HTMLResponse:
     ctx = context(request)
     claims = _unsubscribe_claims(ctx, token)
@@ -225,7 +228,7 @@ async def unsubscribe_page(token: TOKEN, request: Request) -> HTMLResponse:
     )
 
 
-@router.post("/v1/unsubscribe/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
+@router.post("/v1/unsubscribe/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)], responses=GONE)
 async def unsubscribe(token: TOKEN, request: Request) -> HTMLResponse:
     """One click, also as RFC 8058 `List-Unsubscribe=One-Click` POST from a mail client."""
     ctx = context(request)
@@ -240,7 +243,7 @@ async def unsubscribe(token: TOKEN, request: Request) -> HTMLResponse:
     "/v1/history/{token}",
     dependencies=[Depends(LINK)],
     response_class=HTMLResponse,
-    responses={200: {"content": {"application/json": {}}}},
+    responses={200: {"content": {"application/json": {}}}, **GONE},
 )
 async def history(token: TOKEN, request: Request) -> Any:
     """The person's own consent history and current state (a page for browsers, JSON on request)."""
@@ -263,10 +266,30 @@ def jsonable(data: dict[str, Any]) -> dict[str, Any]:
     return encoded
 
 
+WEBHOOK_PATH = "/webhooks/activecampaign/{secret}"
+AC_FORM = {  # the fields ActiveCampaign's webhooks send that are read here (others are kept, encrypted)
+    "schema": {
+        "type": "object",
+        "required": ["type"],
+        "properties": {
+            "type": {"type": "string", "examples": ["unsubscribe", "subscribe", "update"]},
+            "contact[email]": {"type": "string", "description": "An address: subscribe, update, unsubscribe"},
+            "list": {"type": "string"},
+            "date_time": {"type": "string", "examples": ["2026-12-01T10:00:00+01:00"]},
+            "initiated_by": {"type": "string"},
+            "initiated_from": {"type": "string"},
+            "unsubscribe[reason]": {"type": "string"},
+        },
+    }
+}
+
+
 @router.post(
-    "/webhooks/activecampaign/{secret}",
+    WEBHOOK_PATH,
     tags=["webhooks"],
     dependencies=[Depends(Open("the secret path segment is the credential (compared in constant time)"))],
+    openapi_extra={"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": AC_FORM}}},
+    responses={202: {"description": "Stored; processing failed and will be retried"}, **refusals(400, 404)},
 )
 async def activecampaign(secret: Annotated[str, Path(max_length=200)], request: Request) -> JSONResponse:
     """ActiveCampaign webhook (form-encoded). Wrong secret: 404. Stored before processing; never 410."""
@@ -277,6 +300,9 @@ async def activecampaign(secret: Annotated[str, Path(max_length=200)], request: 
         raise HTTPException(404, "Not Found")
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     if content_type != "application/x-www-form-urlencoded":
-        raise HTTPException(400, f"expected application/x-www-form-urlencoded, got {content_type or 'nothing'}")
-    status, message = await webhooks.receive(ctx, await request.body())
+        status, message = 400, f"expected application/x-www-form-urlencoded, got {content_type or 'nothing'}"
+    else:
+        status, message = await webhooks.receive(ctx, await request.body())
+    if status >= 400:  # the same answer to a replay: no request id, and the path without its secret
+        return problem(request, status, message, instance=WEBHOOK_PATH, with_request_id=False)
     return JSONResponse({"detail": message}, status_code=status)

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from services.common.emails import Email
+from services.common.moments import Count
 from services.consent.domain import Channel, DataCategory, LegalBasis
+
+PURPOSE_MARK = "x-purpose-id"
+PurposeId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=60,
+        description="A purpose of purposes.json (GET /v1/purposes); the document lists them as an enum",
+        json_schema_extra={PURPOSE_MARK: True},
+    ),
+]
 
 BROWSER_ID = Field(
     None,
@@ -31,7 +43,7 @@ class Notice(Strict):
 
 
 class PurposeChoice(Strict):
-    purpose: str = Field(min_length=1, max_length=60)
+    purpose: PurposeId
     granted: StrictBool = Field(description="JSON true or false: a consent is an unambiguous act (GDPR 4(11))")
     third_party: str | None = Field(None, max_length=200, description="Required for third_party_sharing")
     legal_basis: LegalBasis | None = Field(None, description="If given, must be the purpose's configured basis")
@@ -52,7 +64,7 @@ class CaptureIn(Strict):
     notice: Notice
     page: str | None = Field(None, max_length=2000, description="Page or form URL; default: the Referer header")
     language: Literal["nl", "en"] = Field("nl", description="The page's language: mails to the person use it first")
-    age: int | None = Field(None, ge=0, le=130)
+    age: Count | None = Field(None, ge=0, le=130)
     date_of_birth: date | None = None
     parent_email: Email | None = Field(None, description="Required when the person is under 16")
     note: str | None = Field(None, max_length=2000, description="Staff: how and where consent was given")
@@ -77,7 +89,7 @@ class CaptureIn(Strict):
 class WithdrawIn(Strict):
     email: Email | None = None
     browser_id: str | None = BROWSER_ID
-    purposes: list[str] | None = Field(None, max_length=20, description="Default with all=true: every purpose")
+    purposes: list[PurposeId] | None = Field(None, max_length=20, description="Default with all=true: every purpose")
     all: StrictBool = False
     third_party: str | None = Field(None, max_length=200)
     channel: Channel = Channel.PREFERENCE_PAGE

@@ -277,9 +277,10 @@ async def withdraw(
     if cmd.browser_id is not None:
         subjects.append(ctx.browser_pseudonym(cmd.browser_id))
     wanted = None if cmd.all else set(cmd.purposes or [])
-    for i, purpose_id in enumerate(sorted(wanted or [])):
+    for i, purpose_id in enumerate([] if cmd.all else cmd.purposes or []):
         if ctx.catalogue.purpose(purpose_id) is None:
-            raise FieldError(("purposes", i), f"unknown purpose {purpose_id!r}")
+            known = ", ".join(sorted(ctx.catalogue.purposes))
+            raise FieldError(("purposes", i), f"unknown purpose {purpose_id!r}; known: {known}")
     async with ctx.rt.db.transaction() as s:
         done = []
         for subject in subjects:

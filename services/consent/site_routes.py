@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from fastapi.responses import JSONResponse
 
 from services.common.auth import Open, Public
+from services.common.contract import refusals
 from services.consent import assets
 from services.consent.routes import context
 
@@ -47,7 +48,7 @@ def _built() -> assets.Script:
     "/v1/consent.js",
     dependencies=[Depends(SCRIPT)],
     response_class=Response,
-    responses={200: {"content": {"text/javascript": {}}}, 304: {"description": "Not modified"}},
+    responses={200: {"content": {"text/javascript": {}}}, 304: {"description": "Not modified"}, **refusals(404)},
 )
 async def consent_js(request: Request) -> Response:
     """The newest consent.js (cached for an hour). Pin a version with `/v1/consent-<version>.js` and the
@@ -59,7 +60,7 @@ async def consent_js(request: Request) -> Response:
     "/v1/consent-{version}.js",
     dependencies=[Depends(SCRIPT)],
     response_class=Response,
-    responses={200: {"content": {"text/javascript": {}}}, 304: {"description": "Not modified"}},
+    responses={200: {"content": {"text/javascript": {}}}, 304: {"description": "Not modified"}, **refusals(404)},
 )
 async def consent_js_pinned(
     version: Annotated[str, Path(pattern=r"^\d+\.\d+\.\d+$", max_length=20)], request: Request

@@ -108,7 +108,8 @@ def _when(value: str | None) -> datetime | None:
 
 
 async def receive(ctx: ConsentContext, body: bytes) -> tuple[int, str]:
-    """Store, then process. Returns (HTTP status, message); 2xx once stored, whatever processing does."""
+    """Store, then process. Returns (HTTP status, message); 2xx once stored, whatever processing does.
+    The same body again is a replay: it gets the answer the first delivery got, and changes nothing."""
     digest = hashlib.sha256(body).hexdigest()
     nonce = os.urandom(12)
     delivery_id = "ac_" + uuid.uuid4().hex
@@ -127,7 +128,18 @@ async def receive(ctx: ConsentContext, body: bytes) -> tuple[int, str]:
             )
         )
     if not result.rowcount:
-        return 200, "duplicate delivery: already recorded"
+        return await _first_answer(ctx, digest)
+    status, message = await _handle(ctx, delivery_id, body)
+    async with ctx.rt.db.transaction() as s:
+        await s.execute(
+            update(WebhookDelivery)
+            .where(col(WebhookDelivery.id) == delivery_id)
+            .values(answer_status=status, answer=message)
+        )
+    return status, message
+
+
+async def _handle(ctx: ConsentContext, delivery_id: str, body: bytes) -> tuple[int, str]:
     try:
         call = parse(body)
     except ServiceError as exc:
@@ -139,6 +151,14 @@ async def receive(ctx: ConsentContext, body: bytes) -> tuple[int, str]:
         log.exception("processing ActiveCampaign delivery %s failed", delivery_id)
         await _mark(ctx, delivery_id, "failed", repr(exc)[:500])
         return 202, "stored; processing failed and will be retried"
+
+
+async def _first_answer(ctx: ConsentContext, digest: str) -> tuple[int, str]:
+    async with ctx.rt.db.read() as s:
+        row = (await s.execute(select(WebhookDelivery).where(col(WebhookDelivery.body_hash) == digest))).scalar_one()
+    if row.answer_status is None:  # the first is still being handled (or its answer was lost in a crash)
+        return 202, "stored; being processed"
+    return row.answer_status, row.answer or ""
 
 
 async def process(ctx: ConsentContext, delivery_id: str, call: Call) -> str:

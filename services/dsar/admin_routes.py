@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from sqlmodel import select
 
 from services.common.auth import Principal, Scope, Scoped
+from services.common.contract import refusals
 from services.dsar import decisions, domain, service
 from services.dsar.models import DsarRequest, Holder, HolderAnswer
 from services.dsar.routes import context
@@ -100,7 +101,7 @@ async def request_queue(
     return [out(r, a, ctx.settings.holder_answer_days) for r, a in found]
 
 
-@router.get("/requests/{request_id}")
+@router.get("/requests/{request_id}", responses=refusals(404))
 async def read_request(request_id: RequestId, request: Request, _: Dpo) -> RequestOut:
     ctx = context(request)
     found = await service.get_request(ctx, request_id)
@@ -109,7 +110,7 @@ async def read_request(request_id: RequestId, request: Request, _: Dpo) -> Reque
     return out(*found, ctx.settings.holder_answer_days)
 
 
-@router.post("/requests/{request_id}/extend")
+@router.post("/requests/{request_id}/extend", responses=refusals(404, 409))
 async def extend(request_id: RequestId, body: ExtendIn, request: Request, principal: Dpo) -> RequestOut:
     """GDPR 12(3): up to two more months, decided within the first month; the person is told why."""
     ctx = context(request)
@@ -117,14 +118,14 @@ async def extend(request_id: RequestId, body: ExtendIn, request: Request, princi
     return await read_request(request_id, request, principal)
 
 
-@router.post("/requests/{request_id}/refuse")
+@router.post("/requests/{request_id}/refuse", responses=refusals(404, 409))
 async def refuse(request_id: RequestId, body: RefuseIn, request: Request, principal: Dpo) -> RequestOut:
     """GDPR 12(4): refused with reasons; the person is told, with the right to complain to the AP."""
     await decisions.refuse(context(request), request_id, reason=body.reason, staff=principal.name)
     return await read_request(request_id, request, principal)
 
 
-@router.post("/requests/{request_id}/answers")
+@router.post("/requests/{request_id}/answers", responses=refusals(404, 409))
 async def close_task(request_id: RequestId, body: TaskCloseIn, request: Request, principal: Dpo) -> RequestOut:
     """Close a manual holder's task (e.g. a processor confirmed erasure by mail)."""
     await decisions.close_task(

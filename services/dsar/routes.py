@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from services.common import pages, words
 from services.common.auth import Open, Public, Site
+from services.common.contract import refusals
 from services.common.errors import ServiceError
 from services.common.links import LinkError, open_centre_assertion
 from services.dsar import centre, export, service
@@ -20,6 +21,7 @@ from services.dsar.schemas import CentreRequestIn, CentreRequestOut, RequestIn
 
 router = APIRouter(tags=["requests"])
 SiteKey = Annotated[Site, Depends(Public())]
+GONE = refusals(404, 410)  # a link we never made (404), or one used or expired (410)
 LINK = Open("the single-use or signed token in the path is the credential")
 CENTRE = Open("the privacy centre's short-lived assertion, signed with the shared CENTRE_KEY, is the credential")
 TOKEN = Annotated[str, Path(min_length=10, max_length=2000)]
@@ -53,13 +55,13 @@ async def make_request(body: RequestIn, request: Request, _site: SiteKey) -> dic
     return ACCEPTED
 
 
-@router.get("/v1/verify/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
+@router.get("/v1/verify/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)], responses=GONE)
 async def verify_page(token: TOKEN, request: Request, lang: LANG = "nl") -> HTMLResponse:
     """A button, never an action: mail scanners open links."""
     return pages.page(TEMPLATES, request, "verify.html", {"lang": lang, "done": False}, personal=True)
 
 
-@router.post("/v1/verify/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
+@router.post("/v1/verify/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)], responses=GONE)
 async def verify(token: TOKEN, request: Request, lang: LANG = "nl") -> HTMLResponse:
     """The emailed single-use link: a page saying so when unknown or used (404) or expired (410)."""
     done = await service.verify(context(request), token, datetime.now(UTC))
@@ -72,7 +74,7 @@ async def verify(token: TOKEN, request: Request, lang: LANG = "nl") -> HTMLRespo
     "/v1/exports/{token}",
     dependencies=[Depends(LINK)],
     response_class=HTMLResponse,
-    responses={200: {"content": {"application/json": {}}}},
+    responses={200: {"content": {"application/json": {}}}, **GONE},
 )
 async def read_export(
     token: TOKEN,
@@ -100,14 +102,14 @@ def _centre_email(request: Request, assertion: str) -> str:
         raise ServiceError(401, f"privacy centre assertion refused: {exc}") from exc
 
 
-@router.get("/v1/centre/requests", dependencies=[Depends(CENTRE)])
+@router.get("/v1/centre/requests", dependencies=[Depends(CENTRE)], responses=refusals(401))
 async def centre_requests(request: Request, assertion: ASSERTION) -> list[CentreRequestOut]:
     """The requests of the person the privacy centre vouches for, newest first."""
     email = _centre_email(request, assertion)
     return [CentreRequestOut(**r) for r in await centre.requests_of(context(request), email)]
 
 
-@router.post("/v1/centre/requests", status_code=202, dependencies=[Depends(CENTRE)])
+@router.post("/v1/centre/requests", status_code=202, dependencies=[Depends(CENTRE)], responses=refusals(401))
 async def centre_make_request(body: CentreRequestIn, request: Request, assertion: ASSERTION) -> dict[str, str]:
     """A request made in the privacy centre: the sign-in counts as the identity check (recorded as such);
     `linked` when a request of the same kind is already open."""

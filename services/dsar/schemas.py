@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, model_validator
 
 from services.common.contracts import Outcome, RequestKind
-from services.common.moments import Moment
+from services.common.moments import Count, Moment
 
 
 class Strict(BaseModel):
@@ -75,11 +75,11 @@ class StaffRequestIn(RequestIn):
         None,
         description="When it arrived (ISO 8601 with an offset, not in the future); default now. Starts the clock.",
     )
-    identity_verified: bool = Field(False, description="Staff checked who the person is; else a link is mailed")
+    identity_verified: StrictBool = Field(False, description="Staff checked who the person is; else a link is mailed")
 
 
 class ExtendIn(Strict):
-    months: int = Field(ge=1, le=2)
+    months: Count = Field(ge=1, le=2)
     reason: str = Field(min_length=10, max_length=2000)
 
 
@@ -97,7 +97,7 @@ class HolderIn(Strict):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9 ._\-]+$")
     kind: str = Field(pattern="^(kafka|manual)$")
     description: str = Field("", max_length=500)
-    active: bool = True
+    active: StrictBool = True
 
 
 class HolderAnswerOut(BaseModel):

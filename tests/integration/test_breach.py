@@ -113,7 +113,7 @@ async def test_late_notification_needs_the_reason(breach: Any) -> None:
     r = await client.post(
         f"/admin/breaches/{b['id']}/ap-notifications/{note['id']}/submission", json={"ap_reference": "AP-1"}
     )
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "late_reason"]
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "late_reason"]
     r = await client.post(
         f"/admin/breaches/{b['id']}/ap-notifications/{note['id']}/submission",
         json={"ap_reference": "AP-1", "late_reason": "het lek werd pas na onderzoek van de IT-partner bevestigd"},
@@ -169,16 +169,16 @@ async def test_bad_input_names_the_field(breach: Any, change: dict[str, Any], lo
     _, client = breach
     r = await client.post("/admin/breaches", json=breach_body(**change))
     assert r.status_code == 422, r.text
-    assert r.json()["detail"][0]["loc"][: len(loc)] == loc
+    assert r.json()["errors"][0]["loc"][: len(loc)] == loc
 
 
 async def test_missing_reasons_are_refused(breach: Any) -> None:
     _, client = breach
     b = (await client.post("/admin/breaches", json=breach_body())).json()
     r = await client.post(f"/admin/breaches/{b['id']}/assessment", json={**ASSESSMENT, "reasons": ""})
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "reasons"]
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "reasons"]
     r = await client.post(f"/admin/breaches/{b['id']}/assessment", json={**ASSESSMENT, "exemption": "a"})
     assert r.status_code == 422 and "exemption_reason" in r.text
     r = await client.post(f"/admin/breaches/{b['id']}/ap-notifications", json={"phase": "withdrawal"})
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "reason"]
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "reason"]
     assert (await client.get("/admin/breaches/brc_nope")).status_code == 404

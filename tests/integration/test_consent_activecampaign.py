@@ -95,13 +95,13 @@ async def test_unsubscribe_withdraws_the_mapped_purposes(consent: Any) -> None:
     last = history["records"][-1]
     assert last["channel"] == "activecampaign" and last["reason"] == "activecampaign unsubscribe: te veel mail"
     assert last["evidence"]["contact[id]"] == "42" and last["evidence"]["initiated_by"] == "public"
-    # the same call again (at-least-once delivery): no second effect
+    # the same call again (at-least-once delivery): the first answer, no second effect
     r = await client.post(
         URL,
         content=ac_body("unsubscribe", **{"unsubscribe[reason]": "te veel mail", "campaign[id]": "9"}),
         headers=FORM,
     )
-    assert r.status_code == 200 and "duplicate" in r.json()["detail"]
+    assert r.status_code == 200 and r.json()["detail"] == "withdrawn: newsletter"
     assert (
         len((await client.post("/admin/subjects/history", json={"email": "lotte@example.nl"})).json()["records"]) == 3
     )
@@ -177,6 +177,33 @@ async def test_malformed_bodies_are_400_with_the_reason_and_kept(
     r = await client.post(URL, content=body, headers=headers)
     assert r.status_code == 400 and reason in r.json()["detail"]
     assert r.status_code != 410
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"type=unsubscribe&contact[email]=", ac_body("unsubscribe"), ac_body("open"), ac_body("update")],
+    ids=["malformed", "unsubscribe", "acknowledged", "noted"],
+)
+async def test_a_replay_gets_the_first_answer_and_changes_nothing(consent: Any, body: bytes) -> None:
+    app, client = consent
+    first = await client.post(URL, content=body, headers=FORM)
+    before = (await client.post("/admin/subjects/history", json={"email": "lotte@example.nl"})).json()
+    for _ in range(2):
+        again = await client.post(URL, content=body, headers=FORM)
+        assert (again.status_code, again.headers["content-type"], again.content) == (
+            first.status_code,
+            first.headers["content-type"],
+            first.content,
+        )
+    after = (await client.post("/admin/subjects/history", json={"email": "lotte@example.nl"})).json()
+    assert after["records"] == before["records"] and after["states"] == before["states"]
+    async with app.state.runtime.db.read() as s:
+        assert (await s.execute(text("SELECT count(*) FROM activecampaign_deliveries"))).scalar() == 1
+    if first.status_code == 400:
+        problem = first.json()
+        assert first.headers["content-type"] == "application/problem+json"
+        assert problem["status"] == 400 and problem["instance"] == "/webhooks/activecampaign/{secret}"
+        assert "s3cret" not in first.text, "the secret path segment is not echoed"
 
 
 async def test_processing_failure_loses_nothing(consent: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -151,7 +151,7 @@ async def test_third_parties_only_with_explicit_consent(consent: Any) -> None:
     r = await client.post(
         "/v1/consents", json=capture_body(purposes=[{"purpose": "third_party_sharing", "granted": True}])
     )
-    assert r.json()["detail"][0]["loc"] == ["body", "purposes", 0, "third_party"]
+    assert r.json()["errors"][0]["loc"] == ["body", "purposes", 0, "third_party"]
     token = await create_token(app.state.runtime.db, "dpo", ["dpo"])
     processors = (await client.get("/admin/processors", headers={"authorization": f"Bearer {token}"})).json()
     assert len(processors) == 13 and {p["name"] for p in processors} >= {"ActiveCampaign", "Manychat", "TeamLeader"}
@@ -165,7 +165,7 @@ async def test_staff_channels_need_the_admin_api(consent: Any) -> None:
     app, client = consent
     body = capture_body(channel="phone", note="called on 24 Nov, agreed to be called back")
     r = await client.post("/v1/consents", json=body)
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "channel"]
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "channel"]
     token = await create_token(app.state.runtime.db, "front desk", ["admin"])
     r = await client.post("/admin/consents", json=body, headers={"authorization": f"Bearer {token}"})
     assert r.status_code == 201 and r.json()["states"]["contact"] == "granted"
@@ -207,7 +207,7 @@ async def test_bad_input_names_the_field(consent: Any, change: dict[str, Any], l
     _, client = consent
     r = await client.post("/v1/consents", json=capture_body(**change))
     assert r.status_code == status, r.text
-    assert r.json()["detail"][0]["loc"][: len(loc)] == loc
+    assert r.json()["errors"][0]["loc"][: len(loc)] == loc
 
 
 async def test_unknown_site_key_origin_size_and_malformed_json(consent: Any) -> None:
@@ -297,10 +297,10 @@ async def test_a_choice_is_json_true_or_false_and_nothing_else(consent: Any, lax
     body = capture_body(purposes=[{"purpose": "contact", "granted": lax}])
     r = await client.post("/v1/consents", json=body)
     assert r.status_code == 422, (lax, r.text)
-    assert any(e["loc"][-1] == "granted" for e in r.json()["detail"]), r.text
+    assert any(e["loc"][-1] == "granted" for e in r.json()["errors"]), r.text
     cookies = {"browser_id": "browser-strict-1", "analytics": True, "tracking": lax, "notice": NOTICE}
     r = await client.post("/v1/cookies", json=cookies)
-    assert r.status_code == 422 and any(e["loc"][-1] == "tracking" for e in r.json()["detail"]), (lax, r.text)
+    assert r.status_code == 422 and any(e["loc"][-1] == "tracking" for e in r.json()["errors"]), (lax, r.text)
     async with app.state.runtime.db.read() as s:
         assert (await s.execute(text("SELECT count(*) FROM consent_records"))).scalar_one() == 0
     assert (await client.post("/v1/cookies", json={**cookies, "tracking": False})).status_code == 201

@@ -276,7 +276,7 @@ async def test_a_receipt_date_is_unambiguous_and_not_in_the_future(dsar: Any, re
     body = {"kind": "access", "email": "jaap@example.nl", "channel": "letter", "received_at": received_at}
     r = await client.post("/admin/requests", headers=auth, json=body)
     assert r.status_code == 422, (why, r.text)
-    assert any(e["loc"][-1] == "received_at" for e in r.json()["detail"]), r.text
+    assert any(e["loc"][-1] == "received_at" for e in r.json()["errors"]), r.text
     assert (await client.get("/admin/requests", headers=auth)).json() == [], "nothing was recorded"
     past = (datetime.now(UTC) - timedelta(days=3)).isoformat()
     ok = await client.post("/admin/requests", headers=auth, json={**body, "received_at": past})

@@ -184,7 +184,7 @@ async def test_lean_route_falls_back_when_fastapi_has_work_to_do(make_settings: 
     async with running(app) as client:
         assert (await client.get("/query", params={"n": 3})).json() == {"n": 3}
         bad = await client.get("/query", params={"n": "x"})
-        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "n"]
+        assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["query", "n"]
         assert (await client.get("/other")).json() == {"ok": "yes"}
     assert seen == ["dependency ran"]
     assert not any(getattr(r, "lean", False) for r in probe.routes)

@@ -12,8 +12,10 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel
 
 from services.common.auth import Open
+from services.common.contract import refusals
 from services.common.ledger import merkle
 
+MAX_INDEX = 2**31 - 1  # sequence numbers and sizes are 32-bit integers in the database
 router = APIRouter(
     prefix="/ledger", tags=["ledger"], dependencies=[Depends(Open("the ledger is public so that anyone can audit it"))]
 )
@@ -60,7 +62,7 @@ async def _current_checkpoint(runtime: Any) -> Any:
         return await runtime.ledger.latest_checkpoint(session)
 
 
-@router.get("/checkpoint", response_class=PlainTextResponse)
+@router.get("/checkpoint", response_class=PlainTextResponse, responses=refusals(404))
 async def checkpoint(request: Request) -> PlainTextResponse:
     """The latest signed tree head as a C2SP tlog-checkpoint signed note."""
     cp = await _current_checkpoint(_runtime(request))
@@ -75,12 +77,14 @@ async def public_key(request: Request) -> PublicKey:
     return PublicKey(origin=signer.name, public_key=b64(signer.public), vkey=signer.verifier_key)
 
 
-@router.get("/proof/inclusion")
+@router.get("/proof/inclusion", responses=refusals(404, 409))
 async def inclusion(
     request: Request,
-    seq: Annotated[int | None, Query(ge=0, description="Entry sequence number")] = None,
+    seq: Annotated[int | None, Query(ge=0, le=MAX_INDEX, description="Entry sequence number")] = None,
     event_id: Annotated[str | None, Query(max_length=100, description="Or the entry's event id")] = None,
-    tree_size: Annotated[int | None, Query(ge=1, description="A checkpointed size; default the latest")] = None,
+    tree_size: Annotated[
+        int | None, Query(ge=1, le=MAX_INDEX, description="A checkpointed size; default the latest")
+    ] = None,
 ) -> InclusionProof:
     runtime = _runtime(request)
     if (seq is None) == (event_id is None):
@@ -111,8 +115,8 @@ async def inclusion(
 @router.get("/proof/consistency")
 async def consistency(
     request: Request,
-    old_size: Annotated[int, Query(ge=0)],
-    new_size: Annotated[int | None, Query(ge=0, description="Default: the latest checkpoint")] = None,
+    old_size: Annotated[int, Query(ge=0, le=MAX_INDEX)],
+    new_size: Annotated[int | None, Query(ge=0, le=MAX_INDEX, description="Default: the latest checkpoint")] = None,
 ) -> ConsistencyProof:
     runtime = _runtime(request)
     cp = await _current_checkpoint(runtime)
@@ -129,11 +133,15 @@ async def consistency(
     )
 
 
-@router.get("/entries")
+@router.get(
+    "/entries",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "The export"}},
+)
 async def entries(
     request: Request,
-    start: Annotated[int, Query(ge=0)] = 0,
-    end: Annotated[int | None, Query(ge=0, description="Default: the latest checkpoint's size")] = None,
+    start: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
+    end: Annotated[int | None, Query(ge=0, le=MAX_INDEX, description="Default: the latest checkpoint's size")] = None,
 ) -> StreamingResponse:
     """Streaming export (format privacy-ledger-export/1): a JSON header line with the signing key and
     every signed checkpoint up to `end`, then one line per entry: `<hex leaf hash> <entry>`, the entry
