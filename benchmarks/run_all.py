@@ -7,7 +7,15 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["verify_export.py", "ledger_pg.py", "consent_write.py", "dsar.py", "breach_notify.py", "consent_js.py"]
+BENCHMARKS = [
+    "verify_export.py",
+    "ledger_pg.py",
+    "consent_write.py",
+    "dsar.py",
+    "breach_notify.py",
+    "consent_js.py",
+    "console_pages.py",
+]
 
 if __name__ == "__main__":
     failed = 0

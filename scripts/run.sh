@@ -12,7 +12,7 @@ kvk_port=${KVK_FAKE_PORT:-8009}
 
 # An earlier `make run` may still be shutting down (its services finish their work, Kafka takes seconds to
 # stop): wait for its ports to come free, or say which process holds one and stop.
-needed=("${ports[consent]}" "${ports[dsar]}" "${ports[breach]}" "$demo_port")
+needed=("${ports[consent]}" "${ports[dsar]}" "${ports[breach]}" "$demo_port" "${CONSOLE_PORT:-8004}")
 [ -z "${SMTP_HOST:-}" ] && needed+=(1025)
 [ -z "${CONSENT_KVK_BASE_URL:-}" ] && needed+=("$kvk_port")
 port_busy() { "$bin/python" -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -99,6 +99,14 @@ env "DEMO_CONSENT_URL=http://127.0.0.1:${ports[consent]}" "DEMO_SITE_KEY=$PRIVAC
     --no-access-log > >(sed -u "s/^/[demo] /") 2>&1 &
 pids+=($!)
 
+# The privacy officer's console: pages over the three services' admin APIs, signed in with a token.
+console_port=${CONSOLE_PORT:-8004}
+env "CONSOLE_DEV_MODE=1" "CONSOLE_CONSENT_URL=http://127.0.0.1:${ports[consent]}" \
+    "CONSOLE_DSAR_URL=http://127.0.0.1:${ports[dsar]}" "CONSOLE_BREACH_URL=http://127.0.0.1:${ports[breach]}" \
+  "$bin/python" -m services.console.main --host "${HOST:-127.0.0.1}" --port "$console_port" \
+    > >(sed -u "s/^/[console] /") 2>&1 &
+pids+=($!)
+
 for svc in consent dsar breach; do
   ready=0
   for _ in $(seq 1 90); do
@@ -116,6 +124,7 @@ cat <<INFO
 
   demo website (the cookie banner, a newsletter form, a chat):  http://127.0.0.1:${demo_port}/
   privacy centre (sign in by mail; the link is printed here as [mail]):  http://127.0.0.1:${ports[consent]}/privacy
+  console for the privacy officer (sign in with the admin token below):  http://127.0.0.1:${console_port}/
   consent.js for your own site:  <script src="http://127.0.0.1:${ports[consent]}/v1/consent.js" data-site-key="$PRIVACY_SITE_KEY" defer></script>
 
   consent  http://127.0.0.1:${ports[consent]}/docs     (register of processing: /admin/processing-activities?format=html)

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from services.breach import metrics
 from services.breach.handlers import CONSUMERS
-from services.breach.routes import router
+from services.breach.routes import router, suggestions
 from services.breach.settings import BreachSettings
 from services.common.app import create_app
 from services.common.runtime import Runtime
@@ -23,7 +23,7 @@ def build_runtime(settings: BreachSettings | None = None) -> Runtime:
 def create(runtime: Runtime | None = None) -> FastAPI:
     return create_app(
         runtime or build_runtime(),
-        routers=[router],
+        routers=[router, suggestions],
         title="breach",
         description="Breach register with the 72-hour clock to the Autoriteit Persoonsgegevens (GDPR Art. 33, 34).",
     )

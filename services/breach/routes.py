@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse
 from sqlmodel import col, select
@@ -19,6 +19,7 @@ from services.breach.schemas import (
     AssessmentIn,
     BreachIn,
     BreachUpdate,
+    FactorsIn,
     NotifyIn,
     PrepareIn,
     PublicCommunicationIn,
@@ -29,6 +30,7 @@ from services.common.auth import Principal, Scope, Scoped
 from services.common.contract import refusals
 
 router = APIRouter(prefix="/admin/breaches", tags=["breaches"])
+suggestions = APIRouter(prefix="/admin", tags=["breaches"])  # not under /admin/breaches/{breach_id}
 Staff = Annotated[Principal, Depends(Scoped(Scope.DPO, Scope.ADMIN))]
 BreachId = Annotated[str, Path(max_length=40)]
 TEMPLATES = pages.templates(FilePath(__file__).parent)
@@ -111,12 +113,23 @@ async def register(body: BreachIn, request: Request, staff: Staff) -> dict[str, 
 
 
 @router.get("")
-async def register_list(request: Request, _: Staff) -> list[dict[str, Any]]:
-    """The whole register, newest first (exportable: GDPR 33(5))."""
-    rt = rt_of(request)
-    async with rt.db.read() as s:
-        ids = (await s.execute(select(col(Breach.id)).order_by(col(Breach.awareness_at).desc()))).scalars().all()
-    return [await _load(rt, i) for i in ids]
+async def register_list(
+    request: Request,
+    _: Staff,
+    awaiting_ap: Annotated[
+        bool | None, Query(description="true: only breaches not yet notified to the AP (registered or assessed)")
+    ] = None,
+) -> list[dict[str, Any]]:
+    """The whole register, newest first (exportable: GDPR 33(5)); three queries whatever its size."""
+    listed = await service.listed(rt_of(request), awaiting_ap=awaiting_ap)
+    return [view(breach, notes, public) for breach, notes, public in listed]
+
+
+@suggestions.post("/risk-suggestion")
+async def risk_suggestion(body: FactorsIn, _: Staff) -> dict[str, Any]:
+    """What the system suggests for these factors, before a person decides (statement Art. 6): shown beside
+    the decision, never taking it. Records nothing."""
+    return service.suggestion(body)
 
 
 @router.get("/{breach_id}", responses=refusals(404))
@@ -206,4 +219,4 @@ async def public(breach_id: BreachId, body: PublicCommunicationIn, request: Requ
     return await _load(rt_of(request), breach_id)
 
 
-__all__ = ["domain", "router"]
+__all__ = ["domain", "router", "suggestions"]

@@ -24,6 +24,7 @@ from services.breach.schemas import (
     AssessmentIn,
     BreachIn,
     BreachUpdate,
+    FactorsIn,
 )
 from services.common.errors import FieldError, ServiceError
 from services.common.runtime import Runtime
@@ -124,6 +125,11 @@ async def change(rt: Runtime, breach_id: str, body: BreachUpdate, *, staff: str)
         s.add(breach)
         await record_event(rt, s, BreachUpdated(breach_id=breach.id, fields=sorted(body.model_fields_set)))
     return breach
+
+
+def suggestion(factors: FactorsIn) -> dict[str, Any]:
+    suggested = domain.suggest(domain.Factors(**factors.model_dump()))
+    return {"suggestion": suggested.value, "required": domain.required(suggested, None)}
 
 
 async def assess(rt: Runtime, breach_id: str, body: AssessmentIn, *, staff: str) -> dict[str, Any]:
@@ -242,3 +248,30 @@ async def submit_notification(
             ),
         )
     return note
+
+
+async def listed(
+    rt: Runtime, *, awaiting_ap: bool | None = None
+) -> list[tuple[Breach, list[ApNotification], list[PublicCommunication]]]:
+    """The register, newest first, each breach with its notifications and public communications: three
+    queries whatever its size. `awaiting_ap`: only those not yet notified to the AP (or only the others)."""
+    query = select(Breach).order_by(col(Breach.awareness_at).desc())
+    if awaiting_ap is not None:
+        waiting = col(Breach.state).in_(("registered", "assessed"))
+        query = query.where(waiting if awaiting_ap else ~waiting)
+    async with rt.db.read() as s:
+        breaches = (await s.execute(query)).scalars().all()
+        ids = [b.id for b in breaches]
+        notes = await s.execute(
+            select(ApNotification)
+            .where(col(ApNotification.breach_id).in_(ids))
+            .order_by(col(ApNotification.prepared_at))
+        )
+        public = await s.execute(select(PublicCommunication).where(col(PublicCommunication.breach_id).in_(ids)))
+        notes_of: dict[str, list[ApNotification]] = {}
+        for note in notes.scalars():
+            notes_of.setdefault(note.breach_id, []).append(note)
+        public_of: dict[str, list[PublicCommunication]] = {}
+        for item in public.scalars():
+            public_of.setdefault(item.breach_id, []).append(item)
+    return [(b, notes_of.get(b.id, []), public_of.get(b.id, [])) for b in breaches]

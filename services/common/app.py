@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.auth import Open, RateLimiter, Scoped, ScrapeAccess
+from services.common.auth import Open, Principal, RateLimiter, Scoped, ScrapeAccess
 from services.common.auth import Scope as TokenScope
 from services.common.bounces import record_notice
 from services.common.contract import allowed_methods, openapi, refusals
@@ -22,6 +22,7 @@ from services.common.kafka import kafka_reachable
 from services.common.ledger.routes import router as ledger_router
 from services.common.limits import InputLimits, Limits
 from services.common.logs import RequestContext, configure_logging
+from services.common.operations import summary
 from services.common.pages import PageHeaders, generic_error_page, wants_page
 from services.common.pages import assets as page_assets
 from services.common.problems import on_http_exception, on_service_error, on_validation_error, problem
@@ -73,6 +74,23 @@ async def metrics(request: Request) -> Response:
     if not runtime.metrics.enabled:
         return problem(request, 404, "metrics are switched off (METRICS_ENABLED=0)")
     return Response(await runtime.metrics.expose(runtime), media_type=runtime.metrics.content_type)
+
+
+staff = APIRouter(prefix="/admin", tags=["operations"])
+ANY_STAFF = Scoped(TokenScope.ADMIN, TokenScope.DPO, TokenScope.SYSTEM)
+
+
+@staff.get("/me")
+async def me(principal: Annotated[Principal, Depends(ANY_STAFF)]) -> dict[str, Any]:
+    """Who this token belongs to and what it may do (the console signs in with it)."""
+    return {"name": principal.name, "scopes": sorted(principal.scopes)}
+
+
+@staff.get("/operations", dependencies=[Depends(ANY_STAFF)])
+async def operations_summary(request: Request) -> dict[str, Any]:
+    """Outbox backlog, dead letters (since this process started), the ledger's size and latest signed
+    checkpoint, and mail by status: the console's figures per service (the same as GET /metrics)."""
+    return await summary(request.app.state.runtime)
 
 
 mail = APIRouter(tags=["mail"])
@@ -199,6 +217,7 @@ def create_app(
     app.include_router(health)
     app.include_router(ledger_router)
     app.include_router(mail)
+    app.include_router(staff)
     app.include_router(operations)
     app.include_router(page_assets)
     app.openapi = lambda: openapi(app)  # type: ignore[method-assign]

@@ -21,7 +21,7 @@ def _dev_secret_file(name: str) -> Path:
     return Path(os.environ.get("PRIVACY_VAR_DIR", "var")) / f"{name}-dev-secrets.json"
 
 
-def _dev_secret(service: str, field: str) -> str:
+def dev_secret(service: str, field: str) -> str:
     """A random secret kept in var/ so dev restarts keep the same ledger key and pseudonyms."""
     path = _dev_secret_file(service)
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
@@ -137,7 +137,7 @@ class ServiceSettings(BaseSettings):
                 )
             # Pseudonyms must match across services: one dev secret for all of them.
             scope = "shared" if field in self.shared_secret_fields else name
-            setattr(self, field, SecretStr(_dev_secret(scope, field)))
+            setattr(self, field, SecretStr(dev_secret(scope, field)))
         return self
 
     def secret_bytes(self, field: str) -> bytes:

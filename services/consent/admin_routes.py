@@ -14,7 +14,7 @@ from sqlmodel import select
 from services.common.auth import Principal, Scope, Scoped
 from services.common.contract import refusals
 from services.common.pages import page, templates
-from services.consent import processing, register, retention, subjects
+from services.consent import processing, register, retention, stats, subjects
 from services.consent.models import ProcessorEntry
 from services.consent.routes import _capture, context, jsonable
 from services.consent.schemas import CaptureIn, CaptureOut, EmailIn, ProcessorUpdate
@@ -35,6 +35,14 @@ async def subject_history(body: EmailIn, request: Request, _: Dpo) -> dict[str, 
     """A person's full consent history with evidence (the email is in the body, not in URLs or logs)."""
     ctx = context(request)
     return jsonable(await subjects.history(ctx, ctx.rt.recorder.pseudonym(str(body.email))))
+
+
+@router.get("/stats/consents")
+async def consent_stats(
+    request: Request, _: Dpo, days: Annotated[int, Query(ge=1, le=366, description="Days back, today included")] = 30
+) -> dict[str, Any]:
+    """Consent granted, withdrawn, refused and refused by GPC per purpose per day (UTC), for the console."""
+    return await stats.daily(context(request), days)
 
 
 @router.get("/processors")

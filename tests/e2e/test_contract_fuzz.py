@@ -78,11 +78,16 @@ def toml(value: Any) -> str:
 def config(service: str, parameters: dict[str, str]) -> str:
     lines = [
         f"seed = {SEED}",
+        # every run starts from nothing: no responses or examples kept from an earlier run (hermetic, and
+        # a cached answer of another server's state cannot be replayed as this one's)
+        "[cache]",
+        "enabled = false",
         # ids of records made before the run, so that operations on one reach their logic, not a 404
         "[parameters]",
         *(f"{name} = {toml(value)}" for name, value in parameters.items() if name != "secret"),
         "[generation]",
         f"max-examples = {EXAMPLES}",
+        'database = "none"',
         # text with U+0000 is refused with 400 before any route (limits.py: PostgreSQL cannot store it,
         # tested in test_limits.py); JSON Schema's strings allow it, so it is not generated here
         "allow-x00 = false",

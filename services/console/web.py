@@ -1,0 +1,194 @@
+"""What every console page needs: the session (the person's token, sealed in an HttpOnly cookie, with its
+CSRF token), their calls to the services, the page itself, and the answers to refusals and outages."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import jinja2
+from fastapi import Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from services.common import pages, words
+from services.common.sessions import CookieSessions, csrf_ok
+from services.console.clients import Calls, Refused, ServiceDown
+
+TEMPLATES = pages.templates(Path(__file__).parent)
+CSRF = Annotated[str, Form(max_length=100)]
+
+
+@jinja2.pass_context
+def t(context: Any, nl: str, en: str) -> str:
+    """Dutch first, English beside it: the page's language picks."""
+    return en if context.get("lang") == "en" else nl
+
+
+STATES = {  # as staff read them (the person's pages say "your")
+    "received": ("wacht op bevestiging door de persoon", "waiting for the person to confirm"),
+    "identity_verified": ("identiteit bevestigd", "identity confirmed"),
+    "in_progress": ("in behandeling", "in progress"),
+    "extended": ("in behandeling, verlengd", "in progress, extended"),
+    "completed": ("afgehandeld", "completed"),
+    "refused": ("afgewezen", "refused"),
+    "expired": ("vervallen (niet bevestigd)", "lapsed (never confirmed)"),
+    "registered": ("geregistreerd", "registered"),
+    "assessed": ("beoordeeld", "assessed"),
+    "notified": ("gemeld bij de AP", "notified to the AP"),
+    # a holder's answer
+    "provided": ("verstrekt", "provided"),
+    "erased": ("gewist", "erased"),
+    "nothing_held": ("niets bewaard", "nothing held"),
+    "rectified": ("gecorrigeerd", "rectified"),
+    "applied": ("toegepast", "applied"),
+    # a breach's factors and outcome (EDPB, the AP form)
+    "low": ("laag", "low"),
+    "medium": ("middel", "medium"),
+    "high": ("hoog", "high"),
+    "unlikely": ("geen risico waarschijnlijk", "risk unlikely"),
+    "risk": ("risico: melden bij de AP", "risk: notify the AP"),
+    "confidentiality": ("vertrouwelijkheid", "confidentiality"),
+    "integrity": ("integriteit", "integrity"),
+    "availability": ("beschikbaarheid", "availability"),
+    "reading": ("ingezien", "read"),
+    "copying": ("gekopieerd", "copied"),
+    "changing": ("veranderd", "changed"),
+    "deleting": ("verwijderd", "deleted"),
+    "theft": ("gestolen", "stolen"),
+    "name_address": ("naam, adres", "name, address"),
+    "phone": ("telefoonnummer", "phone number"),
+    "email": ("e-mailadres", "email address"),
+    "login_data": ("inloggegevens", "login data"),
+    "financial": ("financiële gegevens", "financial data"),
+    "bsn": ("BSN", "citizen service number"),
+    "passport_copies": ("kopieën van paspoorten", "passport copies"),
+    "gender_birthdate_age": ("geslacht, geboortedatum, leeftijd", "gender, date of birth, age"),
+    "special_categories": ("bijzondere persoonsgegevens", "special categories"),
+    "criminal_data": ("strafrechtelijke gegevens", "criminal data"),
+    "other": ("andere", "other"),
+    "initial": ("eerste melding", "initial notification"),
+    "supplement": ("aanvulling", "supplement"),
+    "withdrawal": ("intrekking", "withdrawal"),
+    "": ("geen", "none"),
+}
+
+
+@jinja2.pass_context
+def state(context: Any, value: str) -> str:
+    nl, en = STATES.get(value, (value.replace("_", " "),) * 2)
+    return en if context.get("lang") == "en" else nl
+
+
+TEMPLATES.env.globals["t"] = t
+TEMPLATES.env.globals["st"] = state
+TEMPLATES.env.globals["quote"] = quote
+
+
+class SignedOut(Exception):
+    """No session (or it ended): the person goes to the sign-in page."""
+
+
+class Forged(Exception):
+    """A form without the session's CSRF token."""
+
+
+def sessions(request: Request) -> CookieSessions:
+    store: CookieSessions = request.app.state.sessions
+    return store
+
+
+def session_of(request: Request) -> dict[str, Any]:
+    session = sessions(request).open(request)
+    if session is None or not session.get("token") or session.get("sid") in ended(request):
+        raise SignedOut
+    return session
+
+
+def ended(request: Request) -> dict[str, float]:
+    """Sessions signed out of (their id -> when their cookie would have expired anyway): a copy of a
+    signed-out cookie opens nothing. Kept in this process, pruned as they expire."""
+    gone: dict[str, float] = request.app.state.ended_sessions
+    now = time.time()
+    for sid in [sid for sid, until in gone.items() if until < now]:
+        del gone[sid]
+    return gone
+
+
+def end(request: Request, session: dict[str, Any]) -> None:
+    ended(request)[str(session.get("sid"))] = time.time() + sessions(request).idle_seconds
+
+
+def calls_for(request: Request, session: dict[str, Any]) -> Calls:
+    settings = request.app.state.settings
+    return Calls(request.app.state.http, settings.urls(), session["token"], timeout=settings.timeout_seconds)
+
+
+def lang_of(request: Request, session: dict[str, Any] | None = None) -> str:
+    asked = request.query_params.get("lang")
+    if asked in ("nl", "en"):
+        return asked
+    return str((session or {}).get("lang", "nl"))
+
+
+def checked(session: dict[str, Any], csrf: str | None) -> None:
+    if not csrf_ok(session, csrf):
+        raise Forged
+
+
+def show(
+    request: Request, name: str, context: dict[str, Any], *, session: dict[str, Any] | None = None, status: int = 200
+) -> HTMLResponse:
+    """A console page; a signed-in one renews the session's idle timeout."""
+    lang = lang_of(request, session)
+    base = {
+        "lang": lang,
+        "person": (session or {}).get("name"),
+        "scopes": (session or {}).get("scopes", []),
+        "csrf": (session or {}).get("csrf", ""),
+        "path": request.url.path,
+        "controller": "Je zaak voor Elkaar",
+        "W": words,
+    }
+    response = pages.page(TEMPLATES, request, name, {**base, **context}, personal=True, status=status)
+    if session is not None:
+        sessions(request).keep(response, request, {**session, "lang": lang})
+    return response
+
+
+def to_sign_in(request: Request) -> RedirectResponse:
+    back = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""), safe="")
+    return RedirectResponse(f"/sign-in?next={back}", status_code=303)
+
+
+def refusal_page(request: Request, session: dict[str, Any], exc: Refused | ServiceDown) -> Response:
+    lang = lang_of(request, session)
+    if isinstance(exc, ServiceDown):
+        message = t({"lang": lang}, f"De dienst {exc.service} antwoordt niet; er is niets veranderd.",
+                    f"The {exc.service} service does not answer; nothing was changed.")  # fmt: skip
+        return show(request, "console/problem.html", {"message": message, "status": 503}, session=session, status=503)
+    if exc.status == 403:
+        message = t({"lang": lang}, "Je token mag dit niet", "Your token may not do this") + f": {exc.detail}"
+        return show(request, "console/problem.html", {"message": message, "status": 403}, session=session, status=403)
+    status = exc.status if exc.status in (404, 409, 410) else 422
+    return show(
+        request, "console/problem.html", {"message": exc.detail, "status": status}, session=session, status=status
+    )
+
+
+async def page_from(
+    request: Request, name: str, load: Callable[[Calls], Awaitable[dict[str, Any]]], *, status: int = 200
+) -> Response:
+    """A signed-in page whose content one use-case loads; a refusal or an outage gets its own page."""
+    session = session_of(request)
+    try:
+        context = await load(calls_for(request, session))
+    except (Refused, ServiceDown) as exc:
+        return refusal_page(request, session, exc)
+    return show(request, name, {"done": request.query_params.get("done"), **context}, session=session, status=status)
+
+
+def back_to(path: str, done: str) -> RedirectResponse:
+    return RedirectResponse(f"{path}?done={quote(done)}", status_code=303)

@@ -1,0 +1,163 @@
+"""The console without a browser: every page needs a session; a service that is down spoils only the parts
+that need it; the admin endpoints it reads (who am I, operations, consent per day, the breaches awaiting
+the AP, the risk suggestion) answer what they say."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from services.common.auth import create_site_key, create_token
+from services.console import charts
+from services.console.main import create
+from services.console.settings import ConsoleSettings
+from tests.conftest import build_app, free_port, running, serve
+from tests.integration.test_breach import breach_body
+
+NOTICE = {"version": "2024-05", "hash": hashlib.sha256(b"n").hexdigest()}
+PAGES = ["/", "/requests", "/requests/dsr_x", "/breaches", "/breaches/new", "/breaches/brc_x", "/people"]
+PAGES += ["/processors", "/ledgers", "/ledgers/consent/export"]
+
+
+def console_app(**urls: str) -> Any:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    return create(
+        ConsoleSettings(
+            session_key=base64.b64encode(os.urandom(32)).decode(),
+            consent_url=urls.get("consent", nowhere),
+            dsar_url=urls.get("dsar", nowhere),
+            breach_url=urls.get("breach", nowhere),
+        )
+    )
+
+
+async def test_every_page_needs_a_session_and_forms_their_csrf_token() -> None:
+    async with serve(console_app()) as url, httpx.AsyncClient(base_url=url) as client:
+        for path in PAGES:
+            r = await client.get(path)
+            assert r.status_code == 303 and r.headers["location"].startswith("/sign-in?next="), path
+        r = await client.post("/requests/dsr_x/refuse", data={"reason": "x" * 20})
+        assert r.status_code == 303 and "/sign-in" in r.headers["location"], "no session: sign in first"
+        page = await client.get("/sign-in")
+        assert page.status_code == 200 and "content-security-policy" in page.headers
+        assert page.headers["cache-control"] == "no-store"
+        # every service is down: the sign-in says so instead of pretending the token is wrong
+        r = await client.post("/sign-in", data={"token": "pt_anything_at_all_000"})
+        assert r.status_code == 503 and "Geen van de diensten antwoordt" in r.text
+
+
+async def test_a_service_that_is_down_spoils_only_its_part(make_settings: Any, sqlite_url: str) -> None:
+    consent = build_app("consent", make_settings("consent", sqlite_url))
+    async with serve(consent) as consent_url:
+        token = await create_token(consent.state.runtime.db, "Anna", ["dpo"])
+        app = console_app(consent=consent_url)
+        async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+            r = await client.post("/sign-in", data={"token": token, "next": "/"})
+            assert r.status_code == 303, r.text
+            overview = await client.get("/")
+            assert overview.status_code == 200
+            text = overview.text
+            assert "De dienst dsar antwoordt niet" in text and "De dienst breach antwoordt niet" in text
+            assert "Toestemming per doel per dag" in text and "De dienst consent antwoordt niet" not in text
+            requests = await client.get("/requests")
+            assert requests.status_code == 200 and "dsar antwoordt niet" in requests.text
+            processors = await client.get("/processors")
+            assert processors.status_code == 200 and "Verwerkersovereenkomst" in processors.text
+            breach = await client.get("/breaches")
+            assert breach.status_code == 503 and "breach antwoordt niet" in breach.text
+
+
+@pytest.fixture
+async def consent(make_settings: Any, db_url: str) -> Any:
+    app = build_app("consent", make_settings("consent", db_url, rate_limit_per_minute=10_000))
+    async with running(app) as client:
+        key = await create_site_key(app.state.runtime.db, "website", ["https://www.example.nl"])
+        token = await create_token(app.state.runtime.db, "Anna", ["dpo"])
+        client.headers["authorization"] = f"Bearer {token}"
+        yield app, client, key
+
+
+async def test_consent_per_purpose_per_day_tells_withdrawals_and_gpc_apart(consent: Any) -> None:
+    _app, client, key = consent
+    site = {"x-site-key": key}
+    for i, gpc in enumerate([False, False, True]):
+        body = {"email": f"p{i}@example.nl", "channel": "opt_in_form", "notice": NOTICE}
+        body["purposes"] = [{"purpose": "leads", "granted": True}]
+        headers = {**site, "sec-gpc": "1"} if gpc else site
+        r = await client.post("/v1/consents", json=body, headers=headers)
+        assert r.status_code == 201, r.text
+    await client.post("/v1/withdrawals", json={"email": "p0@example.nl", "purposes": ["leads"]}, headers=site)
+    cookie = {"browser_id": "b" * 12, "analytics": True, "tracking": True, "notice": NOTICE, "gpc": True}
+    assert (await client.post("/v1/cookies", json=cookie, headers={**site, "sec-gpc": "1"})).status_code == 201
+    stats = (await client.get("/admin/stats/consents", params={"days": 7})).json()
+    today = datetime.now(UTC).date().isoformat()
+    rows = {(r["day"], r["purpose"]): r for r in stats["rows"]}
+    leads = rows[(today, "leads")]
+    assert leads["withdrawn"] == 1 and leads["granted"] >= 2, leads
+    tracking = rows[(today, "tracking_cookies")]
+    assert tracking["refused_gpc"] == 1 and tracking["granted"] == 0, tracking
+    assert stats["first"] <= today == stats["last"] and "leads" in stats["purposes"]
+    drawn = charts.consent_charts(stats)
+    names = [c.purpose for c in drawn]
+    assert "leads" in names and "tracking_cookies" in names
+    chart = next(c for c in drawn if c.purpose == "tracking_cookies")
+    assert {b.kind for b in chart.bars} >= {"refused_gpc"} and chart.totals["refused_gpc"] == 1
+    assert (await client.get("/admin/stats/consents", params={"days": 0})).status_code == 422
+    me = (await client.get("/admin/me")).json()
+    assert me == {"name": "Anna", "scopes": ["dpo"]}
+    ops = (await client.get("/admin/operations")).json()
+    assert ops["service"] == "consent" and ops["ledger"]["size"] >= 6 and set(ops["mail"]) >= {"sent", "bounced"}
+
+
+async def test_breaches_awaiting_the_ap_and_the_suggestion(make_settings: Any, db_url: str) -> None:
+    app = build_app("breach", make_settings("breach", db_url))
+    async with running(app) as client:
+        token = await create_token(app.state.runtime.db, "Anna", ["dpo"])
+        client.headers["authorization"] = f"Bearer {token}"
+        first = (await client.post("/admin/breaches", json=breach_body())).json()
+        second = (await client.post("/admin/breaches", json=breach_body(title="Tweede lek"))).json()
+        note = (await client.post(f"/admin/breaches/{second['id']}/ap-notifications", json={"phase": "initial"})).json()
+        path = f"/admin/breaches/{second['id']}/ap-notifications/{note['id']}/submission"
+        assert (await client.post(path, json={"ap_reference": "AP-1"})).status_code == 200
+        waiting = (await client.get("/admin/breaches", params={"awaiting_ap": "true"})).json()
+        assert [b["id"] for b in waiting] == [first["id"]] and waiting[0]["hours_left"] is not None
+        done = (await client.get("/admin/breaches", params={"awaiting_ap": "false"})).json()
+        assert [b["id"] for b in done] == [second["id"]] and done[0]["notifications"][0]["ap_reference"] == "AP-1"
+        assert len((await client.get("/admin/breaches")).json()) == 2
+        factors = {
+            "breach_type": "confidentiality",
+            "sensitivity": "high",
+            "volume": "high",
+            "ease_of_identification": "high",
+            "severity": "high",
+            "people": 5000,
+        }
+        suggested = (await client.post("/admin/risk-suggestion", json=factors)).json()
+        assert suggested["suggestion"] == "high" and suggested["required"]["subject_notification"] is True
+        assert len((await client.get("/admin/breaches")).json()) == 2, "a suggestion records nothing"
+
+
+def test_the_chart_draws_every_kind_below_or_above_the_line() -> None:
+    stats = {
+        "first": "2026-11-30",
+        "last": "2026-12-01",
+        "purposes": {"leads": {"nl": "Leads", "en": "Leads"}, "chat": {"nl": "Chat", "en": "Chat"}},
+        "rows": [
+            {"day": "2026-11-30", "purpose": "leads", "granted": 4, "withdrawn": 1, "refused": 0, "refused_gpc": 2},
+            {"day": "2026-12-01", "purpose": "leads", "granted": 0, "withdrawn": 0, "refused": 3, "refused_gpc": 0},
+        ],
+    }
+    [chart] = charts.consent_charts(stats)  # chat had nothing: no chart
+    assert chart.totals == {"granted": 4, "withdrawn": 1, "refused_gpc": 2, "refused": 3}
+    up = [b for b in chart.bars if b.kind == "granted"]
+    down = [b for b in chart.bars if b.kind != "granted"]
+    assert all(b.y + b.height <= chart.baseline + 0.01 for b in up)
+    assert all(b.y >= chart.baseline - 0.01 for b in down)
+    tallest = max(chart.bars, key=lambda b: b.height)
+    assert tallest.kind == "granted" and tallest.height == pytest.approx(chart.height / 2 - 4)
