@@ -273,19 +273,22 @@ async def main() -> None:
     )
     bare = serve("benchmarks.support.bare_app:app", 18900, {}, factory=False, workers=args.workers)
     parsing = serve("benchmarks.support.bare_app:validating", 18902, {}, factory=False, workers=args.workers)
+    naive_dsn = env["CONSENT_DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
+    naive = serve("benchmarks.support.bare_app:naive", 18905, {"NAIVE_DSN": naive_dsn}, False, args.workers)
     consent = serve("services.consent.main:create", 18901, env, factory=True, workers=args.workers)
     quiet = serve("services.consent.main:create", 18903, quiet_env, factory=True, workers=args.workers)
     recorded = serve("services.consent.main:create", 18904, recorded_env, factory=True, workers=args.workers)
     try:
         wait_ready("http://127.0.0.1:18900/docs")
         wait_ready("http://127.0.0.1:18902/docs")
+        wait_ready("http://127.0.0.1:18905/docs")
         wait_ready("http://127.0.0.1:18901/readyz", 120)  # 503 until database and Kafka answer
         wait_ready("http://127.0.0.1:18903/readyz", 120)
         wait_ready("http://127.0.0.1:18904/readyz", 120)
         if args.rate:
             await report_latency(18901, prefix, args.rate, args.seconds)
             return
-        for port in (18900, 18902):
+        for port in (18900, 18902, 18905):
             wrk(port, 2, args.connections)  # warm-up
         wrk(18901, 5, args.connections)  # warm-up, and some thousands of rows in the tables
         wrk(18903, 5, args.connections)
@@ -298,6 +301,7 @@ async def main() -> None:
         bare_rate, bare_p99 = wrk(18900, args.seconds, args.connections)
         bare_cpu.stop()
         parsing_rate, parsing_p99 = wrk(18902, args.seconds, args.connections)
+        naive_rate, naive_p99 = wrk(18905, args.seconds, args.connections)
         consent_cpu.start()
         consent_rate, consent_p99 = wrk(18901, args.seconds, args.connections)
         consent_cpu.stop()
@@ -324,7 +328,12 @@ async def main() -> None:
             f"  = {parsing_rate / bare_rate:.2f} x bare"
         )
         print(f"consent capture (PostgreSQL, ledger, outbox, Kafka): {consent_rate:8.0f} req/s  (p99 {consent_p99})")
+        print(
+            f"naive durable write (validate, one asyncpg INSERT in its own transaction): {naive_rate:8.0f} req/s"
+            f"  (p99 {naive_p99})"
+        )
         print(f"ratio consent / bare: {consent_rate / bare_rate:.2f} (target >= 0.50)")
+        print(f"ratio consent / naive insert: {consent_rate / naive_rate:.2f} (target >= 0.80)")
         observed, quiet_mean = (consent_rate + again_rate) / 2, (quiet_rate + quiet_again) / 2
         print(
             f"consent with metrics and tracing on (default sampling): {consent_rate:.0f} and {again_rate:.0f} req/s; "
@@ -346,7 +355,7 @@ async def main() -> None:
         explain_cpu(bare_cpu, bare_rate, consent_cpu, consent_rate, args.seconds)
         await report_latency(18901, prefix, consent_rate / 2, args.seconds)
     finally:
-        for p in (bare, parsing, consent, quiet, recorded):
+        for p in (bare, parsing, naive, consent, quiet, recorded):
             p.terminate()
             p.wait(10)
         await delete_topics(KAFKA, prefix)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
-from sqlalchemy import Column, Integer, Text, update
+from sqlalchemy import Column, Index, Integer, Text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
@@ -38,6 +38,8 @@ class MailMessage(SQLModel, table=True):
     status: str = Field(default="queued", max_length=20)
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
     last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+    __table_args__ = (Index("ix_mail_outbox_status", "status", "created_at"),)  # the relay's queue
 
 
 @dataclass(frozen=True)

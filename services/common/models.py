@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, Table, Text
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, LargeBinary, Table, Text, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -51,7 +51,7 @@ class ApiToken(SQLModel, table=True):
     __tablename__ = "api_tokens"
     id: str = Field(primary_key=True, max_length=36)
     name: str = Field(max_length=200)
-    token_hash: str = Field(max_length=64, unique=True, index=True)
+    token_hash: str = Field(max_length=64, unique=True)
     scopes: str = Field(max_length=200, description="Space-separated scopes: admin dpo system")
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
     revoked_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
@@ -81,7 +81,17 @@ class OutboxMessage(SQLModel, table=True):
     headers: str = Field(sa_column=Column(Text, nullable=False), description="JSON list of [name, value]")
     value: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
-    published_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True, index=True))
+    published_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+
+    # the relay scans only unpublished rows: a partial index (as the first migration made it)
+    __table_args__ = (
+        Index(
+            "ix_outbox_unpublished",
+            "id",
+            sqlite_where=text("published_at IS NULL"),
+            postgresql_where=text("published_at IS NULL"),
+        ),
+    )
 
 
 class RelayLease(SQLModel, table=True):
@@ -107,7 +117,9 @@ class LedgerEntry(SQLModel, table=True):
     """A leaf of the Merkle log: the canonical bytes exactly as hashed."""
 
     __tablename__ = "ledger_entries"
-    seq: int = Field(primary_key=True)
+    seq: int = Field(
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    )
     event_id: str = Field(max_length=100, unique=True)
     event_type: str = Field(max_length=200)
     subject: str | None = Field(default=None, max_length=100, index=True)
@@ -120,7 +132,9 @@ class LedgerNode(SQLModel, table=True):
 
     __tablename__ = "ledger_nodes"
     level: int = Field(primary_key=True)
-    index: int = Field(primary_key=True)
+    index: int = Field(
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    )
     hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
@@ -129,7 +143,7 @@ class LedgerHead(SQLModel, table=True):
 
     __tablename__ = "ledger_head"
     id: int = Field(primary_key=True)
-    size: int
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
     frontier: str = Field(sa_column=Column(Text, nullable=False), description="JSON list of hex hashes")
 
 
@@ -137,7 +151,9 @@ class LedgerCheckpoint(SQLModel, table=True):
     """A signed tree head (C2SP tlog-checkpoint)."""
 
     __tablename__ = "ledger_checkpoints"
-    size: int = Field(primary_key=True)
+    size: int = Field(
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    )
     root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     note: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())

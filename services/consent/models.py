@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, LargeBinary, Text
+from sqlalchemy import BigInteger, Column, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from services.common.models import ts_column, utcnow
@@ -36,7 +36,7 @@ class ConsentRecord(SQLModel, table=True):
     notice_hash: str = Field(max_length=100)
     reason: str | None = Field(default=None, max_length=200)
     event_id: str = Field(max_length=40, description="Its ledger entry, which holds the encrypted evidence")
-    ledger_seq: int
+    ledger_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     actor: str | None = Field(default=None, max_length=200, description="Staff member or system that recorded it")
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column(index=True))
 
@@ -105,7 +105,7 @@ class RegisterVersion(SQLModel, table=True):
     content: str = Field(sa_column=Column(Text, nullable=False), description="canonical JSON of the register")
     recorded_at: datetime = Field(default_factory=utcnow, sa_column=ts_column(index=True))
     event_id: str = Field(max_length=40)
-    ledger_seq: int
+    ledger_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class KvkCheck(SQLModel, table=True):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from services.common.models import ts_column, utcnow
@@ -32,6 +32,8 @@ class DsarRequest(SQLModel, table=True):
     extension_reason: str | None = Field(default=None, sa_column=Column(Text))
     refusal_reason: str | None = Field(default=None, sa_column=Column(Text))
     linked_requests: int = Field(default=0, description="Later requests of the same kind linked to this one")
+
+    __table_args__ = (Index("ix_dsar_requests_state_deadline", "state", "deadline"),)  # the queue, by deadline
 
 
 class HolderAnswer(SQLModel, table=True):

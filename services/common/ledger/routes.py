@@ -15,7 +15,7 @@ from services.common.auth import Open
 from services.common.contract import refusals
 from services.common.ledger import merkle
 
-MAX_INDEX = 2**31 - 1  # sequence numbers and sizes are 32-bit integers in the database
+MAX_INDEX = 2**63 - 1  # sequence numbers and sizes are BIGINT in the database
 router = APIRouter(
     prefix="/ledger", tags=["ledger"], dependencies=[Depends(Open("the ledger is public so that anyone can audit it"))]
 )

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-from services.common.schema import create_mail_table
 from services.consent.domain import load_catalogue
 
 revision = "0002"
@@ -27,7 +26,7 @@ def _ts(name: str, nullable: bool = False, index: bool = False) -> sa.Column[dat
 
 
 def upgrade() -> None:
-    create_mail_table()
+    _mail_table()
     op.create_table(
         "consent_subjects",
         sa.Column("subject", sa.String(64), primary_key=True),
@@ -121,3 +120,21 @@ def downgrade() -> None:
         "mail_outbox",
     ):
         op.drop_table(table)
+
+
+# Frozen: this revision holds its own DDL and never changes; a later schema is a later revision.
+def _mail_table() -> None:
+    op.create_table(
+        "mail_outbox",
+        sa.Column("id", sa.String(40), primary_key=True),
+        sa.Column("subject", sa.String(100), nullable=False, index=True),
+        sa.Column("key_id", sa.String(40), nullable=False),
+        sa.Column("ciphertext", sa.Text, nullable=False),
+        sa.Column("purpose", sa.String(60), nullable=False),
+        _ts("created_at"),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True, index=True),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text, nullable=True),
+    )
+    op.create_index("ix_mail_outbox_status", "mail_outbox", ["status", "created_at"])

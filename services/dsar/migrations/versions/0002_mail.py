@@ -7,9 +7,8 @@ Create Date: 2026-11-24
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
-
-from services.common.schema import create_mail_table
 
 revision = "0002"
 down_revision = "0001"
@@ -18,8 +17,30 @@ depends_on = None
 
 
 def upgrade() -> None:
-    create_mail_table()
+    _mail_table()
 
 
 def downgrade() -> None:
     op.drop_table("mail_outbox")
+
+
+# Frozen: this revision holds its own DDL and never changes; a later schema is a later revision.
+def _ts(name: str, nullable: bool = False) -> sa.Column[object]:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
+def _mail_table() -> None:
+    op.create_table(
+        "mail_outbox",
+        sa.Column("id", sa.String(40), primary_key=True),
+        sa.Column("subject", sa.String(100), nullable=False, index=True),
+        sa.Column("key_id", sa.String(40), nullable=False),
+        sa.Column("ciphertext", sa.Text, nullable=False),
+        sa.Column("purpose", sa.String(60), nullable=False),
+        _ts("created_at"),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True, index=True),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text, nullable=True),
+    )
+    op.create_index("ix_mail_outbox_status", "mail_outbox", ["status", "created_at"])
