@@ -68,11 +68,17 @@ async def page_shots(v: Visitor, name: str) -> None:
     assert not problems, (name, problems)
 
 
+async def submit(v: Visitor, selector: str) -> None:
+    """Press a form's button and wait for the page it leads to (every console form is a real POST)."""
+    async with v.page.expect_navigation():
+        await v.page.click(selector)
+
+
 async def sign_in(v: Visitor, url: str, token: str = TOKEN) -> None:
     await v.page.goto(url + "/")
     assert "/sign-in" in v.page.url
     await v.page.fill("#token", token)
-    await v.page.click("button[type=submit]")
+    await submit(v, "button[type=submit]")
 
 
 async def test_the_officers_morning(console: tuple[Centre, str], chromium: Any) -> None:
@@ -119,7 +125,7 @@ async def test_the_officers_morning(console: tuple[Centre, str], chromium: Any) 
         await v.page.select_option("#holder", "mailchimp")
         await v.page.select_option("#outcome", "erased")
         await v.page.fill("#reason", "bevestigd per mail door Mailchimp")
-        await v.page.click("section[aria-labelledby=h-close] button[type=submit]")
+        await submit(v, "section[aria-labelledby=h-close] button[type=submit]")
         answer = await v.page.inner_text("tr[data-holder=mailchimp]")
         assert "gewist" in answer and "Anna de Vries (FG)" in answer, answer
         request = await eventually(lambda: _state(dsar, created["id"], "completed"), within=30)
@@ -127,7 +133,7 @@ async def test_the_officers_morning(console: tuple[Centre, str], chromium: Any) 
 
         # a breach found 70 hours ago: registered through the AP form's fields
         await v.page.goto(url + "/breaches/new")
-        await v.page.click("form[action='/breaches'] button[type=submit]")  # empty: fields named, nothing made
+        await submit(v, "form[action='/breaches'] button[type=submit]")  # empty: fields named, nothing made
         assert "het formulier klopt nog niet" in (await v.page.inner_text("main")).lower()
         aware = (datetime.now(ZoneInfo("Europe/Amsterdam")) - timedelta(hours=70)).strftime("%Y-%m-%dT%H:%M")
         await v.page.fill("#title", "Klantbestand gemaild naar verkeerde ontvanger")
@@ -138,11 +144,11 @@ async def test_the_officers_morning(console: tuple[Centre, str], chromium: Any) 
         await v.page.check("#c-name_address")
         await v.page.fill("#subjects_min", "120")
         await v.page.fill("#subjects_max", "80")  # below the minimum: refused, input kept
-        await v.page.click("form[action='/breaches'] button[type=submit]")
+        await submit(v, "form[action='/breaches'] button[type=submit]")
         assert await v.page.input_value("#title") == "Klantbestand gemaild naar verkeerde ontvanger"
         await page_shots(v, "breach-form-errors")
         await v.page.fill("#subjects_max", "150")
-        await v.page.click("form[action='/breaches'] button[type=submit]")
+        await submit(v, "form[action='/breaches'] button[type=submit]")
         clock = await v.page.inner_text(".clock")
         assert "uur" in clock and ("1.9" in clock or "2.0" in clock or "2 " in clock), clock
         await page_shots(v, "breach")
@@ -151,15 +157,15 @@ async def test_the_officers_morning(console: tuple[Centre, str], chromium: Any) 
         for name, value in [("sensitivity", "medium"), ("volume", "medium"), ("severity", "medium")]:
             await v.page.select_option(f"#{name}", value)
         await v.page.select_option("#ease_of_identification", "high")
-        await v.page.click("button[value=suggest]")
+        await submit(v, "button[value=suggest]")
         assert "Voorstel van het systeem" in await v.page.inner_text("#suggestion")
         await v.page.select_option("#outcome", "risk")
         await v.page.fill("#reasons", "Namen en adressen bij één leverancier; geen bijzondere gegevens.")
-        await v.page.click("button[value=decide]")
+        await submit(v, "button[value=decide]")
         assert "Besluit van Anna de Vries (FG)" in await v.page.inner_text("section[aria-labelledby=h-risk]")
 
         # the AP notification: prepared, printed, submitted
-        await v.page.click("form[action$='/notifications'] button[type=submit]")
+        await submit(v, "form[action$='/notifications'] button[type=submit]")
         link = v.page.locator("a", has_text="Afdrukbaar formulier")
         href = await link.get_attribute("href")
         assert href
@@ -169,18 +175,18 @@ async def test_the_officers_morning(console: tuple[Centre, str], chromium: Any) 
         await printable.screenshot(path=str(OUT / "console-ap-notification.png"), full_page=True)
         await printable.close()
         await v.page.fill("input[name=ap_reference]", "AP-2026-0042")
-        await v.page.click("form[action$='/submission'] button[type=submit]")
+        await submit(v, "form[action$='/submission'] button[type=submit]")
         assert "Gemeld bij de AP" in await v.page.inner_text(".clock")
 
         # a ledger verifies; a tampered export does not, offline
         await v.page.goto(url + "/ledgers")
-        await v.page.click("#consent form button")
+        await submit(v, "#consent form button")
         assert "het grootboek klopt" in await v.page.inner_text("#verdict")
         await page_shots(v, "ledgers")
         # someone changes a recorded entry in dsar's database: verifying says so, unmistakably
         async with dsar.db.transaction() as tx:
             await tx.execute(sql("UPDATE ledger_entries SET entry = :e WHERE seq = 0"), {"e": b'{"forged": true}'})
-        await v.page.click("#dsar form button")
+        await submit(v, "#dsar form button")
         verdict = v.page.locator("#verdict.bad")
         assert "HET GROOTBOEK KLOPT NIET" in await verdict.inner_text()
         await page_shots(v, "ledger-broken")
@@ -206,11 +212,11 @@ async def test_the_officers_morning(console: tuple[Centre, str], chromium: Any) 
             await page_shots(v, name)
         await v.page.goto(url + "/people")
         await v.page.fill("#email", "noor@example.nl")
-        await v.page.click("main form button[type=submit]")
+        await submit(v, "main form button[type=submit]")
         assert "Van dit adres is niets vastgelegd" in await v.page.inner_text("main"), "erased"
         await page_shots(v, "people")
         kept = next(c for c in await v.context.cookies() if c["name"] == "console")
-        await v.page.click("header form.signout button")
+        await submit(v, "header form.signout button")
         assert "/sign-in" in v.page.url
         await v.page.goto(url + "/")
         assert "/sign-in" in v.page.url, "signed out is signed out"
