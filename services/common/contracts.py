@@ -1,4 +1,5 @@
-"""Events that cross service boundaries: data-subject requests and every holder's answer.
+"""Events that cross service boundaries: data-subject requests and every holder's answer, breaches' queries
+for the people affected, and consent's report of a minor's data.
 
 DSAR publishes `DataSubjectRequestStarted` on dsar.events.v1; every holder (our services and
 external systems) answers with `HolderAnswered` on its own topic, keyed by the subject's pseudonym.
@@ -18,7 +19,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import Field
 
-from services.common.events import BREACH_EVENTS, DSAR_EVENTS, EventData, event_type
+from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, DSAR_EVENTS, EventData, event_type
 
 
 class RequestKind(StrEnum):
@@ -128,3 +129,15 @@ class AffectedSubjectsFound(EventData):
     chunks: int = Field(ge=1)
     count: int = Field(ge=0, description="People in this chunk")
     sealed: str | None = Field(None, description="seal_fragment(query_id): [{subject, email, name}]")
+
+
+@event_type
+class MinorDataReported(EventData):
+    """Someone reported data of a child under 16 without parental consent (statement Art. 3.5)."""
+
+    # consent records it and publishes it on consent.events.v1; dsar acts on it
+
+    event_type = "consent.minor.reported"
+    topic = CONSENT_EVENTS.name
+    subject: str = Field(min_length=64, max_length=64, description="HMAC-SHA256 pseudonym of the email or browser id")
+    report_id: str

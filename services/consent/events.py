@@ -6,7 +6,10 @@ from datetime import datetime
 
 from pydantic import Field
 
+from services.common.contracts import MinorDataReported
 from services.common.events import CONSENT_EVENTS, CONSENT_STATE, EventData, event_type
+
+__all__ = ["MinorDataReported"]  # a cross-service event (dsar acts on it): it lives in common/contracts.py
 
 PSEUDONYM = Field(min_length=64, max_length=64, description="HMAC-SHA256 pseudonym of the email or browser id")
 
@@ -68,16 +71,6 @@ class BrowserLinked(EventData):
     topic = CONSENT_EVENTS.name
     subject: str = PSEUDONYM
     browser: str = PSEUDONYM
-
-
-@event_type
-class MinorDataReported(EventData):
-    """Someone reported data of a child under 16 without parental consent (statement Art. 3.5)."""
-
-    event_type = "consent.minor.reported"
-    topic = CONSENT_EVENTS.name
-    subject: str = PSEUDONYM
-    report_id: str
 
 
 @event_type

@@ -6,10 +6,9 @@ import asyncio
 import logging
 from typing import Any
 
-from services.common.contracts import HolderAnswered
+from services.common.contracts import HolderAnswered, MinorDataReported
 from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, DSAR_ANSWERS, CloudEvent
 from services.common.runtime import ConsumerSpec, Runtime
-from services.consent.events import MinorDataReported
 from services.dsar import decisions, service
 
 log = logging.getLogger(__name__)

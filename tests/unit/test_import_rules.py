@@ -19,7 +19,6 @@ KNOWN_DEBT = {
     ("common/schemagen.py", "services.breach.events"),
     ("common/schemagen.py", "services.consent.events"),
     ("common/schemagen.py", "services.dsar.events"),
-    ("dsar/handlers.py", "services.consent.events"),
 }
 DOMAINS = ["consent/domain.py", "breach/domain.py", "dsar/domain.py", "consent/kvk_rules.py", "console/charts.py"]
 IO = ("sqlalchemy", "sqlmodel", "fastapi", "starlette", "httpx", "aiokafka", "asyncpg", "aiosqlite", "uvicorn")
