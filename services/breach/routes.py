@@ -163,8 +163,13 @@ async def printable(
 ) -> HTMLResponse:
     """The prepared notification as a printable page laid out like the Meldformulier's sections 0-9."""
     note = await service.notification(rt_of(request), breach_id, notification_id)
+    breach = await _load(rt_of(request), breach_id)
     context = {
         "breach_id": breach_id,
+        "title": breach["title"],
+        "labels": apform.LABELS,
+        "values": apform.VALUES,
+        "times": apform.TIMES,
         "prepared": json.loads(note.content),
         "prepared_at": note.prepared_at,
         "sections": apform.SECTIONS,

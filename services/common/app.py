@@ -163,13 +163,16 @@ def _page_or(handler: Callable[[Request, Any], Awaitable[Response]]) -> Callable
     return handle
 
 
+_http_refusal = _page_or(on_http_exception)
+
+
 async def _refused(request: Request, exc: Exception) -> Response:
     """Starlette's refusals as problems; a 405's `Allow` names every method of every route at the path."""
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 405:
         allow = ", ".join(allowed_methods(request.app, request.url.path))
         exc = StarletteHTTPException(405, exc.detail, headers={**(exc.headers or {}), "Allow": allow})
-    return await _page_or(on_http_exception)(request, exc)
+    return await _http_refusal(request, exc)
 
 
 async def _server_error(request: Request, _exc: Exception) -> Response:

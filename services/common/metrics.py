@@ -13,10 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from services.common.models import table_of
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 Scrape = Callable[[AsyncSession], Awaitable[None]]
@@ -121,27 +118,20 @@ class Metrics:
         return generate_latest(self.registry)
 
     async def _common(self, runtime: Any, s: AsyncSession) -> None:
-        from services.common.mail import MailMessage
-        from services.common.outbox import OUTBOX
+        from services.common import operations  # it reads the tables through the runtime, which holds us
 
         now = datetime.now(UTC)
-        count, oldest = (
-            await s.execute(select(func.count(), func.min(OUTBOX.c.created_at)).where(OUTBOX.c.published_at.is_(None)))
-        ).one()
-        self.child(self.outbox_unpublished).set(count)
-        self.child(self.outbox_oldest).set(_age(now, oldest))
-        size, _ = await runtime.ledger.head(s)
+        f = await operations.read(runtime, s)
+        self.child(self.outbox_unpublished).set(f.backlog)
+        self.child(self.outbox_oldest).set(_age(now, f.oldest_unpublished))
         # the first scrape only sets the starting point (and shows the counter at 0)
-        self.child(self.ledger_appends).inc(max(0, size - (self._ledger_seen or size)))
-        self._ledger_seen = size
-        self.child(self.ledger_entries).set(size)
-        latest = await runtime.ledger.latest_checkpoint(s)
-        self.child(self.checkpoint_age).set(_age(now, latest.created_at) if latest is not None else 0)
-        self.child(self.unchecked).set(size - (latest.size if latest is not None else 0))
+        self.child(self.ledger_appends).inc(max(0, f.ledger_size - (self._ledger_seen or f.ledger_size)))
+        self._ledger_seen = f.ledger_size
+        self.child(self.ledger_entries).set(f.ledger_size)
+        self.child(self.checkpoint_age).set(_age(now, f.checkpoint_signed_at) if f.checkpoint is not None else 0)
+        self.child(self.unchecked).set(f.ledger_size - (f.checkpoint.size if f.checkpoint is not None else 0))
         self.child(self.checkpoint_interval).set(runtime.settings.checkpoint_interval_seconds)
-        mails = table_of(MailMessage).c
-        queued = (await s.execute(select(func.count()).where(mails.status == "queued"))).scalar_one()
-        self.child(self.mail_queued).set(queued)
+        self.child(self.mail_queued).set(f.mail["queued"])
         for status in ("sent", "bounced", "failed", "dropped"):
             self.child(self.mail, status).inc(0)  # present from the first scrape
         self.child(self.ready).set(1 if runtime.topics_ready.is_set() else 0)

@@ -4,15 +4,19 @@ The same figures as GET /metrics, in JSON for a page."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.mail import MailMessage
 from services.common.models import table_of
 from services.common.outbox import OUTBOX
 from services.common.runtime import Runtime
+
+MAIL_STATES = ("queued", "sent", "bounced", "failed", "dropped")
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -21,26 +25,44 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment
 
 
+@dataclass(frozen=True)
+class Figures:
+    """One reading of a service's machinery, for GET /metrics and for the console alike."""
+
+    backlog: int
+    oldest_unpublished: datetime | None
+    ledger_size: int
+    checkpoint: Any  # LedgerCheckpoint | None
+    checkpoint_signed_at: datetime | None
+    mail: dict[str, int]
+
+
+async def read(runtime: Runtime, s: AsyncSession) -> Figures:
+    mails = table_of(MailMessage).c
+    backlog, oldest = (
+        await s.execute(select(func.count(), func.min(OUTBOX.c.created_at)).where(OUTBOX.c.published_at.is_(None)))
+    ).one()
+    size, _root = await runtime.ledger.head(s)
+    checkpoint = await runtime.ledger.latest_checkpoint(s)
+    rows = (await s.execute(select(mails.status, func.count()).group_by(mails.status))).all()
+    by_status = {status: 0 for status in MAIL_STATES} | {status: count for status, count in rows}
+    signed = _aware(checkpoint.created_at) if checkpoint is not None else None
+    return Figures(backlog, _aware(oldest), size, checkpoint, signed, by_status)
+
+
 async def summary(runtime: Runtime) -> dict[str, Any]:
     now = datetime.now(UTC)
-    mails = table_of(MailMessage).c
     async with runtime.db.read() as s:
-        backlog, oldest = (
-            await s.execute(select(func.count(), func.min(OUTBOX.c.created_at)).where(OUTBOX.c.published_at.is_(None)))
-        ).one()
-        size, _root = await runtime.ledger.head(s)
-        checkpoint = await runtime.ledger.latest_checkpoint(s)
-        rows = (await s.execute(select(mails.status, func.count()).group_by(mails.status))).all()
-        by_status: dict[str, int] = {status: count for status, count in rows}
-    oldest = _aware(oldest)
-    signed = _aware(checkpoint.created_at) if checkpoint is not None else None
+        f = await read(runtime, s)
+    checkpoint, signed = f.checkpoint, f.checkpoint_signed_at
+    oldest = f.oldest_unpublished
     return {
         "service": runtime.name,
-        "outbox": {"backlog": backlog, "oldest_seconds": (now - oldest).total_seconds() if oldest else 0.0},
+        "outbox": {"backlog": f.backlog, "oldest_seconds": (now - oldest).total_seconds() if oldest else 0.0},
         "dead_letters_since_start": sum(c.dead_lettered for c in runtime.consumers),
         "consumers": [{"group": c.group, "ready": c.ready.is_set()} for c in runtime.consumers],
         "ledger": {
-            "size": size,
+            "size": f.ledger_size,
             "checkpoint": None
             if checkpoint is None
             else {
@@ -51,5 +73,5 @@ async def summary(runtime: Runtime) -> dict[str, Any]:
                 "origin": runtime.signer.name,
             },
         },
-        "mail": {status: by_status.get(status, 0) for status in ("queued", "sent", "bounced", "failed", "dropped")},
+        "mail": {status: f.mail.get(status, 0) for status in MAIL_STATES},
     }

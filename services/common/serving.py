@@ -18,6 +18,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import Multiprocess
 
+from services.common.cli import settings_for
 from services.common.problems import raw
 
 SERVICES = ("consent", "dsar", "breach")
@@ -130,17 +131,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--access-log", action="store_true", help="log every request (uvicorn's access log)")
     parser.add_argument("--log-level", default=None, help="uvicorn's own log level (default: the service's)")
     args = parser.parse_args(argv)
-    factory = f"services.{args.service}.main:create"
-    app = importlib.import_module(f"services.{args.service}.main").create()
-    settings = app.state.runtime.settings
+    settings = settings_for(args.service)  # the limits; each worker builds its own app
     extra: dict[str, Any] = {"access_log": args.access_log}
     if args.log_level:
         extra["log_level"] = args.log_level
     if args.workers > 1:
         extra.update(workers=args.workers, factory=True)
-        many = config(factory, settings, host=args.host, port=args.port, **extra)
+        many = config(f"services.{args.service}.main:create", settings, host=args.host, port=args.port, **extra)
         Multiprocess(many, sockets=[many.bind_socket()]).run()
     else:
+        app = importlib.import_module(f"services.{args.service}.main").create()
         uvicorn.Server(config(app, settings, host=args.host, port=args.port, **extra)).run()
     return 0
 

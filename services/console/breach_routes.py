@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.console import service
 from services.console.clients import Calls, Refused, ServiceDown
-from services.console.web import CSRF, back_to, calls_for, checked, page_from, refusal_page, session_of, show
+from services.console.web import CSRF, act, back_to, calls_for, checked, page_from, refusal_page, session_of, show
 
 router = APIRouter(prefix="/breaches")
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -125,19 +125,11 @@ async def breach_page(request: Request, breach_id: BreachId) -> Response:
     return await _page(request, session_of(request), breach_id, {})
 
 
-async def _act(request: Request, breach_id: str, form: dict[str, Any], act: Any, done: str) -> Response:
-    session = session_of(request)
-    checked(session, str(form.get("csrf", "")))
-    try:
-        await act(calls_for(request, session))
-    except Refused as exc:
-        if exc.status in (403, 404):
-            return refusal_page(request, session, exc)
-        errors = exc.field_errors() or {"form": exc.detail}
-        return await _page(request, session, breach_id, {"form": form, "errors": errors}, status=exc.status)
-    except ServiceDown as exc:
-        return refusal_page(request, session, exc)
-    return back_to(f"/breaches/{breach_id}", done)
+async def _act(request: Request, breach_id: str, form: dict[str, Any], call: Any, done: str) -> Response:
+    async def redraw(session: dict[str, Any], errors: dict[str, str], status: int) -> Response:
+        return await _page(request, session, breach_id, {"form": form, "errors": errors}, status=status)
+
+    return await act(request, str(form.get("csrf", "")), call, back=(f"/breaches/{breach_id}", done), redraw=redraw)
 
 
 @router.post("/{breach_id}/findings")

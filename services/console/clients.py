@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
 SERVICES = ("consent", "dsar", "breach")
-T = TypeVar("T")
 
 
 class ServiceDown(Exception):

@@ -18,6 +18,7 @@ from services.console.breach_routes import router as breach_router
 from services.console.clients import SERVICES, Calls, Refused, ServiceDown
 from services.console.web import (
     CSRF,
+    act,
     back_to,
     calls_for,
     checked,
@@ -145,19 +146,12 @@ async def _request_page(
     return show(request, "console/request.html", context, session=session, status=status)
 
 
-async def _request_action(request: Request, request_id: str, csrf: str, form: dict[str, Any], act: Any) -> Response:
-    session = session_of(request)
-    checked(session, csrf)
-    try:
-        await act(calls_for(request, session))
-    except Refused as exc:
-        if exc.status in (403, 404):
-            return refusal_page(request, session, exc)
-        errors = exc.field_errors() or {"form": exc.detail}
-        return await _request_page(request, session, request_id, {**form, "errors": errors}, status=exc.status)
-    except ServiceDown as exc:
-        return refusal_page(request, session, exc)
-    return back_to(f"/requests/{request_id}", str(form.get("action", "saved")))
+async def _request_action(request: Request, request_id: str, csrf: str, form: dict[str, Any], call: Any) -> Response:
+    async def redraw(session: dict[str, Any], errors: dict[str, str], status: int) -> Response:
+        return await _request_page(request, session, request_id, {**form, "errors": errors}, status=status)
+
+    back = (f"/requests/{request_id}", str(form.get("action", "saved")))
+    return await act(request, csrf, call, back=back, redraw=redraw)
 
 
 @router.post("/requests/{request_id}/answers")

@@ -13,8 +13,6 @@ import httpx
 from services.common.ledger.verify import VerificationError, verify_live
 from services.console.clients import SERVICES, Calls, Outcome, Refused, ServiceDown, each
 
-SCOPE_FOR = {"dsar": "dpo", "breach": "dpo", "consent": "dpo"}
-
 
 @dataclass(frozen=True)
 class Person:

@@ -21,10 +21,15 @@ TEMPLATES = pages.templates(Path(__file__).parent)
 CSRF = Annotated[str, Form(max_length=100)]
 
 
+def pick(lang: str, nl: str, en: str) -> str:
+    """Dutch first, English beside it: the language picks."""
+    return en if lang == "en" else nl
+
+
 @jinja2.pass_context
 def t(context: Any, nl: str, en: str) -> str:
-    """Dutch first, English beside it: the page's language picks."""
-    return en if context.get("lang") == "en" else nl
+    """`pick` in a template: the page's language."""
+    return pick(context.get("lang"), nl, en)
 
 
 STATES = {  # as staff read them (the person's pages say "your")
@@ -166,11 +171,11 @@ def to_sign_in(request: Request) -> RedirectResponse:
 def refusal_page(request: Request, session: dict[str, Any], exc: Refused | ServiceDown) -> Response:
     lang = lang_of(request, session)
     if isinstance(exc, ServiceDown):
-        message = t({"lang": lang}, f"De dienst {exc.service} antwoordt niet; er is niets veranderd.",
+        message = pick(lang, f"De dienst {exc.service} antwoordt niet; er is niets veranderd.",
                     f"The {exc.service} service does not answer; nothing was changed.")  # fmt: skip
         return show(request, "console/problem.html", {"message": message, "status": 503}, session=session, status=503)
     if exc.status == 403:
-        message = t({"lang": lang}, "Je token mag dit niet", "Your token may not do this") + f": {exc.detail}"
+        message = pick(lang, "Je token mag dit niet", "Your token may not do this") + f": {exc.detail}"
         return show(request, "console/problem.html", {"message": message, "status": 403}, session=session, status=403)
     status = exc.status if exc.status in (404, 409, 410) else 422
     return show(
@@ -188,6 +193,33 @@ async def page_from(
     except (Refused, ServiceDown) as exc:
         return refusal_page(request, session, exc)
     return show(request, name, {"done": request.query_params.get("done"), **context}, session=session, status=status)
+
+
+Redraw = Callable[[dict[str, Any], dict[str, str], int], Awaitable[Response]]
+
+
+async def act(
+    request: Request,
+    csrf: str | None,
+    call: Callable[[Calls], Awaitable[Any]],
+    *,
+    back: tuple[str, str],
+    redraw: Redraw,
+) -> Response:
+    """A form's action, taken with the person's token. Done: back to `back` (a path, and what was done).
+    Input refused: `redraw(session, errors by field, status)` shows the form again with the input kept.
+    A missing scope, an unknown record or an outage: their own page."""
+    session = session_of(request)
+    checked(session, csrf)
+    try:
+        await call(calls_for(request, session))
+    except Refused as exc:
+        if exc.status in (403, 404):
+            return refusal_page(request, session, exc)
+        return await redraw(session, exc.field_errors() or {"form": exc.detail}, exc.status)
+    except ServiceDown as exc:
+        return refusal_page(request, session, exc)
+    return back_to(*back)
 
 
 def back_to(path: str, done: str) -> RedirectResponse:

@@ -171,7 +171,9 @@ async def test_the_officers_morning(console: tuple[Centre, str], chromium: Any) 
         assert href
         printable = await v.context.new_page()
         check_headers(await printable.goto(url + href))
-        assert "Meldformulier" in await printable.content() or "0" in await printable.inner_text("body")
+        headings = await printable.locator("h2").all_inner_texts()
+        assert "Meldformulier datalekken" in await printable.inner_text("main")
+        assert [h.split(".")[0] for h in headings] == [str(n) for n in range(10)], headings  # sections 0-9
         await printable.screenshot(path=str(OUT / "console-ap-notification.png"), full_page=True)
         await printable.close()
         await v.page.fill("input[name=ap_reference]", "AP-2026-0042")
@@ -256,3 +258,41 @@ async def test_a_token_without_the_scope_is_refused_clearly(console: tuple[Centr
         response = await v.page.goto(url + "/processors")
         assert response.status == 403 and "Je token mag dit niet" in await v.page.inner_text("main")
         await page_shots(v, "refused")
+
+
+async def test_keyboard_only(console: tuple[Centre, str], chromium: Any) -> None:
+    """Sign in, reach a page and sign out with the keyboard alone; focus is visible on every stop."""
+    _centre, url = console
+    async with visitor(chromium) as v:
+        await v.page.goto(url + "/sign-in")
+        stops = []
+        for _ in range(6):
+            await v.page.keyboard.press("Tab")
+            stops.append(await v.run("document.activeElement.id || document.activeElement.textContent.trim()"))
+            if stops[-1] == "token":
+                break
+        assert stops[0] in ("Naar de inhoud", "English") and stops[-1] == "token", stops
+        await v.page.keyboard.type(TOKEN)
+        async with v.page.expect_navigation():
+            await v.page.keyboard.press("Enter")
+        assert v.page.url == url + "/"
+        # from the top: the skip link, then the navigation; Enter on "Verzoeken" opens the queue
+        await v.page.keyboard.press("Tab")
+        assert await v.run("document.activeElement.textContent.trim()") == "Naar de inhoud"
+        for _ in range(10):
+            await v.page.keyboard.press("Tab")
+            focused = await v.run("document.activeElement.textContent.trim()")
+            outline = await v.run("getComputedStyle(document.activeElement).outlineStyle")
+            assert outline != "none", (focused, outline)
+            if focused == "Verzoeken":
+                break
+        async with v.page.expect_navigation():
+            await v.page.keyboard.press("Enter")
+        assert v.page.url == url + "/requests"
+        for _ in range(15):
+            await v.page.keyboard.press("Tab")
+            if await v.run("document.activeElement.textContent.trim()") == "Uitloggen":
+                break
+        async with v.page.expect_navigation():
+            await v.page.keyboard.press("Enter")
+        assert "/sign-in" in v.page.url
