@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.dsar import database, settings  # noqa: E402
-from services.consent import fastpath  # noqa: E402
+from services.consent import decisions  # noqa: E402
 from services.consent.context import ConsentContext  # noqa: E402
 from services.consent.domain import State  # noqa: E402
 
@@ -63,7 +63,7 @@ async def main() -> None:
         at = datetime.now(UTC) - timedelta(hours=2)
         for start in range(0, args.people, 2000):
             items = [
-                fastpath.CaptureItem(
+                decisions.Item(
                     subject=consent.recorder.pseudonym(f"p{i}@example.nl"),
                     kind="email",
                     channel="opt_in_form",
@@ -72,13 +72,13 @@ async def main() -> None:
                     notice_hash=hashlib.sha256(b"n").hexdigest(),
                     personal={"email": f"p{i}@example.nl", "name": f"Persoon {i}"},
                     actor=None,
-                    decisions=[fastpath.Decision(leads, "", State.GRANTED, None)],
+                    decisions=[decisions.Decision(leads, "", State.GRANTED, None)],
                     at=at,
                 )
                 for i in range(start, min(args.people, start + 2000))
             ]
             async with consent.db.unit() as tx:
-                await fastpath.flush(ctx, tx, items)
+                await decisions.flush_captures(ctx, tx, items)
         print(
             f"seeded {args.people:,} people with consent records in {time.perf_counter() - t0:.0f}s "
             f"(RSS so far {rss_mb():.0f} MB)"

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +24,7 @@ from services.breach.schemas import (
 )
 from services.breach.service import get_breach, record_event
 from services.common.contracts import AffectedSubjectsFound, AffectedSubjectsRequested, open_fragment
-from services.common.db import insert_ignoring_duplicates
+from services.common.db import Tx, insert_ignoring_duplicates
 from services.common.errors import FieldError, ServiceError
 from services.common.mail import MailMessage
 from services.common.models import table_of
@@ -152,14 +150,15 @@ async def notify_subjects(rt: Runtime, breach_id: str, body: NotifyIn, *, staff:
             if not rows:
                 break
             after = rows[-1].subject
-            keys = await rt.vault.keys_for_many(s, {row.subject for row in rows})
+            # read only: a person erased since they were found has no key, and gets none
+            keys = await rt.vault.keys_for_many(s, {row.subject for row in rows}, create=False)
             now = datetime.now(UTC)
             mails, marks = [], []
             for row in rows:
-                key_id, key = keys[row.subject]
-                if key_id != row.key_id:
+                if row.subject not in keys or keys[row.subject][0] != row.key_id:
                     continue  # erased since it was found: the contact details are gone with the old key
-                contact = _open(row.subject, row.key_id, key, row.contact)
+                key_id, key = keys[row.subject]
+                contact = rt.vault.open(row.subject, key_id, key, row.contact)
                 subject_line, text = _notice(breach, body, contact.get("name"), rt.settings.privacy_centre_url)
                 mail_id = "m_" + uuid.uuid4().hex
                 mails.append(
@@ -194,17 +193,10 @@ async def notify_subjects(rt: Runtime, breach_id: str, body: NotifyIn, *, staff:
                     .values(status="queued", mail_id=bindparam("m")),
                     marks,
                 )
-                s.info["wake"] = True
+                Tx.of(s).wake()
                 queued += len(mails)
         await record_event(rt, s, SubjectsNotified(breach_id=breach_id, queued=queued))
     return queued
-
-
-def _open(subject: str, key_id: str, key: bytes, contact: str) -> dict[str, Any]:
-    """The recipient's contact details, with the key fetched for the whole chunk."""
-    blob = base64.b64decode(contact)
-    value: dict[str, Any] = json.loads(AESGCM(key).decrypt(blob[:12], blob[12:], f"{subject}:{key_id}".encode()))
-    return value
 
 
 async def public_communication(

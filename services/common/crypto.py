@@ -14,6 +14,8 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -47,6 +49,7 @@ class SubjectVault:
         if len(kek) != 32:
             raise ValueError("the key-encryption key must be 32 bytes (AES-256)")
         self._kek = AESGCM(kek)
+        self._kek_bytes = kek
 
     def _wrap(self, key_id: str, key: bytes) -> bytes:
         nonce = os.urandom(12)
@@ -68,14 +71,17 @@ class SubjectVault:
         return key_id, key
 
     async def keys_for_many(
-        self, where: AsyncSession | Tx, subjects: set[str], writes: Writes | None = None
+        self, where: AsyncSession | Tx, subjects: set[str], writes: Writes | None = None, *, create: bool = True
     ) -> dict[str, tuple[str, bytes]]:
         """Every subject's key in one query, creating the missing ones in one insert (group commit; with
-        `writes`, the insert is added there for the caller to send)."""
+        `writes`, the insert is added there for the caller to send). With `create=False` a subject without a
+        key (never seen, or erased) is left out: reading what was kept never makes a key for an erased subject."""
         table = table_of(SubjectKey)
         tx = Tx.of(where)
         found = await tx.rows_in(table, ("subject", "key_id", "wrapped_key"), "subject", subjects)
         keys = {subject: (key_id, self._unwrap(key_id, wrapped)) for subject, key_id, wrapped in found}
+        if not create:
+            return keys
         new = []
         for subject in subjects - keys.keys():
             key_id, key = "k_" + secrets.token_hex(12), AESGCM.generate_key(bit_length=256)
@@ -102,6 +108,30 @@ class SubjectVault:
             nonce + AESGCM(key).encrypt(nonce, canonical_json(data), f"{subject}:{key_id}".encode())
         ).decode()
 
+    def seal_unattributed(self, purpose: str, data: bytes) -> bytes:
+        """Encrypt what arrives before anyone can say whose it is (a webhook body, stored before it is
+        parsed), with a key derived from the KEK for `purpose`. It is not shredded with a subject: keep such
+        data only as long as its purpose needs, then delete it."""
+        nonce = os.urandom(12)
+        return nonce + self._purpose_key(purpose).encrypt(nonce, data, None)
+
+    def open_unattributed(self, purpose: str, blob: bytes) -> bytes:
+        return self._purpose_key(purpose).decrypt(blob[:12], blob[12:], None)
+
+    def _purpose_key(self, purpose: str) -> AESGCM:
+        return AESGCM(HKDF(SHA256(), 32, salt=None, info=purpose.encode()).derive(self._kek_bytes))
+
+    @staticmethod
+    def open(subject: str, key_id: str, key: bytes, ciphertext: str) -> dict[str, Any]:
+        """Decrypt with a key already in hand; a ciphertext that does not open with it is `ShreddedError`."""
+        blob = base64.b64decode(ciphertext)
+        try:
+            plain = AESGCM(key).decrypt(blob[:12], blob[12:], f"{subject}:{key_id}".encode())
+        except InvalidTag as exc:
+            raise ShreddedError("ciphertext does not open with the subject's key") from exc
+        value: dict[str, Any] = json.loads(plain)
+        return value
+
     async def encrypt(self, session: AsyncSession, subject: str, data: dict[str, Any]) -> tuple[str, str]:
         """Encrypt personal data for a subject; returns (key id, base64 nonce||ciphertext)."""
         key_id, key = await self.key_for(session, subject)
@@ -111,21 +141,11 @@ class SubjectVault:
         row = (await session.execute(select(SubjectKey).where(col(SubjectKey.subject) == subject))).scalar_one_or_none()
         if row is None or row.key_id != key_id:
             raise ShreddedError(f"key {key_id} of subject {subject[:12]}… no longer exists")
-        key = self._unwrap(row.key_id, row.wrapped_key)
-        blob = base64.b64decode(ciphertext)
-        try:
-            plain = AESGCM(key).decrypt(blob[:12], blob[12:], f"{subject}:{key_id}".encode())
-        except InvalidTag as exc:
-            raise ShreddedError("ciphertext does not open with the subject's key") from exc
-        value: dict[str, Any] = json.loads(plain)
-        return value
+        return self.open(subject, key_id, self._unwrap(row.key_id, row.wrapped_key), ciphertext)
 
     def open_row(self, subject: str, key_id: str, wrapped_key: bytes, ciphertext: str) -> dict[str, Any]:
         """Decrypt with a key row fetched in the caller's own (bulk) query."""
-        key = self._unwrap(key_id, wrapped_key)
-        blob = base64.b64decode(ciphertext)
-        value: dict[str, Any] = json.loads(AESGCM(key).decrypt(blob[:12], blob[12:], f"{subject}:{key_id}".encode()))
-        return value
+        return self.open(subject, key_id, self._unwrap(key_id, wrapped_key), ciphertext)
 
     @staticmethod
     async def shred(session: AsyncSession, subject: str) -> str | None:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from services.common.crypto import ShreddedError, SubjectVault
-from services.common.db import Database
+from services.common.db import Database, Tx
 from services.common.metrics import Metrics
 from services.common.models import ts_column, utcnow
 
@@ -60,7 +60,7 @@ async def queue_mail(session: AsyncSession, vault: SubjectVault, *, subject: str
     )
     mail_id = "m_" + uuid.uuid4().hex
     session.add(MailMessage(id=mail_id, subject=subject, key_id=key_id, ciphertext=ciphertext, purpose=purpose))
-    session.info["wake"] = True
+    Tx.of(session).wake()
     return mail_id
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.common.bulk import Writes, bulk_insert
-from services.common.db import Database, Tx, insert_ignoring_duplicates, raw_dsn
+from services.common.db import Database, Tx, insert_ignoring_duplicates
 from services.common.events import CloudEvent
 from services.common.kafka import idempotent_producer
 from services.common.metrics import Metrics
@@ -48,7 +48,7 @@ async def enqueue_many(
         rows.append({"topic": topic, "key": key, "value": value, "headers": json.dumps(headers), "created_at": now})
     if rows:
         tx = Tx.of(where)
-        tx.queued_outbox()
+        tx.wake()
         if writes is not None:
             writes.insert(OUTBOX, rows)
         else:
@@ -59,7 +59,7 @@ async def enqueue_raw(
     session: AsyncSession, topic: str, key: str | None, value: bytes | None, headers: list[tuple[str, str]]
 ) -> None:
     """Add any record (a tombstone on a compacted topic has value None)."""
-    session.info["wake"] = True
+    Tx.of(session).wake()
     await session.execute(
         insert(OUTBOX),
         [{"topic": topic, "key": key, "value": value, "headers": json.dumps(headers), "created_at": datetime.now(UTC)}],
@@ -139,7 +139,7 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
-        listener = await self._listen() if self.db.is_postgres else None
+        close_listener = await self.db.store.listen(self._wake.set)
         producer = idempotent_producer(self.bootstrap, client_id=self.client_id)
         try:
             await self._start(producer)
@@ -166,8 +166,8 @@ class OutboxRelay:
                 await asyncio.sleep(self.linger)
         finally:
             await producer.stop()
-            if listener is not None:
-                await listener.close()
+            if close_listener is not None:
+                await close_listener()
 
     async def _start(self, producer: Any) -> None:
         while True:
@@ -177,13 +177,6 @@ class OutboxRelay:
             except Exception as exc:  # noqa: BLE001 - broker down: wait for it, requests go on
                 log.warning("outbox relay cannot reach Kafka yet: %r", exc)
                 await asyncio.sleep(2.0)
-
-    async def _listen(self) -> Any:
-        import asyncpg
-
-        conn = await asyncpg.connect(raw_dsn(self.db.url))
-        await conn.add_listener("outbox", lambda *_: self._wake.set())
-        return conn
 
     async def _hold_lease(self) -> bool:
         """Take or renew the lease. Renewed when a third of it is gone, not every round: a round's own
@@ -269,20 +262,10 @@ class OutboxRelay:
         )
 
     async def publish_once(self, producer: Any) -> int:
-        """Publish one batch; returns how many rows it marked. On PostgreSQL the two statements go through
-        asyncpg directly (`Database.unit`): through a session they cost more CPU than the publishing."""
+        """Publish one batch; returns how many rows it marked. Both statements run in the hot paths' units
+        (`Database.unit`, asyncpg itself on PostgreSQL): through a session they cost more CPU than the publishing."""
         async with self.db.unit() as tx:
-            if tx.conn is not None:
-                rows = list(await tx.conn.fetch(_UNPUBLISHED_SQL, self.batch_size))
-            else:
-                assert tx.session is not None
-                query = (
-                    select(OUTBOX.c.id, OUTBOX.c.topic, OUTBOX.c.key, OUTBOX.c.value, OUTBOX.c.headers)
-                    .where(OUTBOX.c.published_at.is_(None))
-                    .order_by(OUTBOX.c.id)
-                    .limit(self.batch_size)
-                )
-                rows = list(await tx.session.execute(query))
+            rows = await tx.store.unpublished(tx, OUTBOX, self.batch_size)
         if not rows:
             return 0
         acked = await self._send(producer, rows)
@@ -305,13 +288,4 @@ class OutboxRelay:
 
     async def _mark(self, acked: list[int]) -> None:
         async with self.db.unit() as tx:
-            if tx.conn is not None:
-                await tx.conn.execute(_MARK_SQL, datetime.now(UTC), acked)
-            else:
-                assert tx.session is not None
-                mark = update(OUTBOX).where(OUTBOX.c.id.in_(acked)).values(published_at=datetime.now(UTC))
-                await tx.session.execute(mark)
-
-
-_UNPUBLISHED_SQL = "SELECT id, topic, key, value, headers FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1"
-_MARK_SQL = "UPDATE outbox SET published_at = $1 WHERE id = ANY($2::bigint[])"
+            await tx.store.mark_published(tx, OUTBOX, acked, datetime.now(UTC))

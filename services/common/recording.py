@@ -1,4 +1,5 @@
-"""The write side every use-case shares: ledger entry + outbox event in the caller's transaction."""
+"""The write side every use-case shares: one event as a unit (ledger entry + outbox event), flushed in the
+caller's transaction."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.crypto import SubjectVault, pseudonym
 from services.common.events import CloudEvent, EventData
 from services.common.ledger.store import Ledger, LedgerRecord
-from services.common.outbox import enqueue
+from services.common.unit import Unit, flush
 
 
 class Recorder:
@@ -52,20 +53,19 @@ class Recorder:
         for name in digest_only:
             if data.get(name) is not None:
                 data[name] = "sha256:" + hashlib.sha256(str(data[name]).encode()).hexdigest()
-        (seq,) = await self.ledger.append(
-            session,
-            [
-                LedgerRecord(
-                    event_id=event.id,
-                    event_type=event.type,
-                    subject=subject,
-                    data=data,
-                    key_id=key_id,
-                    ciphertext=ciphertext,
-                    time=event.time,
-                )
-            ],
+        unit = Unit()
+        unit.append(
+            LedgerRecord(
+                event_id=event.id,
+                event_type=event.type,
+                subject=subject,
+                data=data,
+                key_id=key_id,
+                ciphertext=ciphertext,
+                time=event.time,
+            )
         )
         if publish:
-            await enqueue(session, self.topic_prefix + (topic or payload.topic), event)
-        return event, seq
+            unit.publish(self.topic_prefix + (topic or payload.topic), event)
+        await flush(session, self.ledger, [unit])
+        return event, unit.seqs[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from services.common.auth import RateLimiter
 from services.common.batch import GroupCommit
 from services.common.links import LinkSigner
 from services.common.runtime import Runtime
+from services.consent import decisions
 from services.consent.domain import DEFAULT_CONFIG, Catalogue, catalogue_from
 from services.consent.dsar_client import DsarClient
 from services.consent.kvk_client import KvkClient
@@ -26,7 +28,7 @@ class ConsentContext:
     catalogue: Catalogue
     links: LinkSigner
     banner: Banner | None = None
-    captures: GroupCommit[Any] = field(init=False)
+    captures: GroupCommit[decisions.Item] = field(init=False)
     kvk: KvkClient = field(init=False)
     dsar: DsarClient = field(init=False)
     metrics: ConsentMetrics = field(init=False)
@@ -42,13 +44,10 @@ class ConsentContext:
         self.dsar = DsarClient(self.settings.dsar_url, self.settings.secret_bytes("centre_key"))
         per_hour = self.settings.centre_mails_per_hour
         self.sign_in_limits = (RateLimiter(per_hour, window=3600), RateLimiter(4 * per_hour, window=3600))
-        from services.consent import fastpath
-
-        async def flush(tx: Any, items: Any) -> Any:
-            return await fastpath.flush(self, tx, items)
-
         # two batches in flight; one subject's captures never in both (see services/common/batch.py)
-        self.captures = GroupCommit(self.rt.db, flush, in_flight=2, key=lambda item: item.subject)
+        self.captures = GroupCommit(
+            self.rt.db, functools.partial(decisions.flush_captures, self), in_flight=2, key=lambda item: item.subject
+        )
         self.rt.on_stop.append(self.captures.close)
 
     @classmethod

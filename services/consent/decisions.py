@@ -1,26 +1,42 @@
-"""The building blocks every consent use-case shares: the evidence a request carries, one decision
-appended (ledger entry, record, current state), the state snapshot published, the signed links."""
+"""The consent decision as a unit of work, one code for every path.
+
+A capture, a confirmation, a withdrawal and an expiry all come here: `know` reads what the decisions are
+made against (the subjects' current states and, for evidence, their keys), `write` turns one item into
+rows, ledger entries and outbox events in its own `Unit`, and `services/common/unit.py: flush` sends the
+units. The group commit (`flush_captures`, many requests at once) and a use-case alone (`decide`) are these
+same three steps; only how many items share a transaction differs."""
 
 from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from services.common.events import CONSENT_STATE, CloudEvent
+from services.common.db import Tx
+from services.common.events import CONSENT_EVENTS, CONSENT_STATE, CloudEvent
 from services.common.ids import uuid4_hex
+from services.common.ledger.store import LedgerRecord
+from services.common.models import table_of
 from services.common.outbox import enqueue
+from services.common.unit import Unit, flush
 from services.consent import domain
-from services.consent.context import ConsentContext
-from services.consent.domain import Channel, State
+from services.consent.domain import State
 from services.consent.events import DECISION_EVENTS, ConsentStateSnapshot
-from services.consent.models import ConsentRecord, ConsentState
+from services.consent.models import ConsentRecord, ConsentState, ConsentSubject
 from services.consent.schemas import LedgerRef
+
+if TYPE_CHECKING:  # the context builds the group commit around `flush_captures`
+    from services.consent.context import ConsentContext
+
+SUBJECTS = table_of(ConsentSubject)
+RECORDS = table_of(ConsentRecord)
+STATES = table_of(ConsentState)
 
 
 @dataclass(frozen=True)
@@ -58,91 +74,224 @@ class RecordView:
 
 @dataclass
 class Recorded:
-    record: ConsentRecord | RecordView
+    record: RecordView
     ref: LedgerRef
 
 
-async def decide(
-    ctx: ConsentContext,
-    s: AsyncSession,
-    subject: str,
-    purpose: domain.Purpose,
-    third_party: str,
-    state: State,
-    reason: str | None,
-    channel: Channel | str,
-    categories: list[str],
-    notice_version: str,
-    notice_hash: str,
-    personal: dict[str, Any] | None,
-    actor: str | None,
-) -> Recorded:
-    """Append one decision: ledger entry (evidence encrypted for the subject), record, current state."""
-    record_id = "cr_" + uuid4_hex()
-    current = await s.get(ConsentState, (subject, purpose.id, third_party))
-    state = domain.recorded_as(current.state if current else None, state)
-    channel_value = channel.value if isinstance(channel, Channel) else channel
-    payload = DECISION_EVENTS[state.value](
-        subject=subject,
-        purpose=purpose.id,
-        third_party=third_party,
-        record_id=record_id,
-        legal_basis=purpose.legal_basis.value,
-        channel=channel_value,
-        categories=categories,
-        notice_version=notice_version,
-        notice_hash=notice_hash,
-        reason=reason,
-    )
-    event, seq = await ctx.rt.recorder.record(s, payload, subject=subject, personal=personal)
-    s.info.setdefault("after_commit", []).append(functools.partial(ctx.metrics.decided, purpose.id, state, reason))
-    record = ConsentRecord(
-        id=record_id,
-        subject=subject,
-        purpose=purpose.id,
-        third_party=third_party,
-        state=state.value,
-        legal_basis=purpose.legal_basis.value,
-        channel=channel_value,
-        categories=json.dumps(categories),
-        notice_version=notice_version,
-        notice_hash=notice_hash,
-        reason=reason,
-        event_id=event.id,
-        ledger_seq=seq,
-        actor=actor,
-        created_at=event.time,
-    )
-    s.add(record)
-    if current is None:
-        current = ConsentState(
-            subject=subject,
-            purpose=purpose.id,
-            third_party=third_party,
-            state=state.value,
-            record_id=record_id,
-            changed_at=event.time,
+@dataclass(frozen=True)
+class Decision:
+    purpose: domain.Purpose
+    third_party: str
+    state: State
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Item:
+    """Decisions for one subject, with what they rest on. `kind` (email, browser) makes the subject known
+    if it is new; `personal` is the evidence, kept only encrypted for the subject."""
+
+    subject: str
+    channel: str
+    categories: list[str]
+    notice_version: str
+    notice_hash: str
+    personal: dict[str, Any] | None
+    actor: str | None
+    decisions: list[Decision]
+    at: datetime
+    kind: str | None = None
+    traceparent: str | None = None  # the request's span: its events carry it on (a group commit runs elsewhere)
+
+
+@dataclass
+class Known:
+    """What a unit's decisions are made against: each subject's current states (updated as items are
+    written, so that later items of the same subject see earlier ones) and the keys for their evidence."""
+
+    states: dict[str, dict[str, str]]
+    keys: dict[str, tuple[str, bytes]]
+
+
+def key_of(purpose: str, third_party: str) -> str:
+    return f"{purpose}:{third_party}" if third_party else purpose
+
+
+async def know(ctx: ConsentContext, tx: Tx, items: Sequence[Item], unit: Unit) -> Known:
+    """Two reads for any number of items; the keys still missing are created in `unit`."""
+    subjects = {i.subject for i in items}
+    states: dict[str, dict[str, str]] = {subject: {} for subject in subjects}
+    for subject, purpose, third_party, state in await tx.rows_in(
+        STATES, ("subject", "purpose", "third_party", "state"), "subject", subjects
+    ):
+        states[subject][key_of(purpose, third_party)] = state
+    sealed = {i.subject for i in items if i.personal}
+    keys = await ctx.rt.vault.keys_for_many(tx, sealed, unit.writes) if sealed else {}
+    return Known(states, keys)
+
+
+def write(ctx: ConsentContext, known: Known, item: Item, unit: Unit) -> list[dict[str, Any]]:
+    """One item's decisions into `unit`: a ledger entry each (the evidence encrypted for the subject), a
+    record each, the current states. Returns the records' rows (their `ledger_seq` is set by the flush)."""
+    if item.kind is not None:
+        unit.insert(
+            SUBJECTS,
+            [{"subject": item.subject, "kind": item.kind, "person": None, "created_at": item.at}],
+            on_conflict=("subject",),
         )
-    current.state, current.record_id, current.changed_at = state.value, record_id, event.time
-    current.expires_at = domain.retention_end(purpose, state, event.time)
-    s.add(current)
-    ref = LedgerRef(
-        record_id=record_id,
-        purpose=purpose.id if not third_party else f"{purpose.id}:{third_party}",
-        state=state.value,
-        event_id=event.id,
-        seq=seq,
-        inclusion_proof=ctx.url(f"/ledger/proof/inclusion?event_id={event.id}"),
+    key_id = ciphertext = None
+    if item.personal:
+        key_id, key = known.keys[item.subject]
+        ciphertext = ctx.rt.vault.seal(item.subject, key_id, key, item.personal)
+    current = known.states[item.subject]
+    records: list[dict[str, Any]] = []
+    states: list[dict[str, Any]] = []
+    for d in item.decisions:
+        record_id = "cr_" + uuid4_hex()
+        state = domain.recorded_as(current.get(key_of(d.purpose.id, d.third_party)), d.state)
+        payload = DECISION_EVENTS[state.value](
+            subject=item.subject,
+            purpose=d.purpose.id,
+            third_party=d.third_party,
+            record_id=record_id,
+            legal_basis=d.purpose.legal_basis.value,
+            channel=item.channel,
+            categories=item.categories,
+            notice_version=item.notice_version,
+            notice_hash=item.notice_hash,
+            reason=d.reason,
+        )
+        event = CloudEvent.of(
+            payload, source=ctx.rt.recorder.source, subject=item.subject, time=item.at, traceparent=item.traceparent
+        )
+        record = {
+            "id": record_id,
+            "subject": item.subject,
+            "purpose": d.purpose.id,
+            "third_party": d.third_party,
+            "state": state.value,
+            "legal_basis": d.purpose.legal_basis.value,
+            "channel": item.channel,
+            "categories": json.dumps(item.categories),
+            "notice_version": item.notice_version,
+            "notice_hash": item.notice_hash,
+            "reason": d.reason,
+            "event_id": event.id,
+            "ledger_seq": -1,
+            "actor": item.actor,
+            "created_at": item.at,
+        }
+        unit.append(
+            LedgerRecord(
+                event_id=event.id,
+                event_type=event.type,
+                subject=item.subject,
+                data=event.data or {},
+                key_id=key_id,
+                ciphertext=ciphertext,
+                time=item.at,
+            ),
+            seq_into=record,
+        )
+        unit.publish(ctx.settings.kafka_topic_prefix + CONSENT_EVENTS.name, event)
+        states.append(
+            {
+                "subject": item.subject,
+                "purpose": d.purpose.id,
+                "third_party": d.third_party,
+                "state": state.value,
+                "record_id": record_id,
+                "changed_at": item.at,
+                "expires_at": domain.retention_end(d.purpose, state, item.at),
+            }
+        )
+        unit.after_commit(functools.partial(ctx.metrics.decided, d.purpose.id, state, d.reason))
+        current[key_of(d.purpose.id, d.third_party)] = state.value
+        records.append(record)
+    unit.insert(RECORDS, records)
+    unit.insert(
+        STATES,
+        states,
+        on_conflict=("subject", "purpose", "third_party"),
+        update=("state", "record_id", "changed_at", "expires_at"),
     )
-    return Recorded(record, ref)
+    return records
+
+
+def snapshot(ctx: ConsentContext, known: Known, subject: str, unit: Unit, **event: Any) -> None:
+    """The compacted consent.state.v1 record: everything the subject allows once the unit is written."""
+    state = ConsentStateSnapshot(
+        subject=subject, purposes=dict(known.states[subject]), updated_at=event.pop("at", None) or datetime.now(UTC)
+    )
+    unit.publish(
+        ctx.settings.kafka_topic_prefix + CONSENT_STATE.name,
+        CloudEvent.of(state, source=ctx.rt.recorder.source, subject=subject, **event),
+    )
+
+
+def recorded(ctx: ConsentContext, records: list[dict[str, Any]]) -> list[Recorded]:
+    """What the caller answers with, from the flushed rows."""
+    return [
+        Recorded(
+            RecordView(
+                id=r["id"],
+                purpose=r["purpose"],
+                third_party=r["third_party"],
+                state=r["state"],
+                categories=r["categories"],
+            ),
+            LedgerRef(
+                record_id=r["id"],
+                purpose=key_of(r["purpose"], r["third_party"]),
+                state=r["state"],
+                event_id=r["event_id"],
+                seq=r["ledger_seq"],
+                inclusion_proof=ctx.url(f"/ledger/proof/inclusion?event_id={r['event_id']}"),
+            ),
+        )
+        for r in records
+    ]
+
+
+async def flush_captures(ctx: ConsentContext, tx: Tx, items: Sequence[Item]) -> list[list[Recorded]]:
+    """The group commit's flush: many requests' items in one transaction, each a unit, one state snapshot
+    per subject at the end."""
+    reads = Unit()
+    known = await know(ctx, tx, items, reads)
+    units = [Unit() for _ in items]
+    written = [write(ctx, known, item, unit) for item, unit in zip(items, units, strict=True)]
+    snapshots = Unit()
+    traced = {i.subject: i.traceparent for i in items}
+    for subject in sorted(known.states):
+        snapshot(ctx, known, subject, snapshots, at=items[-1].at, traceparent=traced.get(subject))
+    await flush(tx, ctx.rt.ledger, [reads, *units, snapshots])
+    return [recorded(ctx, records) for records in written]
+
+
+async def decide(
+    ctx: ConsentContext, s: AsyncSession, items: Sequence[Item], *, publish: bool = True
+) -> list[Recorded]:
+    """A use-case's decisions in its own transaction (the same steps as `flush_captures`); with `publish`,
+    each subject's state snapshot follows them."""
+    tx = Tx.of(s)
+    await s.flush()  # the session's own pending rows first (a subject made by the use-case, a used token)
+    unit = Unit()
+    known = await know(ctx, tx, items, unit)
+    written = [row for item in items for row in write(ctx, known, item, unit)]
+    if publish:
+        for subject in sorted(known.states):
+            snapshot(ctx, known, subject, unit)
+    await flush(tx, ctx.rt.ledger, [unit])
+    return recorded(ctx, written)
 
 
 # --- state, history ----------------------------------------------------------------------------------------
 
 
 async def current_states(s: AsyncSession, subject: str) -> dict[str, str]:
-    rows = (await s.execute(select(ConsentState).where(col(ConsentState.subject) == subject))).scalars().all()
-    return {(f"{r.purpose}:{r.third_party}" if r.third_party else r.purpose): r.state for r in rows}
+    query = select(ConsentState).where(col(ConsentState.subject) == subject).execution_options(populate_existing=True)
+    rows = (await s.execute(query)).scalars().all()  # fresh: a unit may have written them since they were read
+    return {key_of(r.purpose, r.third_party): r.state for r in rows}
 
 
 async def publish_state(ctx: ConsentContext, s: AsyncSession, subject: str) -> None:

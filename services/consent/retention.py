@@ -24,27 +24,28 @@ async def run(ctx: ConsentContext, now: datetime | None = None) -> dict[str, int
     async with ctx.rt.db.transaction() as s:
         due = (await s.execute(select(ConsentState).where(col(ConsentState.expires_at) <= now))).scalars().all()
         touched = sorted({row.subject for row in due})
+        items = []
         for row in due:
             purpose = ctx.catalogue.purpose(row.purpose)
             if purpose is None:
                 continue
             previous = await s.get(ConsentRecord, row.record_id)
-            await decisions.decide(
-                ctx,
-                s,
-                row.subject,
-                purpose,
-                row.third_party,
-                State.EXPIRED,
-                REASON,
-                previous.channel if previous else "retention",
-                [],
-                previous.notice_version if previous else "",
-                "",
-                None,
-                "retention job",
+            items.append(
+                decisions.Item(
+                    subject=row.subject,
+                    channel=previous.channel if previous else "retention",
+                    categories=[],
+                    notice_version=previous.notice_version if previous else "",
+                    notice_hash="",
+                    personal=None,
+                    actor="retention job",
+                    decisions=[decisions.Decision(purpose, row.third_party, State.EXPIRED, REASON)],
+                    at=datetime.now(UTC),  # when it was recorded (`now` only says what is due)
+                )
             )
-            expired += 1
+        if items:
+            await decisions.decide(ctx, s, items, publish=False)
+        expired = len(items)
         for subject in touched:
             remaining = (
                 (

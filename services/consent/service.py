@@ -13,21 +13,26 @@ from services.common.errors import FieldError, ServiceError
 from services.common.links import new_single_use_token, token_hash
 from services.common.mail import MailMessage, queue_mail
 from services.common.telemetry import current_traceparent
-from services.consent import domain, fastpath, mails
+from services.consent import domain, kvk, mails
 from services.consent.context import ConsentContext
 from services.consent.decisions import (
+    Decision,
     Evidence,
+    Item,
     Recorded,
     RecordView,
     current_states,
     decide,
+    history_link,
     publish_state,
     unsubscribe_link,
 )
 from services.consent.domain import Channel, State
 from services.consent.events import BrowserLinked
+from services.consent.kvk_rules import Given
 from services.consent.models import ConsentRecord, ConsentState, ConsentSubject, OptInToken
-from services.consent.schemas import CaptureIn, WithdrawIn
+from services.consent.receipts import receipt
+from services.consent.schemas import CaptureIn, CaptureOut, WithdrawIn
 
 # --- capture -----------------------------------------------------------------------------------------
 
@@ -61,54 +66,34 @@ async def capture(
         "house_number": cmd.house_number,
     }
     personal = {k: v for k, v in personal.items() if v is not None}
-    decisions = [
-        fastpath.Decision(
-            purpose,
-            third_party,
-            *domain.initial_state(purpose, granted=granted, minor=minor, gpc=ev.gpc, staff=staff, over_gpc=over_gpc),
-        )
-        for purpose, third_party, granted, over_gpc in choices
-    ]
-    if not (person and browser) and all(d.state in (State.GRANTED, State.DENIED) for d in decisions):
-        # the common case: group-committed with other requests (same records, entries and events)
-        item = fastpath.CaptureItem(
-            subject=subject,
-            kind="email" if person else "browser",
-            channel=cmd.channel.value,
-            categories=[c.value for c in cmd.data_categories],
-            notice_version=cmd.notice.version,
-            notice_hash=cmd.notice.hash,
-            personal=personal,
-            actor=actor,
-            decisions=decisions,
-            at=ev.at,
-            traceparent=current_traceparent(),
-        )
-        done = await ctx.captures.submit(item)
-        for recorded, d in zip(done, decisions, strict=False):  # committed: count them
-            ctx.metrics.decided(recorded.ref.purpose, recorded.record.state, d.reason)
-        return done, subject, None
+    item = Item(
+        subject=subject,
+        kind="email" if person else "browser",
+        channel=cmd.channel.value,
+        categories=[c.value for c in cmd.data_categories],
+        notice_version=cmd.notice.version,
+        notice_hash=cmd.notice.hash,
+        personal=personal,
+        actor=actor,
+        decisions=[
+            Decision(
+                purpose,
+                third_party,
+                *domain.initial_state(
+                    purpose, granted=granted, minor=minor, gpc=ev.gpc, staff=staff, over_gpc=over_gpc
+                ),
+            )
+            for purpose, third_party, granted, over_gpc in choices
+        ],
+        at=ev.at,
+        traceparent=current_traceparent(),
+    )
+    if not (person and browser) and all(d.state in (State.GRANTED, State.DENIED) for d in item.decisions):
+        # the common case: group-committed with other requests (the same unit of work, in a shared flush)
+        return await ctx.captures.submit(item), subject, None
     async with ctx.rt.db.transaction() as s:
         await _ensure_subject(ctx, s, person, browser)
-        done = []
-        for d in decisions:
-            done.append(
-                await decide(
-                    ctx,
-                    s,
-                    subject,
-                    d.purpose,
-                    d.third_party,
-                    d.state,
-                    d.reason,
-                    cmd.channel,
-                    [c.value for c in cmd.data_categories],
-                    cmd.notice.version,
-                    cmd.notice.hash,
-                    personal,
-                    actor,
-                )
-            )
+        done = await decide(ctx, s, [item])
         confirmation = None
         waiting = [d.record for d in done if d.record.state == State.PENDING_PARENT]
         if waiting:
@@ -121,8 +106,26 @@ async def capture(
                 raise FieldError(("email",), "double opt-in needs an email address")
             await _send_confirmation(ctx, s, subject, "newsletter", str(cmd.email), waiting, cmd.language)
             confirmation = confirmation or "newsletter"
-        await publish_state(ctx, s, subject)
     return done, subject, confirmation
+
+
+async def record_capture(ctx: ConsentContext, cmd: CaptureIn, ev: Evidence, *, actor: str | None) -> CaptureOut:
+    """A capture with what the caller is given back: its receipt, the states, the person's history link and,
+    once the capture is safely recorded, the KvK check of the company named (statement Art. 4)."""
+    done, subject, confirmation = await capture(ctx, cmd, ev, actor=actor)
+    history_url = history_link(ctx, subject)
+    given = receipt(ctx, subject=subject, recorded=done, channel=cmd.channel.value, at=ev.at, history_url=history_url)
+    checked = None
+    if cmd.kvk_number and cmd.company_name:
+        company = Given(cmd.kvk_number, cmd.company_name, cmd.postcode, cmd.house_number)
+        checked = await kvk.check(ctx, subject, company, given.get("consentReceiptID"))
+    return CaptureOut(
+        receipt=given,
+        states={d.ref.purpose: d.record.state for d in done},
+        history_url=history_url,
+        confirmation=confirmation,
+        kvk_check=checked,
+    )
 
 
 def _validated_choices(ctx: ConsentContext, cmd: CaptureIn) -> list[tuple[domain.Purpose, str, bool, bool]]:
@@ -180,7 +183,7 @@ async def _send_confirmation(
     subject: str,
     kind: str,
     to: str,
-    records: list[ConsentRecord | RecordView],
+    records: list[RecordView],
     lang: str = "nl",
 ) -> None:
     """Art. 15 double opt-in (or the parent's confirmation, Art. 3.5): a single-use, expiring link."""
@@ -232,7 +235,7 @@ async def confirm(ctx: ConsentContext, token: str, ev: Evidence) -> list[Recorde
             "clicked_at": ev.at.isoformat(),
             "confirmed_by": row.kind,
         }
-        done = []
+        items = []
         for record_id in json.loads(row.record_ids):
             pending = await s.get(ConsentRecord, record_id)
             purpose = ctx.catalogue.purpose(pending.purpose) if pending else None
@@ -244,24 +247,20 @@ async def confirm(ctx: ConsentContext, token: str, ev: Evidence) -> list[Recorde
             reason = "parent confirmed" if row.kind == "parent" else "double opt-in confirmed"
             if row.kind == "parent" and purpose.double_opt_in:
                 reason = "parent confirmed (for the child's newsletter sign-up)"
-            done.append(
-                await decide(
-                    ctx,
-                    s,
-                    row.subject,
-                    purpose,
-                    pending.third_party,
-                    State.GRANTED,
-                    reason,
-                    pending.channel,
-                    json.loads(pending.categories),
-                    pending.notice_version,
-                    pending.notice_hash,
-                    evidence,
-                    None,
+            items.append(
+                Item(
+                    subject=row.subject,
+                    channel=pending.channel,
+                    categories=json.loads(pending.categories),
+                    notice_version=pending.notice_version,
+                    notice_hash=pending.notice_hash,
+                    personal=evidence,
+                    actor=None,
+                    decisions=[Decision(purpose, pending.third_party, State.GRANTED, reason)],
+                    at=ev.at,
                 )
             )
-        await publish_state(ctx, s, row.subject)
+        done = await decide(ctx, s, items) if items else []
     return done
 
 
@@ -310,10 +309,12 @@ async def withdraw_in(
     channel: Channel | str,
     personal: dict[str, Any] | None,
     reason: str | None,
+    at: datetime | None = None,
 ) -> list[Recorded]:
     """Withdraw what is given or pending (all of it when `purposes` is None), in the caller's transaction."""
-    rows = (await s.execute(select(ConsentState).where(col(ConsentState.subject) == subject))).scalars().all()
-    done = []
+    query = select(ConsentState).where(col(ConsentState.subject) == subject).execution_options(populate_existing=True)
+    rows = (await s.execute(query)).scalars().all()
+    items = []
     for row in rows:
         if purposes is not None and row.purpose not in purposes:
             continue
@@ -325,21 +326,18 @@ async def withdraw_in(
         if purpose is None or not purpose.requires_consent:
             continue
         previous = await s.get(ConsentRecord, row.record_id)
-        done.append(
-            await decide(
-                ctx,
-                s,
-                subject,
-                purpose,
-                row.third_party,
-                State.WITHDRAWN,
-                reason,
-                channel,
-                json.loads(previous.categories) if previous else [],
-                "",
-                "",
-                personal,
-                None,
+        items.append(
+            Item(
+                subject=subject,
+                channel=channel.value if isinstance(channel, Channel) else channel,
+                categories=json.loads(previous.categories) if previous else [],
+                notice_version="",
+                notice_hash="",
+                personal=personal,
+                actor=None,
+                decisions=[Decision(purpose, row.third_party, State.WITHDRAWN, reason)],
+                at=at or datetime.now(UTC),
             )
         )
-    return done
+    # the caller publishes the state once it has done all it does in this transaction
+    return await decide(ctx, s, items, publish=False) if items else []

@@ -8,16 +8,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -60,11 +56,7 @@ class Call:
     at: datetime | None
 
 
-def _box(ctx: ConsentContext) -> AESGCM:
-    key = HKDF(SHA256(), 32, salt=None, info=b"activecampaign-webhook-bodies").derive(
-        ctx.settings.secret_bytes("key_encryption_key")
-    )
-    return AESGCM(key)
+BODIES = "activecampaign-webhook-bodies"  # what the stored bodies are sealed for (see SubjectVault)
 
 
 def parse(body: bytes) -> Call:
@@ -111,7 +103,6 @@ async def receive(ctx: ConsentContext, body: bytes) -> tuple[int, str]:
     """Store, then process. Returns (HTTP status, message); 2xx once stored, whatever processing does.
     The same body again is a replay: it gets the answer the first delivery got, and changes nothing."""
     digest = hashlib.sha256(body).hexdigest()
-    nonce = os.urandom(12)
     delivery_id = "ac_" + uuid.uuid4().hex
     async with ctx.rt.db.transaction() as s:
         result: Any = await s.execute(
@@ -121,7 +112,7 @@ async def receive(ctx: ConsentContext, body: bytes) -> tuple[int, str]:
                 {
                     "id": delivery_id,
                     "body_hash": digest,
-                    "body": nonce + _box(ctx).encrypt(nonce, body, None),
+                    "body": ctx.rt.vault.seal_unattributed(BODIES, body),
                     "status": "received",
                     "received_at": datetime.now(UTC),
                 },
@@ -143,7 +134,7 @@ async def _handle(ctx: ConsentContext, delivery_id: str, body: bytes) -> tuple[i
     try:
         call = parse(body)
     except ServiceError as exc:
-        await _mark(ctx, delivery_id, "rejected", exc.message)
+        await _mark(ctx, delivery_id, "rejected", exc.message, forget_body=True)
         return exc.status, exc.message
     try:
         return 200, await process(ctx, delivery_id, call)
@@ -186,6 +177,7 @@ async def process(ctx: ConsentContext, delivery_id: str, call: Call) -> str:
             if not purposes:
                 row.status, row.error = "ignored", f"list(s) {call.lists or ['none']} not mapped to any purpose"
                 log.warning("ActiveCampaign unsubscribe for unmapped list(s) %s", call.lists)
+                row.body = b""
                 s.add(row)
                 return row.error
             reason = "activecampaign unsubscribe" + (
@@ -217,15 +209,19 @@ async def process(ctx: ConsentContext, delivery_id: str, call: Call) -> str:
                 log.warning("unknown ActiveCampaign webhook type %r", call.type)
                 message = f"unknown type {call.type}: logged"
         row.error = None if row.status == "processed" else message
+        # handled: the raw body (sealed for no one) is not kept; what it said is in the ledger, sealed for the
+        # person, and goes with their key at an erasure. Only a failed delivery keeps it, to be retried.
+        row.body = b""
         s.add(row)
     return message
 
 
-async def _mark(ctx: ConsentContext, delivery_id: str, status: str, error: str) -> None:
+async def _mark(ctx: ConsentContext, delivery_id: str, status: str, error: str, *, forget_body: bool = False) -> None:
+    values: dict[str, object] = {"status": status, "error": error}
+    if forget_body:  # refused for good: never retried, so nothing to keep it for
+        values["body"] = b""
     async with ctx.rt.db.transaction() as s:
-        await s.execute(
-            update(WebhookDelivery).where(col(WebhookDelivery.id) == delivery_id).values(status=status, error=error)
-        )
+        await s.execute(update(WebhookDelivery).where(col(WebhookDelivery.id) == delivery_id).values(**values))
 
 
 async def retry_failed(ctx: ConsentContext, older_than: timedelta = timedelta(seconds=30)) -> int:
@@ -246,12 +242,12 @@ async def retry_failed(ctx: ConsentContext, older_than: timedelta = timedelta(se
         )
     done = 0
     for row in rows:
-        body = _box(ctx).decrypt(row.body[:12], row.body[12:], None)
+        body = ctx.rt.vault.open_unattributed(BODIES, row.body)
         try:
             await process(ctx, row.id, parse(body))
             done += 1
         except ServiceError as exc:
-            await _mark(ctx, row.id, "rejected", exc.message)
+            await _mark(ctx, row.id, "rejected", exc.message, forget_body=True)
         except Exception as exc:  # noqa: BLE001
             await _mark(ctx, row.id, "failed", repr(exc)[:500])
     return done

@@ -182,3 +182,40 @@ async def test_missing_reasons_are_refused(breach: Any) -> None:
     r = await client.post(f"/admin/breaches/{b['id']}/ap-notifications", json={"phase": "withdrawal"})
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "reason"]
     assert (await client.get("/admin/breaches/brc_nope")).status_code == 404
+
+
+async def test_a_person_erased_after_being_found_is_not_told_and_gets_no_new_key(breach: Any) -> None:
+    """Found people keep their contact details only under their own key (the vault). One of them is erased
+    before the notification: they are skipped, and reading the list makes no new key for them."""
+    from sqlalchemy import text
+
+    from services.breach.people import on_found
+    from services.common.contracts import AffectedSubjectsFound, seal_fragment
+
+    app, client = breach
+    rt = app.state.runtime
+    b = (await client.post("/admin/breaches", json=breach_body())).json()
+    assert (await client.post(f"/admin/breaches/{b['id']}/assessment", json=ASSESSMENT)).status_code == 200
+    query_id = (await client.post(f"/admin/breaches/{b['id']}/affected-queries", json={})).json()["query_id"]
+    people = [
+        {"subject": rt.recorder.pseudonym(f"{who}@example.nl"), "email": f"{who}@example.nl", "name": who}
+        for who in ("blijft", "gewist")
+    ]
+    sealed = seal_fragment(rt.settings.secret_bytes("pseudonym_key"), query_id, {"people": people})
+    found = AffectedSubjectsFound(
+        breach_id=b["id"], query_id=query_id, holder="crm", chunk=0, chunks=1, count=2, sealed=sealed
+    )
+    async with rt.db.transaction() as s:
+        assert await on_found(rt, s, found) == 2
+    async with rt.db.transaction() as s:
+        assert await rt.vault.shred(s, people[1]["subject"]) is not None
+    r = await client.post(
+        f"/admin/breaches/{b['id']}/subject-notifications",
+        json={"likely_consequences": "phishing-mails uit onze naam", "measures": "de export is verwijderd"},
+    )
+    assert r.status_code == 202 and r.json() == {"queued": 1}
+    async with rt.db.read() as s:
+        keys = {row[0] for row in await s.execute(text("SELECT subject FROM subject_keys"))}
+        mailed = {row[0] for row in await s.execute(text("SELECT subject FROM mail_outbox"))}
+    assert people[1]["subject"] not in keys, "the erased person got no new key"
+    assert mailed == {people[0]["subject"]}

@@ -106,7 +106,7 @@ async def test_unit_reads_writes_commits_and_rolls_back(db_url: str) -> None:
         with pytest.raises(Boom):
             async with db.unit() as tx:
                 await bulk_insert(tx, ITEMS, [{"id": "gone", "state": "granted", "changed_at": t0}])
-                tx.queued_outbox()
+                tx.wake()
                 raise Boom
         assert woken == [], "a rolled-back unit wakes nobody"
 
@@ -114,7 +114,7 @@ async def test_unit_reads_writes_commits_and_rolls_back(db_url: str) -> None:
             assert await tx.rows_in(ITEMS, ("id",), "id", ["gone"]) == []
             with pytest.raises(ValueError, match="no column"):
                 await tx.rows_in(ITEMS, ("id", "evil; drop"), "id", ["u1"])
-            tx.queued_outbox()
+            tx.wake()
         assert woken == ["wake"]
     finally:
         async with db.engine.begin() as conn:

@@ -105,6 +105,16 @@ async def test_unsubscribe_withdraws_the_mapped_purposes(consent: Any) -> None:
     assert (
         len((await client.post("/admin/subjects/history", json={"email": "lotte@example.nl"})).json()["records"]) == 3
     )
+    # handled: the raw body, which only the service's purpose key could open, is gone; the evidence stays in
+    # the ledger, sealed for the person (and shredded with them)
+    from sqlalchemy import text
+
+    async with _app.state.runtime.db.read() as s:
+        kept = [
+            (status, len(body))
+            for status, body in await s.execute(text("SELECT status, body FROM activecampaign_deliveries"))
+        ]
+    assert kept == [("processed", 0)]
 
 
 async def test_public_unsubscribe_with_list_array(consent: Any) -> None:
