@@ -7,8 +7,9 @@
     privacyctl site-key create --name NAME --origin https://example.nl [...] [--service S]
     privacyctl site-key revoke KEY [--service S]
 
-S is consent, dsar, breach or all (default all: a token then works on every service). Each service's
-database comes from its own settings (CONSENT_DATABASE_URL, ...), as when the service runs.
+S is a registered service (consent, dsar, breach) or all (default all: a token then works on every
+service). Each service's database comes from its own settings (CONSENT_DATABASE_URL, ...), as when the
+service runs.
 """
 
 from __future__ import annotations
@@ -22,30 +23,19 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.common import auth
+from services.common import auth, registry
 from services.common.db import Database
 from services.common.models import ApiToken
 from services.common.settings import MissingSecretError, ServiceSettings
 
-SERVICES = ("consent", "dsar", "breach")
-
 
 def settings_for(service: str) -> ServiceSettings:
-    if service == "consent":
-        from services.consent.settings import ConsentSettings
-
-        return ConsentSettings()
-    if service == "dsar":
-        from services.dsar.settings import DsarSettings
-
-        return DsarSettings()
-    from services.breach.settings import BreachSettings
-
-    return BreachSettings()
+    """The service's settings from its environment (CONSENT_..., DSAR_..., ...)."""
+    return registry.service(service).settings()
 
 
 def migrations_for(service: str) -> Path:
-    return Path(__file__).parent.parent / service / "migrations"
+    return registry.service(service).migrations
 
 
 async def _each(services: list[str], work: Callable[[Database, str], Awaitable[Any]]) -> None:
@@ -65,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_service(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--service", choices=[*SERVICES, "all"], default="all")
+        p.add_argument("--service", choices=[*registry.names(), "all"], default="all")
         return p
 
     with_service(sub.add_parser("migrate", help="apply database migrations"))
@@ -85,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     screate.add_argument("--origin", action="append", required=True, help="e.g. https://www.example.nl")
     with_service(site.add_parser("revoke")).add_argument("key")
     args = parser.parse_args(argv)
-    services = list(SERVICES) if args.service == "all" else [args.service]
+    services = registry.names() if args.service == "all" else [args.service]
     try:
         return asyncio.run(_run(args, services))
     except MissingSecretError as exc:

@@ -12,121 +12,52 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from services.common import registry
 from services.common.catalog import load_all
-from services.common.contracts import (
-    AffectedSubjectsFound,
-    AffectedSubjectsRequested,
-    DataSubjectRequestStarted,
-    HolderAnswered,
-    SubjectShredded,
-)
-from services.common.events import (
-    BREACH_EVENTS,
-    CONSENT_EVENTS,
-    CONSENT_STATE,
-    CONTENT_TYPE,
-    DSAR_ANSWERS,
-    DSAR_EVENTS,
-    LEDGER_CHECKPOINTS,
-    TOPICS,
-    EventData,
-)
+from services.common.contracts import AffectedSubjectsFound, HolderAnswered
+from services.common.events import CONTENT_TYPE, DSAR_ANSWERS, LEDGER_CHECKPOINTS, TOPICS, EventData
 from services.common.ledger.events import CheckpointSigned
 
 ROOT = Path(__file__).resolve().parent.parent.parent / "schemas"
 
 
-def channels() -> dict[str, list[type[EventData]]]:
-    """Which event types travel on which topic."""
-    from services.breach.events import (
-        ApNotificationPrepared,
-        ApNotificationSubmitted,
-        BreachRegistered,
-        BreachUpdated,
-        PublicCommunicationRecorded,
-        RiskAssessed,
-        SubjectsNotified,
-    )
-    from services.consent.events import (
-        ActiveCampaignNoted,
-        BrowserLinked,
-        ConsentDenied,
-        ConsentExpired,
-        ConsentGranted,
-        ConsentPending,
-        ConsentStateSnapshot,
-        ConsentWithdrawn,
-        KvkChecked,
-        MinorDataReported,
-        ProcessingRegisterVersioned,
-        SubjectRectified,
-    )
-    from services.dsar.events import (
-        DsarAnswerRecorded,
-        DsarIdentityVerified,
-        DsarRequestCompleted,
-        DsarRequestExpired,
-        DsarRequestExtended,
-        DsarRequestLinked,
-        DsarRequestReceived,
-        DsarRequestRefused,
-    )
-
-    holder: list[type[EventData]] = [SubjectShredded, HolderAnswered]
-    consent: list[type[EventData]] = [
-        ConsentGranted,
-        ConsentDenied,
-        ConsentWithdrawn,
-        ConsentPending,
-        ConsentExpired,
-        BrowserLinked,
-        MinorDataReported,
-        ActiveCampaignNoted,
-        SubjectRectified,
-        ProcessingRegisterVersioned,
-        KvkChecked,
-    ]
-    return {
-        CONSENT_EVENTS.name: [*consent, *holder, AffectedSubjectsFound],
-        CONSENT_STATE.name: [ConsentStateSnapshot],
-        DSAR_EVENTS.name: [
-            DsarRequestReceived,
-            DsarRequestLinked,
-            DsarIdentityVerified,
-            DataSubjectRequestStarted,
-            DsarRequestExtended,
-            DsarRequestRefused,
-            DsarRequestExpired,
-            DsarAnswerRecorded,
-            DsarRequestCompleted,
-        ],
-        BREACH_EVENTS.name: [
-            BreachRegistered,
-            BreachUpdated,
-            RiskAssessed,
-            ApNotificationPrepared,
-            ApNotificationSubmitted,
-            SubjectsNotified,
-            PublicCommunicationRecorded,
-            AffectedSubjectsRequested,
-            *holder,
-        ],
-        DSAR_ANSWERS.name: [HolderAnswered, AffectedSubjectsFound],
-        LEDGER_CHECKPOINTS.name: [CheckpointSigned],
-    }
-
-
-# (service, consumer group, topics it reads)
-CONSUMER_GROUPS = [
-    ("consent", "consent.dsar", [DSAR_EVENTS.name, BREACH_EVENTS.name]),
-    ("breach", "breach.dsar", [DSAR_EVENTS.name, CONSENT_EVENTS.name, DSAR_ANSWERS.name]),
-    ("dsar", "dsar.answers", [CONSENT_EVENTS.name, BREACH_EVENTS.name, DSAR_ANSWERS.name]),
-]
-PRODUCERS = {
-    "consent": [CONSENT_EVENTS.name, LEDGER_CHECKPOINTS.name],
-    "dsar": [DSAR_EVENTS.name, LEDGER_CHECKPOINTS.name],
-    "breach": [BREACH_EVENTS.name, LEDGER_CHECKPOINTS.name],
+# What common itself puts on the wire: answers from any holder (external systems too), every ledger's checkpoints
+COMMON_CHANNELS: dict[str, list[type[EventData]]] = {
+    DSAR_ANSWERS.name: [HolderAnswered, AffectedSubjectsFound],
+    LEDGER_CHECKPOINTS.name: [CheckpointSigned],
 }
+
+
+def channels() -> dict[str, list[type[EventData]]]:
+    """Which event types travel on which topic, in the order of TOPICS: what each service registered, and
+    common's own."""
+    found: dict[str, list[type[EventData]]] = {t.name: [] for t in TOPICS}
+    for registration in registry.registered().values():
+        for topic, models in registration.channels.items():
+            if topic not in found:
+                raise ValueError(
+                    f"{registration.name} publishes on {topic}, which is not among the topics of events.py"
+                )
+            found[topic].extend(m for m in models if m not in found[topic])
+    for topic, models in COMMON_CHANNELS.items():
+        found[topic].extend(m for m in models if m not in found[topic])
+    return {topic: models for topic, models in found.items() if models}
+
+
+def consumer_groups() -> list[tuple[str, str, list[str]]]:
+    """(service, consumer group, topics it reads)."""
+    return [
+        (registration.name, group, topics)
+        for registration in registry.registered().values()
+        for group, topics in registration.consumers
+    ]
+
+
+def producers() -> dict[str, list[str]]:
+    """The topics each service publishes on through its outbox (its ledger's checkpoints included)."""
+    return {
+        name: [*registration.channels, LEDGER_CHECKPOINTS.name] for name, registration in registry.registered().items()
+    }
 
 
 def schema_file(model: type[EventData]) -> str:
@@ -200,7 +131,7 @@ def asyncapi() -> dict[str, Any]:
                 "kafka": {"topic": topic, "topicConfiguration": {"cleanup.policy": [t.configs()["cleanup.policy"]]}}
             },
         }
-    for _service, group, _topics in CONSUMER_GROUPS:
+    for _service, group, _topics in consumer_groups():
         dlq = f"{group}.dlq"
         chans[_key(dlq)] = {
             "address": dlq,
@@ -209,14 +140,14 @@ def asyncapi() -> dict[str, Any]:
             "messages": {},
         }
     operations: dict[str, Any] = {}
-    for service, produced in PRODUCERS.items():
+    for service, produced in producers().items():
         for topic in produced:
             operations[f"{service}_sends_{_key(topic)}"] = {
                 "action": "send",
                 "channel": {"$ref": f"#/channels/{_key(topic)}"},
                 "summary": f"The {service} service publishes through its transactional outbox.",
             }
-    for service, group, read in CONSUMER_GROUPS:
+    for service, group, read in consumer_groups():
         for topic in read:
             operations[f"{service}_receives_{_key(topic)}"] = {
                 "action": "receive",

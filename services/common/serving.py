@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import sys
 from typing import Any
 
@@ -18,10 +17,8 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import Multiprocess
 
-from services.common.cli import settings_for
+from services.common import registry
 from services.common.problems import raw
-
-SERVICES = ("consent", "dsar", "breach")
 
 
 class ServiceConfig(uvicorn.Config):
@@ -124,23 +121,24 @@ def config(app: Any, settings: Any, *, host: str, port: int, **extra: Any) -> Se
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="privacy-serve", description="Serve one service with its limits.")
-    parser.add_argument("service", choices=SERVICES)
+    parser.add_argument("service", choices=registry.names())
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1, help="processes (each with its own relay and consumers)")
     parser.add_argument("--access-log", action="store_true", help="log every request (uvicorn's access log)")
     parser.add_argument("--log-level", default=None, help="uvicorn's own log level (default: the service's)")
     args = parser.parse_args(argv)
-    settings = settings_for(args.service)  # the limits; each worker builds its own app
+    registration = registry.service(args.service)
+    settings = registration.settings()  # the limits; each worker builds its own app
     extra: dict[str, Any] = {"access_log": args.access_log}
     if args.log_level:
         extra["log_level"] = args.log_level
     if args.workers > 1:
         extra.update(workers=args.workers, factory=True)
-        many = config(f"services.{args.service}.main:create", settings, host=args.host, port=args.port, **extra)
+        many = config(registration.app, settings, host=args.host, port=args.port, **extra)
         Multiprocess(many, sockets=[many.bind_socket()]).run()
     else:
-        app = importlib.import_module(f"services.{args.service}.main").create()
+        app = registration.create_app()
         uvicorn.Server(config(app, settings, host=args.host, port=args.port, **extra)).run()
     return 0
 

@@ -157,7 +157,7 @@ def test_asyncapi_references_resolve() -> None:
             assert ref["$ref"].split("/")[-1] in doc["components"]["messages"]
     for op in doc["operations"].values():
         assert op["channel"]["$ref"].split("/")[-1] in doc["channels"]
-    for _service, group, topics in schemagen.CONSUMER_GROUPS:
+    for _service, group, topics in schemagen.consumer_groups():
         assert f"{group}.dlq" in {c["address"] for c in doc["channels"].values()}
         assert set(topics) <= {c["address"] for c in doc["channels"].values()}
 

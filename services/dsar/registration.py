@@ -1,0 +1,42 @@
+"""The dsar service as common sees it (the `privacy.services` entry point; see services/common/registry.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.common.contracts import DataSubjectRequestStarted
+from services.common.events import DSAR_EVENTS
+from services.common.registry import Registration
+from services.dsar.events import (
+    DsarAnswerRecorded,
+    DsarIdentityVerified,
+    DsarRequestCompleted,
+    DsarRequestExpired,
+    DsarRequestExtended,
+    DsarRequestLinked,
+    DsarRequestReceived,
+    DsarRequestRefused,
+)
+from services.dsar.handlers import CONSUMERS
+from services.dsar.settings import DsarSettings
+
+SERVICE = Registration(
+    name="dsar",
+    settings=DsarSettings,
+    migrations=Path(__file__).parent / "migrations",
+    app="services.dsar.main:create",
+    channels={
+        DSAR_EVENTS.name: [
+            DsarRequestReceived,
+            DsarRequestLinked,
+            DsarIdentityVerified,
+            DataSubjectRequestStarted,
+            DsarRequestExtended,
+            DsarRequestRefused,
+            DsarRequestExpired,
+            DsarAnswerRecorded,
+            DsarRequestCompleted,
+        ],
+    },
+    consumers=[(c.group, list(c.topics)) for c in CONSUMERS],  # what its runtime consumes
+)
