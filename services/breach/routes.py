@@ -7,10 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse
-from sqlmodel import col, select
 
 from services.breach import apform, domain, people, service
 from services.breach.models import ApNotification, Breach, PublicCommunication
@@ -28,6 +27,7 @@ from services.breach.schemas import (
 from services.common import pages
 from services.common.auth import Principal, Scope, Scoped
 from services.common.contract import refusals
+from services.common.runtime import Runtime
 
 router = APIRouter(prefix="/admin/breaches", tags=["breaches"])
 suggestions = APIRouter(prefix="/admin", tags=["breaches"])  # not under /admin/breaches/{breach_id}
@@ -36,8 +36,12 @@ BreachId = Annotated[str, Path(max_length=40)]
 TEMPLATES = pages.templates(FilePath(__file__).parent)
 
 
-def rt_of(request: Request) -> Any:
-    return request.app.state.runtime
+def rt_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+Ctx = Annotated[Runtime, Depends(rt_of)]  # breach's use-cases work on the runtime itself
 
 
 def view(breach: Breach, notes: list[ApNotification], public: list[PublicCommunication]) -> dict[str, Any]:
@@ -81,47 +85,27 @@ def view(breach: Breach, notes: list[ApNotification], public: list[PublicCommuni
     return encoded
 
 
-async def _load(rt: Any, breach_id: str) -> dict[str, Any]:
-    async with rt.db.read() as s:
-        breach = await s.get(Breach, breach_id)
-        if breach is None:
-            raise HTTPException(404, "no such breach")
-        notes = (
-            (
-                await s.execute(
-                    select(ApNotification)
-                    .where(col(ApNotification.breach_id) == breach_id)
-                    .order_by(col(ApNotification.prepared_at))
-                )
-            )
-            .scalars()
-            .all()
-        )
-        public = (
-            (await s.execute(select(PublicCommunication).where(col(PublicCommunication.breach_id) == breach_id)))
-            .scalars()
-            .all()
-        )
-    return view(breach, list(notes), list(public))
+async def _load(rt: Runtime, breach_id: str) -> dict[str, Any]:
+    return view(*await service.one(rt, breach_id))
 
 
 @router.post("", status_code=201)
-async def register(body: BreachIn, request: Request, staff: Staff) -> dict[str, Any]:
+async def register(body: BreachIn, rt: Ctx, staff: Staff) -> dict[str, Any]:
     """Register a breach (GDPR 33(5): every breach, notified or not). The clock starts at awareness."""
-    breach = await service.register(rt_of(request), body, staff=staff.name)
-    return await _load(rt_of(request), breach.id)
+    breach = await service.register(rt, body, staff=staff.name)
+    return await _load(rt, breach.id)
 
 
 @router.get("")
 async def register_list(
-    request: Request,
+    rt: Ctx,
     _: Staff,
     awaiting_ap: Annotated[
         bool | None, Query(description="true: only breaches not yet notified to the AP (registered or assessed)")
     ] = None,
 ) -> list[dict[str, Any]]:
     """The whole register, newest first (exportable: GDPR 33(5)); three queries whatever its size."""
-    listed = await service.listed(rt_of(request), awaiting_ap=awaiting_ap)
+    listed = await service.listed(rt, awaiting_ap=awaiting_ap)
     return [view(breach, notes, public) for breach, notes, public in listed]
 
 
@@ -133,37 +117,37 @@ async def risk_suggestion(body: FactorsIn, _: Staff) -> dict[str, Any]:
 
 
 @router.get("/{breach_id}", responses=refusals(404))
-async def read(breach_id: BreachId, request: Request, _: Staff) -> dict[str, Any]:
-    return await _load(rt_of(request), breach_id)
+async def read(breach_id: BreachId, rt: Ctx, _: Staff) -> dict[str, Any]:
+    return await _load(rt, breach_id)
 
 
 @router.patch("/{breach_id}", responses=refusals(404))
-async def update(breach_id: BreachId, body: BreachUpdate, request: Request, staff: Staff) -> dict[str, Any]:
+async def update(breach_id: BreachId, body: BreachUpdate, rt: Ctx, staff: Staff) -> dict[str, Any]:
     """The IT expert's findings and measures, the end of the breach, better numbers."""
-    await service.change(rt_of(request), breach_id, body, staff=staff.name)
-    return await _load(rt_of(request), breach_id)
+    await service.change(rt, breach_id, body, staff=staff.name)
+    return await _load(rt, breach_id)
 
 
 @router.post("/{breach_id}/assessment", responses=refusals(404))
-async def assess(breach_id: BreachId, body: AssessmentIn, request: Request, staff: Staff) -> dict[str, Any]:
+async def assess(breach_id: BreachId, body: AssessmentIn, rt: Ctx, staff: Staff) -> dict[str, Any]:
     """A person decides the risk with reasons; the system's suggestion is recorded beside it."""
-    return await service.assess(rt_of(request), breach_id, body, staff=staff.name)
+    return await service.assess(rt, breach_id, body, staff=staff.name)
 
 
 @router.post("/{breach_id}/ap-notifications", status_code=201, responses=refusals(404, 409))
-async def prepare(breach_id: BreachId, body: PrepareIn, request: Request, staff: Staff) -> dict[str, Any]:
+async def prepare(breach_id: BreachId, body: PrepareIn, rt: Ctx, staff: Staff) -> dict[str, Any]:
     """Prepare the AP form's content for a phase: initial, supplement or withdrawal (GDPR 33(4))."""
-    note = await service.prepare_notification(rt_of(request), breach_id, body.phase, body.reason, staff=staff.name)
+    note = await service.prepare_notification(rt, breach_id, body.phase, body.reason, staff=staff.name)
     return {"id": note.id, "phase": note.phase, "content": json.loads(note.content)}
 
 
 @router.get("/{breach_id}/ap-notifications/{notification_id}", response_class=HTMLResponse, responses=refusals(404))
 async def printable(
-    breach_id: BreachId, notification_id: Annotated[str, Path(max_length=40)], request: Request, _: Staff
+    breach_id: BreachId, notification_id: Annotated[str, Path(max_length=40)], request: Request, rt: Ctx, _: Staff
 ) -> HTMLResponse:
     """The prepared notification as a printable page laid out like the Meldformulier's sections 0-9."""
-    note = await service.notification(rt_of(request), breach_id, notification_id)
-    breach = await _load(rt_of(request), breach_id)
+    note = await service.notification(rt, breach_id, notification_id)
+    breach = await _load(rt, breach_id)
     context = {
         "breach_id": breach_id,
         "title": breach["title"],
@@ -183,12 +167,12 @@ async def submitted(
     breach_id: BreachId,
     notification_id: Annotated[str, Path(max_length=40)],
     body: SubmissionIn,
-    request: Request,
+    rt: Ctx,
     staff: Staff,
 ) -> dict[str, Any]:
     """Record that the form was submitted to the AP: time and AP reference; after 72 h, the reasons."""
     await service.submit_notification(
-        rt_of(request),
+        rt,
         breach_id,
         notification_id,
         submitted_at=body.submitted_at,
@@ -196,32 +180,32 @@ async def submitted(
         late_reason=body.late_reason,
         staff=staff.name,
     )
-    return await _load(rt_of(request), breach_id)
+    return await _load(rt, breach_id)
 
 
 @router.post("/{breach_id}/affected-queries", status_code=202, responses=refusals(404))
-async def ask(breach_id: BreachId, body: AffectedQueryIn, request: Request, _: Staff) -> dict[str, str]:
+async def ask(breach_id: BreachId, body: AffectedQueryIn, rt: Ctx, _: Staff) -> dict[str, str]:
     """Ask the consent service and registered systems, over Kafka, who is affected and how to reach them."""
-    query = await people.ask_affected(rt_of(request), breach_id, body)
+    query = await people.ask_affected(rt, breach_id, body)
     return {"query_id": query.id}
 
 
 @router.get("/{breach_id}/recipients", responses=refusals(404))
-async def recipients(breach_id: BreachId, request: Request, _: Staff) -> dict[str, int]:
-    return await people.recipients_summary(rt_of(request), breach_id)
+async def recipients(breach_id: BreachId, rt: Ctx, _: Staff) -> dict[str, int]:
+    return await people.recipients_summary(rt, breach_id)
 
 
 @router.post("/{breach_id}/subject-notifications", status_code=202, responses=refusals(404))
-async def notify(breach_id: BreachId, body: NotifyIn, request: Request, staff: Staff) -> dict[str, int]:
+async def notify(breach_id: BreachId, body: NotifyIn, rt: Ctx, staff: Staff) -> dict[str, int]:
     """GDPR 34: mail every person found, in plain language (34(2) content)."""
-    return {"queued": await people.notify_subjects(rt_of(request), breach_id, body, staff=staff.name)}
+    return {"queued": await people.notify_subjects(rt, breach_id, body, staff=staff.name)}
 
 
 @router.post("/{breach_id}/public-communications", status_code=201, responses=refusals(404))
-async def public(breach_id: BreachId, body: PublicCommunicationIn, request: Request, staff: Staff) -> dict[str, Any]:
+async def public(breach_id: BreachId, body: PublicCommunicationIn, rt: Ctx, staff: Staff) -> dict[str, Any]:
     """GDPR 34(3)(c): record a public communication made instead of individual notices."""
-    await people.public_communication(rt_of(request), breach_id, body, staff=staff.name)
-    return await _load(rt_of(request), breach_id)
+    await people.public_communication(rt, breach_id, body, staff=staff.name)
+    return await _load(rt, breach_id)
 
 
 __all__ = ["domain", "router", "suggestions"]

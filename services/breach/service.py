@@ -250,6 +250,19 @@ async def submit_notification(
     return note
 
 
+async def one(rt: Runtime, breach_id: str) -> tuple[Breach, list[ApNotification], list[PublicCommunication]]:
+    """A breach with its AP notifications (oldest first) and public communications; 404 when unknown."""
+    async with rt.db.read() as s:
+        breach = await get_breach(s, breach_id)
+        notes = await s.execute(
+            select(ApNotification)
+            .where(col(ApNotification.breach_id) == breach_id)
+            .order_by(col(ApNotification.prepared_at))
+        )
+        public = await s.execute(select(PublicCommunication).where(col(PublicCommunication.breach_id) == breach_id))
+        return breach, list(notes.scalars()), list(public.scalars())
+
+
 async def listed(
     rt: Runtime, *, awaiting_ap: bool | None = None
 ) -> list[tuple[Breach, list[ApNotification], list[PublicCommunication]]]:

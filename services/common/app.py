@@ -22,6 +22,7 @@ from services.common.kafka import kafka_reachable
 from services.common.ledger.routes import router as ledger_router
 from services.common.limits import InputLimits, Limits
 from services.common.logs import RequestContext, configure_logging
+from services.common.operations import figures as read_figures
 from services.common.operations import summary
 from services.common.pages import PageHeaders, generic_error_page, wants_page
 from services.common.pages import assets as page_assets
@@ -73,7 +74,8 @@ async def metrics(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     if not runtime.metrics.enabled:
         return problem(request, 404, "metrics are switched off (METRICS_ENABLED=0)")
-    return Response(await runtime.metrics.expose(runtime), media_type=runtime.metrics.content_type)
+    figures = await read_figures(runtime)
+    return Response(await runtime.metrics.expose(runtime, figures), media_type=runtime.metrics.content_type)
 
 
 staff = APIRouter(prefix="/admin", tags=["operations"])

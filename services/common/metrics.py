@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:
+    from services.common.operations import Figures
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 Scrape = Callable[[AsyncSession], Awaitable[None]]
@@ -107,21 +110,14 @@ class Metrics:
 
     # --- exposition ----------------------------------------------------------------------------------
 
-    async def expose(self, runtime: Any) -> bytes:
+    async def expose(self, runtime: Any, figures: Figures) -> bytes:
+        """The exposition: the machinery's figures (read by the caller, services/common/operations.py), each
+        service's own scrapes, the consumers' lag."""
+        now = datetime.now(UTC)
         async with runtime.db.read() as s:
-            await self._common(runtime, s)
             for scrape in self._scrapes:
                 await scrape(s)
-        for consumer in runtime.consumers:
-            for (topic, partition), lag in consumer.lag().items():
-                self.child(self.consumer_lag, consumer.group, topic, str(partition)).set(lag)
-        return generate_latest(self.registry)
-
-    async def _common(self, runtime: Any, s: AsyncSession) -> None:
-        from services.common import operations  # it reads the tables through the runtime, which holds us
-
-        now = datetime.now(UTC)
-        f = await operations.read(runtime, s)
+        f = figures
         self.child(self.outbox_unpublished).set(f.backlog)
         self.child(self.outbox_oldest).set(_age(now, f.oldest_unpublished))
         # the first scrape only sets the starting point (and shows the counter at 0)
@@ -135,6 +131,10 @@ class Metrics:
         for status in ("sent", "bounced", "failed", "dropped"):
             self.child(self.mail, status).inc(0)  # present from the first scrape
         self.child(self.ready).set(1 if runtime.topics_ready.is_set() else 0)
+        for consumer in runtime.consumers:
+            for (topic, partition), lag in consumer.lag().items():
+                self.child(self.consumer_lag, consumer.group, topic, str(partition)).set(lag)
+        return generate_latest(self.registry)
 
 
 def _age(now: datetime, then: datetime | None) -> float:

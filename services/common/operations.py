@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.mail import MailMessage
 from services.common.models import table_of
 from services.common.outbox import OUTBOX
-from services.common.runtime import Runtime
+
+if TYPE_CHECKING:
+    from services.common.runtime import Runtime
 
 MAIL_STATES = ("queued", "sent", "bounced", "failed", "dropped")
 
@@ -35,6 +37,12 @@ class Figures:
     checkpoint: Any  # LedgerCheckpoint | None
     checkpoint_signed_at: datetime | None
     mail: dict[str, int]
+
+
+async def figures(runtime: Runtime) -> Figures:
+    """One reading in a session of its own (GET /metrics)."""
+    async with runtime.db.read() as s:
+        return await read(runtime, s)
 
 
 async def read(runtime: Runtime, s: AsyncSession) -> Figures:

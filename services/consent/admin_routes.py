@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
-from sqlmodel import select
 
 from services.common.auth import Principal, Scope, Scoped
 from services.common.contract import refusals
 from services.common.pages import page, templates
-from services.consent import processing, register, retention, stats, subjects
-from services.consent.models import ProcessorEntry
-from services.consent.routes import _capture, context, jsonable
+from services.consent import processing, register, retention, service, stats, subjects
 from services.consent.schemas import CaptureIn, CaptureOut, EmailIn, ProcessorUpdate
+from services.consent.web import Ctx, evidence, jsonable
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 Admin = Annotated[Principal, Depends(Scoped(Scope.ADMIN))]
@@ -25,52 +23,42 @@ Dpo = Annotated[Principal, Depends(Scoped(Scope.DPO, Scope.ADMIN))]
 
 
 @router.post("/consents", status_code=201)
-async def staff_capture(body: CaptureIn, request: Request, principal: Admin) -> CaptureOut:
+async def staff_capture(body: CaptureIn, request: Request, ctx: Ctx, principal: Admin) -> CaptureOut:
     """Consent that reached staff by phone, WhatsApp, email, social media or a third party (Art. 3.4)."""
-    return await _capture(request, body, principal.name)
+    return await service.record_capture(ctx, body, evidence(request, body.page), actor=principal.name)
 
 
 @router.post("/subjects/history")
-async def subject_history(body: EmailIn, request: Request, _: Dpo) -> dict[str, Any]:
+async def subject_history(body: EmailIn, ctx: Ctx, _: Dpo) -> dict[str, Any]:
     """A person's full consent history with evidence (the email is in the body, not in URLs or logs)."""
-    ctx = context(request)
     return jsonable(await subjects.history(ctx, ctx.rt.recorder.pseudonym(str(body.email))))
 
 
 @router.get("/stats/consents")
 async def consent_stats(
-    request: Request, _: Dpo, days: Annotated[int, Query(ge=1, le=366, description="Days back, today included")] = 30
+    ctx: Ctx, _: Dpo, days: Annotated[int, Query(ge=1, le=366, description="Days back, today included")] = 30
 ) -> dict[str, Any]:
     """Consent granted, withdrawn, refused and refused by GPC per purpose per day (UTC), for the console."""
-    return await stats.daily(context(request), days)
+    return await stats.daily(ctx, days)
 
 
 @router.get("/processors")
-async def processors(request: Request, _: Dpo) -> list[dict[str, Any]]:
-    async with context(request).rt.db.read() as s:
-        rows = (await s.execute(select(ProcessorEntry))).scalars().all()
-    return [r.model_dump() for r in rows]
+async def processors(ctx: Ctx, _: Dpo) -> list[dict[str, Any]]:
+    return [r.model_dump() for r in await processing.processors(ctx)]
 
 
 @router.put("/processors/{processor_id}", responses=refusals(404))
 async def update_processor(
-    processor_id: Annotated[str, Path(max_length=80)], body: ProcessorUpdate, request: Request, _: Dpo
+    processor_id: Annotated[str, Path(max_length=80)], body: ProcessorUpdate, ctx: Ctx, _: Dpo
 ) -> dict[str, Any]:
     """Record the processing agreement's status (statement Art. 8)."""
-    async with context(request).rt.db.transaction() as s:
-        row = await s.get(ProcessorEntry, processor_id)
-        if row is None:
-            raise HTTPException(404, "no such processor")
-        row.agreement, row.updated_at = body.agreement, datetime.now(UTC)
-        s.add(row)
-    await processing.current(context(request))  # the register names each agreement's status: a new version
-    return row.model_dump()
+    return (await processing.set_agreement(ctx, processor_id, body.agreement)).model_dump()
 
 
 @router.post("/retention/run")
-async def run_retention(request: Request, _: Admin) -> dict[str, int]:
+async def run_retention(ctx: Ctx, _: Admin) -> dict[str, int]:
     """Run the retention job now (it also runs on its own schedule)."""
-    return await retention.run(context(request))
+    return await retention.run(ctx)
 
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -84,13 +72,13 @@ PAGES = templates(FilePath(__file__).parent)
 )
 async def processing_activities(
     request: Request,
+    ctx: Ctx,
     _: Dpo,
     at: Annotated[date | None, Query(description="The register as it stood at the end of this day")] = None,
     format: Annotated[Literal["json", "html"] | None, Query(description="Default: by the Accept header")] = None,
 ) -> JSONResponse | HTMLResponse:
     """GDPR 30: the record of processing activities, one record per purpose, with its version and the
     ledger entry that proves it; `?at=2026-12-01` gives the version in force then (printable as HTML)."""
-    ctx = context(request)
     if at is None:
         current = await processing.current(ctx)
         assert current is not None

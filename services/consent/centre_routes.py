@@ -16,7 +16,7 @@ from services.common.sessions import CookieSessions, csrf_ok
 from services.consent import centre
 from services.consent.context import ConsentContext
 from services.consent.dsar_client import DsarUnavailable
-from services.consent.routes import context, evidence, show
+from services.consent.web import Ctx, Seen, show
 
 router = APIRouter(prefix="/privacy", tags=["privacy centre"])
 SIGNED_IN = Open("the privacy centre: its session cookie (from a single-use mailed link) is the credential")
@@ -49,12 +49,12 @@ def _back(lang: str, done: str, purpose: str = "") -> RedirectResponse:
 @router.get("", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)])
 async def home(
     request: Request,
+    ctx: Ctx,
     lang: LANG = None,
     done: Annotated[str | None, Query(max_length=20)] = None,
     p: Annotated[str | None, Query(max_length=60)] = None,
 ) -> HTMLResponse:
     """Signed in: the person's consents, requests, recipients and history. Otherwise: the sign-in form."""
-    ctx = context(request)
     store = sessions(ctx)
     session = store.open(request)
     if session is None:
@@ -62,6 +62,7 @@ async def home(
         return show(request, "centre/sign_in.html", {"lang": shown, "signed_out": done == "signed_out"})
     response = await _home(
         request,
+        ctx,
         session,
         words.language(lang or session.get("l")),
         done=done if done in DONE else None,
@@ -72,9 +73,8 @@ async def home(
 
 
 async def _home(
-    request: Request, session: dict[str, Any], lang: str, *, status: int = 200, **extra: Any
+    request: Request, ctx: ConsentContext, session: dict[str, Any], lang: str, *, status: int = 200, **extra: Any
 ) -> HTMLResponse:
-    ctx = context(request)
     view = await centre.overview(ctx, session["s"], lang)
     return show(
         request,
@@ -100,6 +100,7 @@ async def _home(
 @router.post("/sign-in", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)])
 async def ask_link(
     request: Request,
+    ctx: Ctx,
     email: Annotated[str, Form(max_length=320, json_schema_extra={"format": "email"})],
     lang: FORM_LANG = "nl",
 ) -> HTMLResponse:
@@ -111,7 +112,7 @@ async def ask_link(
         return show(request, "centre/sign_in.html", {"lang": lang, "error": True, "email": email}, status=422)
     client = request.client.host if request.client else "-"
     try:
-        await centre.send_sign_in(context(request), address, lang, client)
+        await centre.send_sign_in(ctx, address, lang, client)
     except centre.TooManyMails:
         return show(request, "centre/sent.html", {"lang": lang}, status=429)
     return show(request, "centre/sent.html", {"lang": lang})
@@ -124,9 +125,8 @@ async def link_page(token: TOKEN, request: Request, lang: LANG = None) -> HTMLRe
 
 
 @router.post("/sign-in/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)], responses=refusals(410))
-async def sign_in(token: TOKEN, request: Request, lang: LANG = None) -> Response:
+async def sign_in(token: TOKEN, request: Request, ctx: Ctx, lang: LANG = None) -> Response:
     """Use the link (once): start a session and go to the centre; a used or expired link offers a new one."""
-    ctx = context(request)
     try:
         session = await centre.open_sign_in(ctx, token)
     except centre.LinkRefused as exc:
@@ -136,8 +136,8 @@ async def sign_in(token: TOKEN, request: Request, lang: LANG = None) -> Response
     return response
 
 
-def _session_or_page(request: Request, csrf: str, lang: str) -> dict[str, Any] | HTMLResponse:
-    session = sessions(context(request)).open(request)
+def _session_or_page(request: Request, ctx: ConsentContext, csrf: str, lang: str) -> dict[str, Any] | HTMLResponse:
+    session = sessions(ctx).open(request)
     if session is None:
         return show(request, "centre/sign_in.html", {"lang": lang, "expired": True}, status=401)
     if not csrf_ok(session, csrf):
@@ -148,32 +148,37 @@ def _session_or_page(request: Request, csrf: str, lang: str) -> dict[str, Any] |
 @router.post("/withdraw", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)], responses=SESSION)
 async def withdraw(
     request: Request,
+    ctx: Ctx,
+    seen: Seen,
     csrf: CSRF,
     purpose: PURPOSE,
     third_party: Annotated[str, Form(max_length=200)] = "",
     lang: FORM_LANG = "nl",
 ) -> Response:
     """GDPR 7(3): withdrawing is one press, like giving; the person and their linked browsers, at once."""
-    session = _session_or_page(request, csrf, lang)
+    session = _session_or_page(request, ctx, csrf, lang)
     if isinstance(session, HTMLResponse):
         return session
-    done = await centre.withdraw(context(request), session["s"], purpose, third_party or None, evidence(request))
+    done = await centre.withdraw(ctx, session["s"], purpose, third_party or None, seen)
     return _back(lang, "withdrawn" if done else "nothing", purpose)
 
 
 @router.post("/grant", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)], responses=SESSION)
-async def grant(request: Request, csrf: CSRF, purpose: PURPOSE, lang: FORM_LANG = "nl") -> Response:
+async def grant(
+    request: Request, ctx: Ctx, seen: Seen, csrf: CSRF, purpose: PURPOSE, lang: FORM_LANG = "nl"
+) -> Response:
     """Give a standing consent (the newsletter): confirmed by mail first where the purpose asks for it."""
-    session = _session_or_page(request, csrf, lang)
+    session = _session_or_page(request, ctx, csrf, lang)
     if isinstance(session, HTMLResponse):
         return session
-    confirmation = await centre.grant(context(request), session["e"], purpose, evidence(request), lang)
+    confirmation = await centre.grant(ctx, session["e"], purpose, seen, lang)
     return _back(lang, "confirm" if confirmation else "granted", purpose)
 
 
 @router.post("/requests", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)], responses=SESSION)
 async def make_request(
     request: Request,
+    ctx: Ctx,
     csrf: CSRF,
     kind: Annotated[str, Form(pattern="^(access|erasure|rectification|restriction|objection)$")],
     text: Annotated[str, Form(max_length=5000)] = "",
@@ -184,27 +189,25 @@ async def make_request(
     lang: FORM_LANG = "nl",
 ) -> Response:
     """Access, erasure, rectification, restriction or objection, through dsar's public centre API."""
-    session = _session_or_page(request, csrf, lang)
+    session = _session_or_page(request, ctx, csrf, lang)
     if isinstance(session, HTMLResponse):
         return session
     corrections = {f: v.strip() for f, v in ((field_1, value_1), (field_2, value_2)) if f in FIELDS and v.strip()}
     if kind == "rectification" and not corrections:
         extra = {"form_error": True, "form": {"kind": kind, "text": text}}
-        return await _home(request, session, lang, status=422, **extra)
+        return await _home(request, ctx, session, lang, status=422, **extra)
     try:
-        status = await centre.make_request(
-            context(request), session["e"], kind=kind, text=text, lang=lang, corrections=corrections
-        )
+        status = await centre.make_request(ctx, session["e"], kind=kind, text=text, lang=lang, corrections=corrections)
     except DsarUnavailable:
         return _back(lang, "unavailable")
     return _back(lang, status)
 
 
 @router.post("/sign-out", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)], responses=SESSION)
-async def sign_out(request: Request, csrf: CSRF, lang: FORM_LANG = "nl") -> Response:
-    session = _session_or_page(request, csrf, lang)
+async def sign_out(request: Request, ctx: Ctx, csrf: CSRF, lang: FORM_LANG = "nl") -> Response:
+    session = _session_or_page(request, ctx, csrf, lang)
     if isinstance(session, HTMLResponse):
         return session
     response = RedirectResponse(f"/privacy?lang={lang}&done=signed_out", status_code=303)
-    sessions(context(request)).end(response, request)
+    sessions(ctx).end(response, request)
     return response

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from services.common.errors import ServiceError
 from services.consent import register
 from services.consent.context import ConsentContext
 from services.consent.events import ProcessingRegisterVersioned
@@ -64,6 +65,23 @@ async def _record_if_changed(ctx: ConsentContext, only_changes: bool) -> Registe
         )
         s.add(row)
     log.info("register of processing activities: version %s", version, extra={"sha256": digest})
+    return row
+
+
+async def processors(ctx: ConsentContext) -> list[ProcessorEntry]:
+    async with ctx.rt.db.read() as s:
+        return list((await s.execute(select(ProcessorEntry))).scalars().all())
+
+
+async def set_agreement(ctx: ConsentContext, processor_id: str, agreement: str) -> ProcessorEntry:
+    """Record a processor's agreement status (statement Art. 8); the register then names it, in a new version."""
+    async with ctx.rt.db.transaction() as s:
+        row = await s.get(ProcessorEntry, processor_id)
+        if row is None:
+            raise ServiceError(404, "no such processor")
+        row.agreement, row.updated_at = agreement, datetime.now(UTC)
+        s.add(row)
+    await current(ctx)
     return row
 
 

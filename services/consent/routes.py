@@ -4,26 +4,21 @@ ActiveCampaign (secret path). Thin: the work is in service.py, webhooks.py."""
 from __future__ import annotations
 
 import hmac
-import uuid
-from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from services.common import pages, words
+from services.common import words
 from services.common.auth import Open, Public, Site
 from services.common.contract import refusals
 from services.common.errors import body_schema, json_body
 from services.common.lean import LeanRoute
 from services.common.links import LinkError
 from services.common.problems import problem
-from services.consent import centre, decisions, kvk, service, subjects, webhooks
+from services.consent import centre, service, subjects, webhooks
 from services.consent.context import ConsentContext
 from services.consent.domain import Channel
-from services.consent.events import MinorDataReported
-from services.consent.kvk_rules import Given
-from services.consent.receipts import receipt
 from services.consent.schemas import (
     CaptureIn,
     CaptureOut,
@@ -33,6 +28,7 @@ from services.consent.schemas import (
     WithdrawIn,
     WithdrawOut,
 )
+from services.consent.web import Ctx, Seen, context, evidence, jsonable, show
 
 router = APIRouter(tags=["consent"])
 PUBLIC = Public()
@@ -40,42 +36,6 @@ SiteKey = Annotated[Site, Depends(PUBLIC)]
 LINK = Open("the signed or single-use token in the path is the credential")
 GONE = refusals(404, 410)  # a link we never made (404), or one used or expired (410)
 TOKEN = Annotated[str, Path(min_length=10, max_length=2000)]
-TEMPLATES = pages.templates(FilePath(__file__).parent)
-
-
-def context(request: Request) -> ConsentContext:
-    return ConsentContext.of(request.app.state.runtime)
-
-
-def evidence(request: Request, page: str | None = None, *, gpc: bool = False) -> decisions.Evidence:
-    """`gpc`: the page reported navigator.globalPrivacyControl; the Sec-GPC header counts as well."""
-    site = getattr(request.state, "site", None)
-    return decisions.Evidence(
-        ip=request.client.host if request.client else None,
-        user_agent=request.headers.get("user-agent"),
-        page=page or request.headers.get("referer"),
-        gpc=gpc or request.headers.get("sec-gpc", "").strip() == "1",
-        site=site.key if site else None,
-    )
-
-
-async def _capture(request: Request, body: CaptureIn, actor: str | None, *, gpc: bool = False) -> CaptureOut:
-    ctx = context(request)
-    ev = evidence(request, body.page, gpc=gpc)
-    done, subject, confirmation = await service.capture(ctx, body, ev, actor=actor)
-    history_url = decisions.history_link(ctx, subject)
-    given = receipt(ctx, subject=subject, recorded=done, channel=body.channel.value, at=ev.at, history_url=history_url)
-    checked = None
-    if body.kvk_number and body.company_name:  # statement Art. 4, after the capture is safely recorded
-        company = Given(body.kvk_number, body.company_name, body.postcode, body.house_number)
-        checked = await kvk.check(ctx, subject, company, given.get("consentReceiptID"))
-    return CaptureOut(
-        receipt=given,
-        states={d.ref.purpose: d.record.state for d in done},
-        history_url=history_url,
-        confirmation=confirmation,
-        kvk_check=checked,
-    )
 
 
 async def capture(request: Request) -> Response:
@@ -83,7 +43,9 @@ async def capture(request: Request) -> Response:
     agent, page, Sec-GPC). Returns a consent receipt that points at its ledger entries."""
     # the hot route: body parsed and answer serialized by pydantic-core directly (see json_body), no
     # dependency solving (see LeanRoute)
-    out = await _capture(request, await json_body(request, CaptureIn), None)
+    ctx = context(request)  # no dependency solving on this route
+    body = await json_body(request, CaptureIn)
+    out = await service.record_capture(ctx, body, evidence(request, body.page), actor=None)
     return Response(out.model_dump_json(), status_code=201, media_type="application/json")
 
 
@@ -100,7 +62,7 @@ router.add_api_route(
 
 
 @router.post("/v1/cookies", status_code=201)
-async def cookies(body: CookiesIn, request: Request, _site: SiteKey) -> CaptureOut:
+async def cookies(body: CookiesIn, request: Request, ctx: Ctx, _site: SiteKey) -> CaptureOut:
     """The cookie banner (statement Art. 16): functional cookies need no consent; GPC (`Sec-GPC: 1` or
     `gpc`) refuses tracking with reason gpc, unless the person switched it on themselves (`tracking_over_gpc`)."""
     capture_in = CaptureIn(
@@ -114,48 +76,26 @@ async def cookies(body: CookiesIn, request: Request, _site: SiteKey) -> CaptureO
             PurposeChoice(purpose="tracking_cookies", granted=body.tracking, over_gpc=body.tracking_over_gpc),
         ],
     )
-    return await _capture(request, capture_in, None, gpc=body.gpc)
+    return await service.record_capture(ctx, capture_in, evidence(request, body.page, gpc=body.gpc), actor=None)
 
 
 @router.post("/v1/withdrawals")
-async def withdraw(body: WithdrawIn, request: Request, _site: SiteKey) -> WithdrawOut:
+async def withdraw(body: WithdrawIn, ctx: Ctx, seen: Seen, _site: SiteKey) -> WithdrawOut:
     """Withdraw per purpose or everything (GDPR 7(3)): effective at once, published at once."""
-    done, states = await service.withdraw(context(request), body, evidence(request))
+    done, states = await service.withdraw(ctx, body, seen)
     return WithdrawOut(withdrawn=[d.ref.purpose for d in done], states=states, ledger=[d.ref for d in done])
 
 
 @router.post("/v1/minor-reports", status_code=202)
-async def report_minor(body: MinorReportIn, request: Request, _site: SiteKey) -> dict[str, str]:
+async def report_minor(body: MinorReportIn, ctx: Ctx, seen: Seen, _site: SiteKey) -> dict[str, str]:
     """Statement Art. 3.5: data of a child under 16 left without a parent's consent. Erased here at once;
     the report also starts an erasure request across every holder (dsar)."""
-    ctx = context(request)
-    subject = ctx.rt.recorder.pseudonym(str(body.email))
-    report_id = await report(ctx, subject, body, evidence(request))
+    report_id = await subjects.report_minor(ctx, body, seen)
     return {"status": "erased", "report_id": report_id}
 
 
-async def report(ctx: ConsentContext, subject: str, body: MinorReportIn, ev: decisions.Evidence) -> str:
-    report_id = "mr_" + uuid.uuid4().hex
-    async with ctx.rt.db.transaction() as s:
-        personal = {
-            **ev.personal(),
-            "reporter_email": str(body.reporter_email) if body.reporter_email else None,
-            "details": body.details,
-        }
-        await subjects.erase_in(ctx, s, subject, f"minor without parental consent ({report_id})")
-        # recorded after shredding: the report's own details get a fresh key, erased with the request
-        await ctx.rt.recorder.record(
-            s,
-            MinorDataReported(subject=subject, report_id=report_id),
-            subject=subject,
-            personal={k: v for k, v in personal.items() if v},
-        )
-    return report_id
-
-
 @router.get("/v1/purposes", dependencies=[Depends(Open("what we ask consent for is public"))])
-async def purposes(request: Request) -> dict[str, Any]:
-    ctx = context(request)
+async def purposes(ctx: Ctx) -> dict[str, Any]:
     return {
         "controller": ctx.catalogue.controller,
         "purposes": [
@@ -175,18 +115,6 @@ async def purposes(request: Request) -> dict[str, Any]:
     }
 
 
-def show(request: Request, name: str, context_: dict[str, Any], *, status: int = 200) -> HTMLResponse:
-    """A page of the consent service (it holds personal data: never cached); `lang` from the query
-    unless the context gives it."""
-    ctx = context(request)
-    base = {
-        "controller": ctx.catalogue.controller.get("controller", ""),
-        "policy_url": ctx.settings.policy_url,
-        "lang": words.language(request.query_params.get("lang")),
-    }
-    return pages.page(TEMPLATES, request, name, {**base, **context_}, personal=True, status=status)
-
-
 def _names(ctx: ConsentContext, purpose_ids: list[str], lang: str) -> list[str]:
     found = (ctx.catalogue.purpose(p) for p in purpose_ids)
     return [p.described(lang) for p in found if p is not None]
@@ -199,13 +127,11 @@ async def confirm_page(token: TOKEN, request: Request) -> HTMLResponse:
 
 
 @router.post("/v1/confirm/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)], responses=GONE)
-async def confirm(token: TOKEN, request: Request) -> HTMLResponse:
+async def confirm(token: TOKEN, request: Request, ctx: Ctx, seen: Seen) -> HTMLResponse:
     """The double opt-in click (or a parent's): records click time and IP as evidence."""
-    done = await service.confirm(context(request), token, evidence(request))
+    done = await service.confirm(ctx, token, seen)
     lang = words.language(request.query_params.get("lang"))
-    return show(
-        request, "confirm.html", {"done": True, "names": _names(context(request), [d.ref.purpose for d in done], lang)}
-    )
+    return show(request, "confirm.html", {"done": True, "names": _names(ctx, [d.ref.purpose for d in done], lang)})
 
 
 def _unsubscribe_claims(ctx: ConsentContext, token: str) -> dict[str, Any]:
@@ -216,8 +142,7 @@ def _unsubscribe_claims(ctx: ConsentContext, token: str) -> dict[str, Any]:
 
 
 @router.get("/v1/unsubscribe/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)], responses=GONE)
-async def unsubscribe_page(token: TOKEN, request: Request) -> HTMLResponse:
-    ctx = context(request)
+async def unsubscribe_page(token: TOKEN, request: Request, ctx: Ctx) -> HTMLResponse:
     claims = _unsubscribe_claims(ctx, token)
     lang = words.language(request.query_params.get("lang"))
     purposes = list(claims["p"])
@@ -229,12 +154,11 @@ async def unsubscribe_page(token: TOKEN, request: Request) -> HTMLResponse:
 
 
 @router.post("/v1/unsubscribe/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)], responses=GONE)
-async def unsubscribe(token: TOKEN, request: Request) -> HTMLResponse:
+async def unsubscribe(token: TOKEN, request: Request, ctx: Ctx, seen: Seen) -> HTMLResponse:
     """One click, also as RFC 8058 `List-Unsubscribe=One-Click` POST from a mail client."""
-    ctx = context(request)
     claims = _unsubscribe_claims(ctx, token)
     purposes = None if "*" in claims["p"] else set(claims["p"])
-    done = await service.unsubscribe(ctx, claims["s"], purposes, evidence(request))
+    done = await service.unsubscribe(ctx, claims["s"], purposes, seen)
     lang = words.language(request.query_params.get("lang"))
     return show(request, "unsubscribe.html", {"done": True, "names": _names(ctx, done, lang)})
 
@@ -245,9 +169,8 @@ async def unsubscribe(token: TOKEN, request: Request) -> HTMLResponse:
     response_class=HTMLResponse,
     responses={200: {"content": {"application/json": {}}}, **GONE},
 )
-async def history(token: TOKEN, request: Request) -> Any:
+async def history(token: TOKEN, request: Request, ctx: Ctx) -> Any:
     """The person's own consent history and current state (a page for browsers, JSON on request)."""
-    ctx = context(request)
     try:
         claims = ctx.links.open(token, "history")
     except LinkError as exc:
@@ -257,13 +180,6 @@ async def history(token: TOKEN, request: Request) -> Any:
         return JSONResponse(jsonable(await subjects.history(ctx, claims["s"])), headers={"cache-control": "no-store"})
     lang = words.language(request.query_params.get("lang"))
     return show(request, "history.html", await centre.overview(ctx, claims["s"], lang))
-
-
-def jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    from fastapi.encoders import jsonable_encoder
-
-    encoded: dict[str, Any] = jsonable_encoder(data)
-    return encoded
 
 
 WEBHOOK_PATH = "/webhooks/activecampaign/{secret}"
@@ -291,9 +207,8 @@ AC_FORM = {  # the fields ActiveCampaign's webhooks send that are read here (oth
     openapi_extra={"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": AC_FORM}}},
     responses={202: {"description": "Stored; processing failed and will be retried"}, **refusals(400, 404)},
 )
-async def activecampaign(secret: Annotated[str, Path(max_length=200)], request: Request) -> JSONResponse:
+async def activecampaign(secret: Annotated[str, Path(max_length=200)], request: Request, ctx: Ctx) -> JSONResponse:
     """ActiveCampaign webhook (form-encoded). Wrong secret: 404. Stored before processing; never 410."""
-    ctx = context(request)
     expected = ctx.settings.activecampaign_webhook_secret
     assert expected is not None
     if not hmac.compare_digest(secret.encode(), expected.get_secret_value().encode()):

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from services.common.auth import Open, Public
 from services.common.contract import refusals
 from services.consent import assets
-from services.consent.routes import context
+from services.consent.web import Ctx
 
 router = APIRouter(tags=["website"])
 SCRIPT = Open("a public script any website may load", rate_limited=False)
@@ -73,9 +73,9 @@ async def consent_js_pinned(
 
 
 @router.get("/v1/consent-js", dependencies=[Depends(Open("what a site needs to pin the script"))])
-async def consent_js_versions(request: Request) -> dict[str, Any]:
+async def consent_js_versions(ctx: Ctx) -> dict[str, Any]:
     """Every published version of consent.js with its Subresource Integrity hash, and a tag to copy."""
-    base = context(request).url("")
+    base = ctx.url("")
     newest = _built()
     versions = [
         {"version": s.version, "url": base + s.path, "integrity": s.integrity} for s in assets.scripts().values()
@@ -90,10 +90,10 @@ async def consent_js_versions(request: Request) -> dict[str, Any]:
 # Not rate-limited: every page view of every visitor asks (an office behind one address would otherwise
 # see no banner once its bucket ran dry), and the answer is a cached, revalidated read.
 @router.get("/v1/banner", dependencies=[Depends(Public(rate_limited=False))])
-async def banner(request: Request, lang: Annotated[Literal["nl", "en"], Query()] = "nl") -> Response:
+async def banner(request: Request, ctx: Ctx, lang: Annotated[Literal["nl", "en"], Query()] = "nl") -> Response:
     """The notice consent.js shows: texts, categories with their processors and retention, form labels,
     the version and the SHA-256 that each recorded choice names. The site key goes in `site_key`."""
-    notice = context(request).notice(lang)
+    notice = ctx.notice(lang)
     if notice is None:
         raise HTTPException(404, "this consent service has no banner configured (purposes file: banner)")
     # revalidated on every page load (a 304 when unchanged), so a new notice version shows at once

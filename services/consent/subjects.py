@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,8 +16,10 @@ from services.common.events import CONSENT_EVENTS, CONSENT_STATE
 from services.common.models import LedgerEntry, SubjectKey
 from services.common.outbox import enqueue_raw
 from services.consent.context import ConsentContext
-from services.consent.decisions import current_states
+from services.consent.decisions import Evidence, current_states
+from services.consent.events import MinorDataReported
 from services.consent.models import ConsentRecord, ConsentState, ConsentSubject, OptInToken
+from services.consent.schemas import MinorReportIn
 
 
 async def knows(s: AsyncSession, subject: str) -> bool:
@@ -116,3 +119,25 @@ async def erase_in(ctx: ConsentContext, s: AsyncSession, subject: str, reason: s
             await s.execute(delete(table).where(col(table.subject) == who))
         await enqueue_raw(s, ctx.settings.kafka_topic_prefix + CONSENT_STATE.name, who, None, [])
     return key_id
+
+
+async def report_minor(ctx: ConsentContext, body: MinorReportIn, ev: Evidence) -> str:
+    """Statement Art. 3.5: a child's data without a parent's consent, erased at once; the report (recorded
+    after the shredding, so its own details get a fresh key, erased with the request) starts the erasure
+    request across every holder (dsar acts on MinorDataReported)."""
+    report_id = "mr_" + uuid.uuid4().hex
+    subject = ctx.rt.recorder.pseudonym(str(body.email))
+    personal = {
+        **ev.personal(),
+        "reporter_email": str(body.reporter_email) if body.reporter_email else None,
+        "details": body.details,
+    }
+    async with ctx.rt.db.transaction() as s:
+        await erase_in(ctx, s, subject, f"minor without parental consent ({report_id})")
+        await ctx.rt.recorder.record(
+            s,
+            MinorDataReported(subject=subject, report_id=report_id),
+            subject=subject,
+            personal={k: v for k, v in personal.items() if v},
+        )
+    return report_id

@@ -6,14 +6,13 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from sqlmodel import select
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from services.common.auth import Principal, Scope, Scoped
 from services.common.contract import refusals
 from services.dsar import decisions, domain, service
-from services.dsar.models import DsarRequest, Holder, HolderAnswer
-from services.dsar.routes import context
+from services.dsar.models import DsarRequest, HolderAnswer
+from services.dsar.routes import Ctx
 from services.dsar.schemas import (
     ExtendIn,
     HolderAnswerOut,
@@ -68,9 +67,8 @@ def out(request: DsarRequest, answers: list[HolderAnswer], late_after: int) -> R
 
 
 @router.post("/requests", status_code=201)
-async def create_staff_request(body: StaffRequestIn, request: Request, principal: Dpo) -> RequestOut | dict[str, str]:
+async def create_staff_request(body: StaffRequestIn, ctx: Ctx, principal: Dpo) -> RequestOut | dict[str, str]:
     """A request that arrived by letter, email or phone; with identity_verified it fans out at once."""
-    ctx = context(request)
     created = await service.intake(
         ctx,
         kind=body.kind,
@@ -89,21 +87,19 @@ async def create_staff_request(body: StaffRequestIn, request: Request, principal
 
 @router.get("/requests")
 async def request_queue(
-    request: Request,
+    ctx: Ctx,
     _: Dpo,
     kind: Annotated[str | None, Query(pattern="^(access|erasure|rectification|restriction|objection)$")] = None,
     state: Annotated[str | None, Query(max_length=30)] = None,
     overdue: bool | None = None,
 ) -> list[RequestOut]:
     """Open requests by deadline (or filter by kind, state, overdue), with days left and late holders."""
-    ctx = context(request)
     found = await service.queue(ctx, kind=kind, state=state, overdue=overdue)
     return [out(r, a, ctx.settings.holder_answer_days) for r, a in found]
 
 
 @router.get("/requests/{request_id}", responses=refusals(404))
-async def read_request(request_id: RequestId, request: Request, _: Dpo) -> RequestOut:
-    ctx = context(request)
+async def read_request(request_id: RequestId, ctx: Ctx, _: Dpo) -> RequestOut:
     found = await service.get_request(ctx, request_id)
     if found is None:
         raise HTTPException(404, "no such request")
@@ -111,50 +107,43 @@ async def read_request(request_id: RequestId, request: Request, _: Dpo) -> Reque
 
 
 @router.post("/requests/{request_id}/extend", responses=refusals(404, 409))
-async def extend(request_id: RequestId, body: ExtendIn, request: Request, principal: Dpo) -> RequestOut:
+async def extend(request_id: RequestId, body: ExtendIn, ctx: Ctx, principal: Dpo) -> RequestOut:
     """GDPR 12(3): up to two more months, decided within the first month; the person is told why."""
-    ctx = context(request)
     await decisions.extend(ctx, request_id, months=body.months, reason=body.reason, staff=principal.name)
-    return await read_request(request_id, request, principal)
+    return await read_request(request_id, ctx, principal)
 
 
 @router.post("/requests/{request_id}/refuse", responses=refusals(404, 409))
-async def refuse(request_id: RequestId, body: RefuseIn, request: Request, principal: Dpo) -> RequestOut:
+async def refuse(request_id: RequestId, body: RefuseIn, ctx: Ctx, principal: Dpo) -> RequestOut:
     """GDPR 12(4): refused with reasons; the person is told, with the right to complain to the AP."""
-    await decisions.refuse(context(request), request_id, reason=body.reason, staff=principal.name)
-    return await read_request(request_id, request, principal)
+    await decisions.refuse(ctx, request_id, reason=body.reason, staff=principal.name)
+    return await read_request(request_id, ctx, principal)
 
 
 @router.post("/requests/{request_id}/answers", responses=refusals(404, 409))
-async def close_task(request_id: RequestId, body: TaskCloseIn, request: Request, principal: Dpo) -> RequestOut:
+async def close_task(request_id: RequestId, body: TaskCloseIn, ctx: Ctx, principal: Dpo) -> RequestOut:
     """Close a manual holder's task (e.g. a processor confirmed erasure by mail)."""
     await decisions.close_task(
-        context(request), request_id, holder=body.holder, outcome=body.outcome, reason=body.reason, staff=principal.name
+        ctx, request_id, holder=body.holder, outcome=body.outcome, reason=body.reason, staff=principal.name
     )
-    return await read_request(request_id, request, principal)
+    return await read_request(request_id, ctx, principal)
 
 
 @router.get("/holders")
-async def holders(request: Request, _: Dpo) -> list[dict[str, Any]]:
-    async with context(request).rt.db.read() as s:
-        return [h.model_dump() for h in (await s.execute(select(Holder))).scalars().all()]
+async def holders(ctx: Ctx, _: Dpo) -> list[dict[str, Any]]:
+    return [h.model_dump() for h in await decisions.holders(ctx)]
 
 
 @router.put("/holders/{name}")
-async def put_holder(
-    name: Annotated[str, Path(max_length=100)], body: HolderIn, request: Request, _: Dpo
-) -> dict[str, Any]:
+async def put_holder(name: Annotated[str, Path(max_length=100)], body: HolderIn, ctx: Ctx, _: Dpo) -> dict[str, Any]:
     """Register (or change) a system that must answer requests: a Kafka consumer, or a manual task."""
     if body.name != name:
         raise HTTPException(422, "the name in the path and the body differ")
-    async with context(request).rt.db.transaction() as s:
-        row = await s.get(Holder, name) or Holder(name=name, kind=body.kind)
-        row.kind, row.description, row.active = body.kind, body.description, body.active
-        s.add(row)
+    row = await decisions.register_holder(ctx, name, kind=body.kind, description=body.description, active=body.active)
     return row.model_dump()
 
 
 @router.post("/jobs/run")
-async def run_jobs(request: Request, _: Dpo) -> dict[str, int]:
+async def run_jobs(ctx: Ctx, _: Dpo) -> dict[str, int]:
     """Send due reminders and expire unverified requests now (also runs on a schedule)."""
-    return await decisions.run_jobs(context(request))
+    return await decisions.run_jobs(ctx)

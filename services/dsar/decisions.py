@@ -208,3 +208,18 @@ async def _shred_after_erasure(ctx: DsarContext, s: AsyncSession) -> int:
         )
         shredded += 1
     return shredded
+
+
+async def holders(ctx: DsarContext) -> list[Holder]:
+    """The systems that must answer requests."""
+    async with ctx.rt.db.read() as s:
+        return list((await s.execute(select(Holder))).scalars().all())
+
+
+async def register_holder(ctx: DsarContext, name: str, *, kind: str, description: str, active: bool) -> Holder:
+    """Register (or change) a holder: a Kafka consumer, or a manual task someone closes by hand."""
+    async with ctx.rt.db.transaction() as s:
+        row = await s.get(Holder, name) or Holder(name=name, kind=kind)
+        row.kind, row.description, row.active = kind, description, active
+        s.add(row)
+    return row

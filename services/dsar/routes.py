@@ -39,12 +39,15 @@ def context(request: Request) -> service.DsarContext:
     return service.DsarContext.of(request.app.state.runtime)
 
 
+Ctx = Annotated[service.DsarContext, Depends(context)]  # injected into every route (FastAPI's `SessionDep` style)
+
+
 @router.post("/v1/requests", status_code=202)
-async def make_request(body: RequestIn, request: Request, _site: SiteKey) -> dict[str, str]:
+async def make_request(body: RequestIn, ctx: Ctx, _site: SiteKey) -> dict[str, str]:
     """Access, erasure, rectification, restriction or objection. The answer never tells whether the
     address is known; the request id is only ever mailed."""
     await service.intake(
-        context(request),
+        ctx,
         kind=body.kind,
         email=str(body.email),
         text=body.text,
@@ -62,9 +65,9 @@ async def verify_page(token: TOKEN, request: Request, lang: LANG = "nl") -> HTML
 
 
 @router.post("/v1/verify/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)], responses=GONE)
-async def verify(token: TOKEN, request: Request, lang: LANG = "nl") -> HTMLResponse:
+async def verify(token: TOKEN, request: Request, ctx: Ctx, lang: LANG = "nl") -> HTMLResponse:
     """The emailed single-use link: a page saying so when unknown or used (404) or expired (410)."""
-    done = await service.verify(context(request), token, datetime.now(UTC))
+    done = await service.verify(ctx, token, datetime.now(UTC))
     lang = words.language(done.language if "lang" not in request.query_params else lang)
     context_ = {"lang": lang, "done": True, "kind": done.kind, "deadline": done.deadline}
     return pages.page(TEMPLATES, request, "verify.html", context_, personal=True)
@@ -79,12 +82,12 @@ async def verify(token: TOKEN, request: Request, lang: LANG = "nl") -> HTMLRespo
 async def read_export(
     token: TOKEN,
     request: Request,
+    ctx: Ctx,
     format: Annotated[str, Query(pattern="^(html|json)$")] = "html",
     lang: LANG = "nl",
 ) -> Any:
     """The access export behind the expiring link mailed to the verified person: a page written for the
     person, or (`format=json`) the complete machine-readable document (`schemas/access-export.schema.json`)."""
-    ctx = context(request)
     try:
         claims = ctx.links.open(token, "export")
     except LinkError as exc:
@@ -95,27 +98,27 @@ async def read_export(
     return pages.page(TEMPLATES, request, "export.html", export.readable(data, lang), personal=True)
 
 
-def _centre_email(request: Request, assertion: str) -> str:
+def _centre_email(ctx: service.DsarContext, assertion: str) -> str:
     try:
-        return open_centre_assertion(context(request).settings.secret_bytes("centre_key"), assertion)
+        return open_centre_assertion(ctx.settings.secret_bytes("centre_key"), assertion)
     except LinkError as exc:
         raise ServiceError(401, f"privacy centre assertion refused: {exc}") from exc
 
 
 @router.get("/v1/centre/requests", dependencies=[Depends(CENTRE)], responses=refusals(401))
-async def centre_requests(request: Request, assertion: ASSERTION) -> list[CentreRequestOut]:
+async def centre_requests(ctx: Ctx, assertion: ASSERTION) -> list[CentreRequestOut]:
     """The requests of the person the privacy centre vouches for, newest first."""
-    email = _centre_email(request, assertion)
-    return [CentreRequestOut(**r) for r in await centre.requests_of(context(request), email)]
+    email = _centre_email(ctx, assertion)
+    return [CentreRequestOut(**r) for r in await centre.requests_of(ctx, email)]
 
 
 @router.post("/v1/centre/requests", status_code=202, dependencies=[Depends(CENTRE)], responses=refusals(401))
-async def centre_make_request(body: CentreRequestIn, request: Request, assertion: ASSERTION) -> dict[str, str]:
+async def centre_make_request(body: CentreRequestIn, ctx: Ctx, assertion: ASSERTION) -> dict[str, str]:
     """A request made in the privacy centre: the sign-in counts as the identity check (recorded as such);
     `linked` when a request of the same kind is already open."""
-    email = _centre_email(request, assertion)
+    email = _centre_email(ctx, assertion)
     status = await centre.make_request(
-        context(request),
+        ctx,
         email,
         kind=body.kind,
         text=body.text,

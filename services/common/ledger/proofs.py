@@ -1,0 +1,121 @@
+"""What the ledger's public routes answer: the latest checkpoint, proofs against a signed checkpoint, the
+export. Each reads in a session of its own; a refusal is a ServiceError with the status to answer."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pydantic import BaseModel
+
+from services.common.errors import ServiceError
+from services.common.ledger import merkle
+
+EXPORT_FORMAT = "privacy-ledger-export/1"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+class InclusionProof(BaseModel):
+    seq: int
+    event_id: str
+    tree_size: int
+    leaf_hash: str
+    entry: str
+    proof: list[str]
+    checkpoint: str
+
+
+class ConsistencyProof(BaseModel):
+    old_size: int
+    new_size: int
+    old_root: str
+    new_root: str
+    proof: list[str]
+
+
+async def current_checkpoint(runtime: Any) -> Any:
+    """The latest signed checkpoint, signing one first when the log has grown past it."""
+    await runtime.checkpoint_now()
+    async with runtime.db.read() as session:
+        return await runtime.ledger.latest_checkpoint(session)
+
+
+async def inclusion(runtime: Any, *, seq: int | None, event_id: str | None, tree_size: int | None) -> InclusionProof:
+    """An entry (by seq or event id) and its audit path to a signed checkpoint (default the latest)."""
+    if (seq is None) == (event_id is None):
+        raise ServiceError(422, "give exactly one of seq or event_id")
+    cp = await current_checkpoint(runtime)
+    async with runtime.db.read() as session:
+        if tree_size is not None:
+            cp = await runtime.ledger.checkpoint_at(session, tree_size)
+            if cp is None:
+                raise ServiceError(404, f"no signed checkpoint at tree_size {tree_size}")
+        entry = await runtime.ledger.entry(session, seq=seq, event_id=event_id)
+        if entry is None:
+            raise ServiceError(404, "no such ledger entry")
+        if cp is None or entry.seq >= cp.size:
+            raise ServiceError(409, f"entry {entry.seq} is not covered by checkpoint size {cp.size if cp else 0}")
+        proof = await runtime.ledger.inclusion_proof(session, entry.seq, cp.size)
+    return InclusionProof(
+        seq=entry.seq,
+        event_id=entry.event_id,
+        tree_size=cp.size,
+        leaf_hash=b64(merkle.leaf_hash(entry.entry)),
+        entry=b64(entry.entry),
+        proof=[b64(p) for p in proof],
+        checkpoint=cp.note,
+    )
+
+
+async def consistency(runtime: Any, old_size: int, new_size: int | None) -> ConsistencyProof:
+    """That the log at `old_size` is a prefix of the log at `new_size` (default the latest checkpoint)."""
+    cp = await current_checkpoint(runtime)
+    latest = cp.size if cp else 0
+    new = latest if new_size is None else new_size
+    if not old_size <= new <= latest:
+        raise ServiceError(422, f"need old_size <= new_size <= {latest} (the latest checkpoint)")
+    async with runtime.db.read() as session:
+        proof = await runtime.ledger.consistency_proof(session, old_size, new)
+        old_root = await runtime.ledger.root_at(session, old_size)
+        new_root = await runtime.ledger.root_at(session, new)
+    return ConsistencyProof(
+        old_size=old_size, new_size=new, old_root=b64(old_root), new_root=b64(new_root), proof=[b64(p) for p in proof]
+    )
+
+
+async def export(runtime: Any, start: int, end: int | None) -> AsyncIterator[bytes]:
+    """The export (format privacy-ledger-export/1): a JSON header line with the signing key and every signed
+    checkpoint up to `end`, then one line per entry, `<hex leaf hash> <entry>`, the entry being the leaf's
+    canonical JSON exactly as hashed (it holds no newline). The header is read before the first byte goes."""
+    cp = await current_checkpoint(runtime)
+    size = cp.size if cp else 0
+    stop = size if end is None else min(end, size)
+    async with runtime.db.read() as session:
+        notes = [c.note for c in await runtime.ledger.checkpoints(session, stop)]
+    header = {
+        "format": EXPORT_FORMAT,
+        "origin": runtime.signer.name,
+        "vkey": runtime.signer.verifier_key,
+        "start": start,
+        "end": stop,
+        "checkpoints": notes,
+    }
+
+    async def lines() -> AsyncIterator[bytes]:
+        yield json.dumps(header).encode() + b"\n"
+        async with runtime.db.read() as session:
+            chunk: list[bytes] = []
+            async for _seq, leaf, entry in runtime.ledger.stream_entries(session, start, stop):
+                chunk.append(b"%s %s\n" % (leaf.hex().encode(), entry))
+                if len(chunk) >= 1000:
+                    yield b"".join(chunk)
+                    chunk = []
+            if chunk:
+                yield b"".join(chunk)
+
+    return lines()
