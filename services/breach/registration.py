@@ -13,10 +13,9 @@ from services.breach.events import (
     RiskAssessed,
     SubjectsNotified,
 )
-from services.breach.handlers import CONSUMERS
 from services.breach.settings import BreachSettings
 from services.common.contracts import AffectedSubjectsRequested, HolderAnswered, SubjectShredded
-from services.common.events import BREACH_EVENTS
+from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, DSAR_ANSWERS, DSAR_EVENTS
 from services.common.registry import Registration
 
 SERVICE = Registration(
@@ -24,6 +23,7 @@ SERVICE = Registration(
     settings=BreachSettings,
     migrations=Path(__file__).parent / "migrations",
     app="services.breach.main:create",
+    topics=[BREACH_EVENTS],
     channels={
         BREACH_EVENTS.name: [
             BreachRegistered,
@@ -38,5 +38,7 @@ SERVICE = Registration(
             HolderAnswered,
         ],
     },
-    consumers=[(c.group, list(c.topics)) for c in CONSUMERS],  # what its runtime consumes
+    consumers=[
+        ("breach.dsar", [DSAR_EVENTS.name, CONSENT_EVENTS.name, DSAR_ANSWERS.name])
+    ],  # as handlers.CONSUMERS (tests/unit/test_registry.py)
 )

@@ -85,7 +85,9 @@ DSAR_ANSWERS = Topic(
 )
 BREACH_EVENTS = Topic("breach.events.v1", description="Breach register steps.")
 LEDGER_CHECKPOINTS = Topic("ledger.checkpoints.v1", description="Signed tree heads of every service's ledger.")
-TOPICS = (CONSENT_EVENTS, CONSENT_STATE, DSAR_EVENTS, DSAR_ANSWERS, BREACH_EVENTS, LEDGER_CHECKPOINTS)
+# The topics above are contracts: every service may read them. Each service registers the ones it publishes on
+# (services/common/registry.py); these two are common's own: answers from any holder, every ledger's checkpoints.
+COMMON_TOPICS = (DSAR_ANSWERS, LEDGER_CHECKPOINTS)
 
 
 def dead_letter_topic(group: str) -> Topic:

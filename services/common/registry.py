@@ -15,7 +15,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from services.common.events import EventData
+from services.common.events import COMMON_TOPICS, EventData, Topic
 from services.common.settings import ServiceSettings
 
 GROUP = "privacy.services"
@@ -27,8 +27,15 @@ class Registration:
     settings: Callable[[], ServiceSettings]  # reads the service's environment (CONSENT_..., ...)
     migrations: Path  # its Alembic directory
     app: str  # "package.module:factory", the app factory uvicorn imports (one per worker)
-    channels: dict[str, list[type[EventData]]]  # topic (unprefixed) -> the event types it publishes there
+    topics: list[Topic]  # the topics it publishes on (created by every service at start, like all topics)
+    channels: dict[str, list[type[EventData]]]  # topic name (unprefixed) -> the event types it publishes there
     consumers: list[tuple[str, list[str]]] = field(default_factory=list)  # (consumer group, topics it reads)
+
+    def __post_init__(self) -> None:
+        own = {t.name for t in self.topics}
+        stray = sorted(set(self.channels) - own)
+        if stray:
+            raise ValueError(f"{self.name} publishes on {stray}, which it does not register as its topics")
 
     def create_app(self) -> Any:
         module, _, factory = self.app.partition(":")
@@ -62,3 +69,15 @@ def service(name: str) -> Registration:
         return registered()[name]
     except KeyError:
         raise UnknownService(f"unknown service {name!r}; registered: {', '.join(registered())}") from None
+
+
+def topics() -> list[Topic]:
+    """Every topic of the system, unprefixed: each service's (in the registry's order), then common's own."""
+    found: dict[str, Topic] = {}
+    for registration in registered().values():
+        for topic in registration.topics:
+            if found.setdefault(topic.name, topic) != topic:
+                raise ValueError(f"topic {topic.name} is registered twice, differently")
+    for topic in COMMON_TOPICS:
+        found.setdefault(topic.name, topic)
+    return list(found.values())

@@ -13,12 +13,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from services.common import registry
 from services.common.auth import Credentials, create_site_key
 from services.common.catalog import load_all
 from services.common.consumer import EventConsumer, Handler
 from services.common.crypto import SubjectVault
 from services.common.db import Database
-from services.common.events import TOPICS, CloudEvent, EventData, Topic, dead_letter_topic
+from services.common.events import CloudEvent, EventData, Topic, dead_letter_topic
 from services.common.kafka import ensure_topics
 from services.common.ledger.events import CheckpointSigned
 from services.common.ledger.note import NoteSigner
@@ -115,7 +116,7 @@ class Runtime:
 
     def topics(self) -> list[Topic]:
         prefix = self.settings.kafka_topic_prefix
-        return [*(t.prefixed(prefix) for t in TOPICS), *(dead_letter_topic(c.group) for c in self.consumers)]
+        return [*(t.prefixed(prefix) for t in registry.topics()), *(dead_letter_topic(c.group) for c in self.consumers)]
 
     async def start(self) -> None:
         async with self.db.startup_lock():

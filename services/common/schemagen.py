@@ -15,7 +15,7 @@ from typing import Any
 from services.common import registry
 from services.common.catalog import load_all
 from services.common.contracts import AffectedSubjectsFound, HolderAnswered
-from services.common.events import CONTENT_TYPE, DSAR_ANSWERS, LEDGER_CHECKPOINTS, TOPICS, EventData
+from services.common.events import CONTENT_TYPE, DSAR_ANSWERS, LEDGER_CHECKPOINTS, EventData
 from services.common.ledger.events import CheckpointSigned
 
 ROOT = Path(__file__).resolve().parent.parent.parent / "schemas"
@@ -29,9 +29,9 @@ COMMON_CHANNELS: dict[str, list[type[EventData]]] = {
 
 
 def channels() -> dict[str, list[type[EventData]]]:
-    """Which event types travel on which topic, in the order of TOPICS: what each service registered, and
-    common's own."""
-    found: dict[str, list[type[EventData]]] = {t.name: [] for t in TOPICS}
+    """Which event types travel on which topic, in the registry's order of topics: what each service
+    registered, and common's own."""
+    found: dict[str, list[type[EventData]]] = {t.name: [] for t in registry.topics()}
     for registration in registry.registered().values():
         for topic, models in registration.channels.items():
             if topic not in found:
@@ -103,7 +103,7 @@ def _key(name: str) -> str:
 
 
 def asyncapi() -> dict[str, Any]:
-    topics = {t.name: t for t in TOPICS}
+    topics = {t.name: t for t in registry.topics()}
     chans: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     for topic, models in channels().items():

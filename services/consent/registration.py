@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.common.contracts import AffectedSubjectsFound, HolderAnswered, SubjectShredded
-from services.common.events import CONSENT_EVENTS, CONSENT_STATE
+from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, CONSENT_STATE, DSAR_EVENTS
 from services.common.registry import Registration
 from services.consent.events import (
     ActiveCampaignNoted,
@@ -21,7 +21,6 @@ from services.consent.events import (
     ProcessingRegisterVersioned,
     SubjectRectified,
 )
-from services.consent.handlers import CONSUMERS
 from services.consent.settings import ConsentSettings
 
 SERVICE = Registration(
@@ -29,6 +28,7 @@ SERVICE = Registration(
     settings=ConsentSettings,
     migrations=Path(__file__).parent / "migrations",
     app="services.consent.main:create",
+    topics=[CONSENT_EVENTS, CONSENT_STATE],
     channels={
         CONSENT_EVENTS.name: [
             ConsentGranted,
@@ -48,5 +48,7 @@ SERVICE = Registration(
         ],
         CONSENT_STATE.name: [ConsentStateSnapshot],
     },
-    consumers=[(c.group, list(c.topics)) for c in CONSUMERS],  # what its runtime consumes
+    consumers=[
+        ("consent.dsar", [DSAR_EVENTS.name, BREACH_EVENTS.name])
+    ],  # as handlers.CONSUMERS (tests/unit/test_registry.py)
 )

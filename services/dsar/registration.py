@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.common.contracts import DataSubjectRequestStarted
-from services.common.events import DSAR_EVENTS
+from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, DSAR_ANSWERS, DSAR_EVENTS
 from services.common.registry import Registration
 from services.dsar.events import (
     DsarAnswerRecorded,
@@ -17,7 +17,6 @@ from services.dsar.events import (
     DsarRequestReceived,
     DsarRequestRefused,
 )
-from services.dsar.handlers import CONSUMERS
 from services.dsar.settings import DsarSettings
 
 SERVICE = Registration(
@@ -25,6 +24,7 @@ SERVICE = Registration(
     settings=DsarSettings,
     migrations=Path(__file__).parent / "migrations",
     app="services.dsar.main:create",
+    topics=[DSAR_EVENTS],
     channels={
         DSAR_EVENTS.name: [
             DsarRequestReceived,
@@ -38,5 +38,7 @@ SERVICE = Registration(
             DsarRequestCompleted,
         ],
     },
-    consumers=[(c.group, list(c.topics)) for c in CONSUMERS],  # what its runtime consumes
+    consumers=[
+        ("dsar.answers", [CONSENT_EVENTS.name, BREACH_EVENTS.name, DSAR_ANSWERS.name])
+    ],  # as handlers.CONSUMERS (tests/unit/test_registry.py)
 )
