@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import hashlib
 import os
 import secrets
 import statistics
@@ -58,6 +59,8 @@ def settings(service: str, url: str, prefix: str, shared: str) -> Any:
         "DATABASE_URL": url,
         "LEDGER_SIGNING_KEY": b64(),
         "PSEUDONYM_KEY": shared,
+        # the privacy centre's key, shared by consent and dsar like the pseudonym key (derived from it here)
+        "CENTRE_KEY": base64.b64encode(hashlib.sha256(b"centre:" + shared.encode()).digest()).decode(),
         "KEY_ENCRYPTION_KEY": b64(),
         "LINK_SIGNING_KEY": b64(),
         "ACTIVECAMPAIGN_WEBHOOK_SECRET": "x" * 12,
