@@ -23,7 +23,6 @@ from services.common.events import CONSENT_EVENTS, CONSENT_STATE, CloudEvent
 from services.common.ids import uuid4_hex
 from services.common.ledger.store import LedgerRecord
 from services.common.models import table_of
-from services.common.outbox import enqueue
 from services.common.unit import Unit, flush
 from services.consent import domain
 from services.consent.domain import State
@@ -119,15 +118,19 @@ def key_of(purpose: str, third_party: str) -> str:
 
 async def know(ctx: ConsentContext, tx: Tx, items: Sequence[Item], unit: Unit) -> Known:
     """Two reads for any number of items; the keys still missing are created in `unit`."""
-    subjects = {i.subject for i in items}
+    states = await _states_of(tx, {i.subject for i in items})
+    sealed = {i.subject for i in items if i.personal}
+    keys = await ctx.rt.vault.keys_for_many(tx, sealed, unit.writes) if sealed else {}
+    return Known(states, keys)
+
+
+async def _states_of(tx: Tx, subjects: set[str]) -> dict[str, dict[str, str]]:
     states: dict[str, dict[str, str]] = {subject: {} for subject in subjects}
     for subject, purpose, third_party, state in await tx.rows_in(
         STATES, ("subject", "purpose", "third_party", "state"), "subject", subjects
     ):
         states[subject][key_of(purpose, third_party)] = state
-    sealed = {i.subject for i in items if i.personal}
-    keys = await ctx.rt.vault.keys_for_many(tx, sealed, unit.writes) if sealed else {}
-    return Known(states, keys)
+    return states
 
 
 def write(ctx: ConsentContext, known: Known, item: Item, unit: Unit) -> list[dict[str, Any]]:
@@ -295,12 +298,13 @@ async def current_states(s: AsyncSession, subject: str) -> dict[str, str]:
 
 
 async def publish_state(ctx: ConsentContext, s: AsyncSession, subject: str) -> None:
-    """The compacted consent.state.v1 record: everything the subject currently allows."""
+    """The subject's state snapshot after a use-case that changed it by other means (an erasure, a
+    withdrawal the caller gathered): read as the database has it now, published through a unit."""
     await s.flush()
-    states = await current_states(s, subject)
-    snapshot = ConsentStateSnapshot(subject=subject, purposes=states, updated_at=datetime.now(UTC))
-    event = CloudEvent.of(snapshot, source=ctx.rt.recorder.source, subject=subject)
-    await enqueue(s, ctx.settings.kafka_topic_prefix + CONSENT_STATE.name, event)
+    tx = Tx.of(s)
+    unit = Unit()
+    snapshot(ctx, Known(await _states_of(tx, {subject}), {}), subject, unit)
+    await flush(tx, ctx.rt.ledger, [unit])
 
 
 # --- links ----------------------------------------------------------------------------------------------
