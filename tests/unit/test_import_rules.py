@@ -168,3 +168,5 @@ def test_route_modules_take_their_context_as_a_dependency() -> None:
         ), service
         for name, source in sources.items():
             assert source.count("context(request)") <= (1 if (service, name) == ("consent", "routes.py") else 0), name
+    ledger = (SERVICES_DIR / "common" / "ledger" / "routes.py").read_text()
+    assert "Rt = Annotated[" in ledger and "_runtime(request)" not in ledger.split("Rt = Annotated[", 1)[1]

@@ -23,6 +23,9 @@ def _runtime(request: Request) -> Any:
     return request.app.state.runtime
 
 
+Rt = Annotated[Any, Depends(_runtime)]  # the service's runtime (its ledger, signer and database)
+
+
 class PublicKey(BaseModel):
     origin: str
     algorithm: str = "ed25519"
@@ -31,23 +34,23 @@ class PublicKey(BaseModel):
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse, responses=refusals(404))
-async def checkpoint(request: Request) -> PlainTextResponse:
+async def checkpoint(rt: Rt) -> PlainTextResponse:
     """The latest signed tree head as a C2SP tlog-checkpoint signed note."""
-    cp = await proofs.current_checkpoint(_runtime(request))
+    cp = await proofs.current_checkpoint(rt)
     if cp is None:
         raise HTTPException(404, "the ledger is empty: no checkpoint yet")
     return PlainTextResponse(cp.note, media_type="text/plain; charset=utf-8")
 
 
 @router.get("/public-key")
-async def public_key(request: Request) -> PublicKey:
-    signer = _runtime(request).signer
+async def public_key(rt: Rt) -> PublicKey:
+    signer = rt.signer
     return PublicKey(origin=signer.name, public_key=b64(signer.public), vkey=signer.verifier_key)
 
 
 @router.get("/proof/inclusion", responses=refusals(404, 409))
 async def inclusion(
-    request: Request,
+    rt: Rt,
     seq: Annotated[int | None, Query(ge=0, le=MAX_INDEX, description="Entry sequence number")] = None,
     event_id: Annotated[str | None, Query(max_length=100, description="Or the entry's event id")] = None,
     tree_size: Annotated[
@@ -55,17 +58,17 @@ async def inclusion(
     ] = None,
 ) -> InclusionProof:
     """An entry's audit path to a signed checkpoint (RFC 9162), with the entry and the checkpoint."""
-    return await proofs.inclusion(_runtime(request), seq=seq, event_id=event_id, tree_size=tree_size)
+    return await proofs.inclusion(rt, seq=seq, event_id=event_id, tree_size=tree_size)
 
 
 @router.get("/proof/consistency")
 async def consistency(
-    request: Request,
+    rt: Rt,
     old_size: Annotated[int, Query(ge=0, le=MAX_INDEX)],
     new_size: Annotated[int | None, Query(ge=0, le=MAX_INDEX, description="Default: the latest checkpoint")] = None,
 ) -> ConsistencyProof:
     """That the log at `old_size` is a prefix of the log at `new_size` (RFC 9162)."""
-    return await proofs.consistency(_runtime(request), old_size, new_size)
+    return await proofs.consistency(rt, old_size, new_size)
 
 
 @router.get(
@@ -74,11 +77,11 @@ async def consistency(
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "The export"}},
 )
 async def entries(
-    request: Request,
+    rt: Rt,
     start: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
     end: Annotated[int | None, Query(ge=0, le=MAX_INDEX, description="Default: the latest checkpoint's size")] = None,
 ) -> StreamingResponse:
     """Streaming export (format privacy-ledger-export/1): a JSON header line with the signing key and
     every signed checkpoint up to `end`, then one line per entry: `<hex leaf hash> <entry>`, the entry
     being the leaf's canonical JSON exactly as hashed (it holds no newline)."""
-    return StreamingResponse(await proofs.export(_runtime(request), start, end), media_type="text/plain; charset=utf-8")
+    return StreamingResponse(await proofs.export(rt, start, end), media_type="text/plain; charset=utf-8")
