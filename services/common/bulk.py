@@ -39,12 +39,7 @@ class Writes:
             return
         columns = tuple(rows[0])
         quoted_columns(table, columns)
-        shape = (table, columns, on_conflict, update)
-        part = self._joins.get(shape)
-        if part is None:
-            part = self._joins[shape] = InsertRows(table, [], on_conflict, update)
-            self.parts.append(part)
-        part.rows.extend(rows)
+        self._part(table, columns, on_conflict, update).rows.extend(rows)
 
     def update(self, table: Table, key: dict[str, Any], values: dict[str, Any]) -> None:
         """UPDATE table SET values WHERE key columns equal key values."""
@@ -53,17 +48,22 @@ class Writes:
 
     def extend(self, other: Writes) -> None:
         """Add another unit's writes (group commit: many units, one statement); its inserts were checked."""
-        shapes = {id(part): shape for shape, part in other._joins.items()}
         for part in other.parts:
-            if not isinstance(part, InsertRows):
+            if isinstance(part, InsertRows):
+                self._part(part.table, tuple(part.rows[0]), part.on_conflict, part.update).rows.extend(part.rows)
+            else:
                 self.parts.append(part)
-                continue
-            shape = shapes[id(part)]
-            mine = self._joins.get(shape)
-            if mine is None:
-                mine = self._joins[shape] = InsertRows(part.table, [], part.on_conflict, part.update)
-                self.parts.append(mine)
-            mine.rows.extend(part.rows)
+
+    def _part(
+        self, table: Table, columns: tuple[str, ...], on_conflict: tuple[str, ...] | None, update: tuple[str, ...]
+    ) -> InsertRows:
+        """The insert for this table and shape, made at its first rows (so parts keep their first order)."""
+        shape = (table, columns, on_conflict, update)
+        part = self._joins.get(shape)
+        if part is None:
+            part = self._joins[shape] = InsertRows(table, [], on_conflict, update)
+            self.parts.append(part)
+        return part
 
     async def execute(self, where: AsyncSession | Tx) -> None:
         if not self.parts:

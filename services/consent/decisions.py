@@ -62,7 +62,7 @@ class Evidence:
 
 @dataclass(frozen=True)
 class RecordView:
-    """What callers read of a written record (the group-commit path builds no ORM objects)."""
+    """What callers read of a written record (no path builds ORM objects for them any more)."""
 
     id: str
     purpose: str
@@ -221,15 +221,21 @@ def write(ctx: ConsentContext, known: Known, item: Item, unit: Unit) -> list[dic
     return records
 
 
-def snapshot(ctx: ConsentContext, known: Known, subject: str, unit: Unit, **event: Any) -> None:
+def snapshot(
+    ctx: ConsentContext,
+    known: Known,
+    subject: str,
+    unit: Unit,
+    *,
+    at: datetime | None = None,
+    traceparent: str | None = None,
+) -> None:
     """The compacted consent.state.v1 record: everything the subject allows once the unit is written."""
     state = ConsentStateSnapshot(
-        subject=subject, purposes=dict(known.states[subject]), updated_at=event.pop("at", None) or datetime.now(UTC)
+        subject=subject, purposes=dict(known.states[subject]), updated_at=at or datetime.now(UTC)
     )
-    unit.publish(
-        ctx.settings.kafka_topic_prefix + CONSENT_STATE.name,
-        CloudEvent.of(state, source=ctx.rt.recorder.source, subject=subject, **event),
-    )
+    event = CloudEvent.of(state, source=ctx.rt.recorder.source, subject=subject, traceparent=traceparent)
+    unit.publish(ctx.settings.kafka_topic_prefix + CONSENT_STATE.name, event)
 
 
 def recorded(ctx: ConsentContext, records: list[dict[str, Any]]) -> list[Recorded]:
@@ -256,17 +262,22 @@ def recorded(ctx: ConsentContext, records: list[dict[str, Any]]) -> list[Recorde
     ]
 
 
-async def flush_captures(ctx: ConsentContext, tx: Tx, items: Sequence[Item]) -> list[list[Recorded]]:
-    """The group commit's flush: many requests' items in one transaction, each a unit, one state snapshot
-    per subject at the end."""
+async def flush_captures(
+    ctx: ConsentContext, tx: Tx, items: Sequence[Item], *, publish: bool = True
+) -> list[list[Recorded]]:
+    """Items in one transaction, each its own unit, then (with `publish`) one state snapshot per subject.
+    The group commit calls it with many requests' items, `decide` with one use-case's."""
+    if not items:
+        return []
     reads = Unit()
     known = await know(ctx, tx, items, reads)
     units = [Unit() for _ in items]
     written = [write(ctx, known, item, unit) for item, unit in zip(items, units, strict=True)]
     snapshots = Unit()
-    traced = {i.subject: i.traceparent for i in items}
-    for subject in sorted(known.states):
-        snapshot(ctx, known, subject, snapshots, at=items[-1].at, traceparent=traced.get(subject))
+    if publish:
+        traced = {i.subject: i.traceparent for i in items}
+        for subject in sorted(known.states):
+            snapshot(ctx, known, subject, snapshots, at=items[-1].at, traceparent=traced.get(subject))
     await flush(tx, ctx.rt.ledger, [reads, *units, snapshots])
     return [recorded(ctx, records) for records in written]
 
@@ -274,18 +285,10 @@ async def flush_captures(ctx: ConsentContext, tx: Tx, items: Sequence[Item]) -> 
 async def decide(
     ctx: ConsentContext, s: AsyncSession, items: Sequence[Item], *, publish: bool = True
 ) -> list[Recorded]:
-    """A use-case's decisions in its own transaction (the same steps as `flush_captures`); with `publish`,
-    each subject's state snapshot follows them."""
-    tx = Tx.of(s)
-    await s.flush()  # the session's own pending rows first (a subject made by the use-case, a used token)
-    unit = Unit()
-    known = await know(ctx, tx, items, unit)
-    written = [row for item in items for row in write(ctx, known, item, unit)]
-    if publish:
-        for subject in sorted(known.states):
-            snapshot(ctx, known, subject, unit)
-    await flush(tx, ctx.rt.ledger, [unit])
-    return recorded(ctx, written)
+    """A use-case's decisions in its own transaction: `flush_captures` in the session's transaction, after
+    the session's own pending rows (a subject made by the use-case, a used token)."""
+    await s.flush()
+    return [r for done in await flush_captures(ctx, Tx.of(s), items, publish=publish) for r in done]
 
 
 # --- state, history ----------------------------------------------------------------------------------------

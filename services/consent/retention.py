@@ -43,8 +43,7 @@ async def run(ctx: ConsentContext, now: datetime | None = None) -> dict[str, int
                     at=datetime.now(UTC),  # when it was recorded (`now` only says what is due)
                 )
             )
-        if items:
-            await decisions.decide(ctx, s, items, publish=False)
+        await decisions.decide(ctx, s, items, publish=False)
         expired = len(items)
         for subject in touched:
             remaining = (

@@ -260,7 +260,7 @@ async def confirm(ctx: ConsentContext, token: str, ev: Evidence) -> list[Recorde
                     at=ev.at,
                 )
             )
-        done = await decide(ctx, s, items) if items else []
+        done = await decide(ctx, s, items)
     return done
 
 
@@ -340,4 +340,4 @@ async def withdraw_in(
             )
         )
     # the caller publishes the state once it has done all it does in this transaction
-    return await decide(ctx, s, items, publish=False) if items else []
+    return await decide(ctx, s, items, publish=False)
