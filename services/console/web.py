@@ -81,6 +81,46 @@ STATES = {  # as staff read them (the person's pages say "your")
 }
 
 
+DONE = {  # what an action did, said after its redirect (`?done=`); a code not listed shows nothing
+    "registered": (
+        "Het datalek is geregistreerd; de termijn van 72 uur loopt.",
+        "The breach is registered; the 72 hours run.",
+    ),
+    "findings": ("De bevindingen zijn opgeslagen.", "The findings are saved."),
+    "assessed": ("Het besluit over het risico is vastgelegd.", "The risk decision is recorded."),
+    "prepared": ("De melding aan de AP is voorbereid.", "The notification to the AP is prepared."),
+    "submitted": (
+        "Vastgelegd dat de melding bij de AP is ingediend.",
+        "Recorded that the notification went to the AP.",
+    ),
+    "asked": (
+        "Alle systemen is gevraagd wie getroffen is; de antwoorden komen hier vanzelf binnen.",
+        "Every system was asked who is affected; the answers arrive here by themselves.",
+    ),
+    "told": (
+        "De berichten aan de getroffen mensen worden verstuurd.",
+        "The notices to the people affected are being sent.",
+    ),
+    "public": ("De openbare mededeling is vastgelegd.", "The public communication is recorded."),
+    "answered": ("Het antwoord voor dit systeem is vastgelegd.", "The answer for this system is recorded."),
+    "extended": (
+        "De termijn is verlengd; de persoon krijgt bericht waarom.",
+        "The deadline is extended; the person is told why.",
+    ),
+    "refused": (
+        "Het verzoek is afgewezen; de persoon krijgt bericht met de redenen.",
+        "The request is refused; the person is told why.",
+    ),
+}
+
+
+@jinja2.pass_context
+def done_words(context: Any, code: str | None) -> str:
+    """The sentence for `?done=` in the page's language; nothing for a code no action gives."""
+    found = DONE.get(code or "")
+    return (found[1] if context.get("lang") == "en" else found[0]) if found else ""
+
+
 @jinja2.pass_context
 def state(context: Any, value: str) -> str:
     nl, en = STATES.get(value, (value.replace("_", " "),) * 2)
@@ -89,6 +129,7 @@ def state(context: Any, value: str) -> str:
 
 TEMPLATES.env.globals["t"] = t
 TEMPLATES.env.globals["st"] = state
+TEMPLATES.env.globals["done_words"] = done_words
 TEMPLATES.env.globals["quote"] = quote
 
 

@@ -161,3 +161,24 @@ def test_the_chart_draws_every_kind_below_or_above_the_line() -> None:
     assert all(b.y >= chart.baseline - 0.01 for b in down)
     tallest = max(chart.bars, key=lambda b: b.height)
     assert tallest.kind == "granted" and tallest.height == pytest.approx(chart.height / 2 - 4)
+
+
+async def test_what_an_action_did_is_said_in_words(make_settings: Any, sqlite_url: str) -> None:
+    """After an action the page says what was done in a sentence, naming the processor rather than its id;
+    a `?done=` no action gives (an id, markup) shows nothing."""
+    import re
+
+    consent = build_app("consent", make_settings("consent", sqlite_url))
+    async with serve(consent) as consent_url:
+        token = await create_token(consent.state.runtime.db, "Anna", ["dpo"])
+        async with serve(console_app(consent=consent_url)) as url, httpx.AsyncClient(base_url=url) as client:
+            await client.post("/sign-in", data={"token": token, "next": "/"})
+            page = (await client.get("/processors")).text
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+            action = re.search(r'action="(/processors/[^"]+)"', page)
+            assert csrf and action
+            r = await client.post(action.group(1), data={"csrf": csrf.group(1), "agreement": "signed"})
+            assert r.status_code == 303
+            saved = (await client.get(r.headers["location"])).text
+            assert "Opgeslagen: de verwerkersovereenkomst met ActiveCampaign." in saved
+            assert 'role="status"' not in (await client.get("/processors?done=%3Cb%3Eraw%3C%2Fb%3E")).text
