@@ -14,7 +14,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import Tx
-from services.common.store import InsertRows, UpdateRow, quoted_columns
+from services.common.store import InsertRows, UpdateRow, plain_columns, quoted_columns
 
 
 @dataclass
@@ -39,6 +39,7 @@ class Writes:
             return
         columns = tuple(rows[0])
         quoted_columns(table, columns)
+        plain_columns(table, columns)
         self._part(table, columns, on_conflict, update).rows.extend(rows)
 
     def update(self, table: Table, key: dict[str, Any], values: dict[str, Any]) -> None:

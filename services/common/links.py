@@ -10,6 +10,10 @@ import secrets
 import time
 from typing import Any
 
+import orjson
+
+from services.common.crypto import Keyed
+
 
 class LinkError(ValueError):
     """The link is malformed, forged or expired."""
@@ -27,13 +31,13 @@ class LinkSigner:
     """`<payload>.<mac>`: payload is compact JSON with an action and an expiry; HMAC-SHA256 over it."""
 
     def __init__(self, key: bytes) -> None:
-        self._key = key
+        self._key = Keyed(key)
 
     def sign(self, action: str, ttl_seconds: int | None, **claims: Any) -> str:
         body = {"a": action, **claims}
         if ttl_seconds is not None:
             body["exp"] = int(time.time()) + ttl_seconds
-        payload = _b64(json.dumps(body, separators=(",", ":"), sort_keys=True).encode())
+        payload = _b64(orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
         return f"{payload}.{_b64(self._mac(payload))}"
 
     def open(self, token: str, action: str) -> dict[str, Any]:
@@ -54,7 +58,7 @@ class LinkSigner:
         return claims
 
     def _mac(self, payload: str) -> bytes:
-        return hmac.new(self._key, payload.encode(), hashlib.sha256).digest()
+        return self._key.mac(payload.encode())
 
 
 def new_single_use_token() -> tuple[str, str]:

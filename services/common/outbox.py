@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import time
 import uuid
@@ -13,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,7 +45,7 @@ async def enqueue_many(
     now = datetime.now(UTC)
     for topic, event in events:
         key, value, headers = event.to_record()
-        rows.append({"topic": topic, "key": key, "value": value, "headers": json.dumps(headers), "created_at": now})
+        rows.append({"topic": topic, "key": key, "value": value, "headers": _stored(headers), "created_at": now})
     if rows:
         tx = Tx.of(where)
         tx.wake()
@@ -62,7 +62,7 @@ async def enqueue_raw(
     Tx.of(session).wake()
     await session.execute(
         insert(OUTBOX),
-        [{"topic": topic, "key": key, "value": value, "headers": json.dumps(headers), "created_at": datetime.now(UTC)}],
+        [{"topic": topic, "key": key, "value": value, "headers": _stored(headers), "created_at": datetime.now(UTC)}],
     )
 
 
@@ -76,15 +76,25 @@ def _partition(key: bytes | None, partitions: tuple[int, ...]) -> int:
     return partition
 
 
+def _stored(headers: list[tuple[str, str]]) -> str:
+    """The headers as the outbox stores them: JSON (name, value) pairs, `[["ce_id","..."],...]`."""
+    return orjson.dumps(headers).decode()
+
+
 def _traceparent(stored: str) -> str | None:
-    """The row's `ce_traceparent`, found in its stored headers without parsing them (JSON written by
-    `json.dumps` of (name, value) pairs: `["ce_traceparent", "00-..."]`)."""
-    at = stored.find('"ce_traceparent", "')
-    return stored[at + 19 : at + 74] if at >= 0 else None
+    """The row's `ce_traceparent`, found in its stored headers without parsing them. Rows written before
+    orjson have a space after the comma (`json.dumps`' separators): both forms are read."""
+    at = stored.find('"ce_traceparent",')
+    if at < 0:
+        return None
+    at += 17
+    if stored.startswith(" ", at):
+        at += 1
+    return stored[at + 1 : at + 56] if stored.startswith('"', at) else None
 
 
 def _headers(stored: str) -> list[tuple[str, bytes]]:
-    return [(k, v.encode()) for k, v in json.loads(stored)]
+    return [(k, v.encode()) for k, v in orjson.loads(stored)]
 
 
 class OutboxRelay:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.crypto import SubjectVault, pseudonym
+from services.common.crypto import Keyed, SubjectVault, pseudonym
 from services.common.events import CloudEvent, EventData
 from services.common.ledger.store import Ledger, LedgerRecord
 from services.common.unit import Unit, flush
@@ -22,7 +22,7 @@ class Recorder:
         self.topic_prefix = topic_prefix
         self.ledger = ledger
         self.vault = vault
-        self._pseudonym_key = pseudonym_key
+        self._pseudonym_key = Keyed(pseudonym_key)
 
     def pseudonym(self, email: str) -> str:
         return pseudonym(self._pseudonym_key, email)

@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Integer,
+    LargeBinary,
+    String,
     Table,
+    Text,
     event,
     insert,
     select,
@@ -27,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.types import TypeDecorator
 
 
 @dataclass
@@ -202,6 +209,19 @@ def quoted_columns(table: Any, columns: tuple[str, ...]) -> str:
     if unknown:  # names come from code, never from a request; checked so the SQL text stays safe
         raise ValueError(f"{table.name} has no column {sorted(unknown)}")
     return ", ".join(f'"{c}"' for c in columns)
+
+
+@functools.lru_cache(maxsize=256)
+def plain_columns(table: Any, columns: tuple[str, ...]) -> None:
+    """A unit's rows hold plain values: text, integers, booleans, times, bytes. PostgreSQL reads them as one
+    JSON document, through each column's own input; a JSON column would keep the string given for it as a
+    JSON string, not as the document it holds, so it is refused on both backends alike."""
+    for column in columns:
+        kind = table.c[column].type
+        if isinstance(kind, TypeDecorator):
+            kind = kind.impl_instance
+        if not isinstance(kind, Integer | LargeBinary | DateTime | Boolean | String | Text):
+            raise TypeError(f"{table.name}.{column}: a unit writes plain values, not {kind!r}")
 
 
 STORE = "store"  # the key of a session's store in its `info`

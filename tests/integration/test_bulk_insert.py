@@ -7,7 +7,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Column, MetaData, String, Table, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.bulk import bulk_insert
@@ -22,6 +35,19 @@ ITEMS = Table(
     Column("state", String(20), nullable=False),
     Column("changed_at", UtcDateTime(), nullable=False),
 )
+
+VALUES = Table(
+    "bulk_values",
+    META,
+    Column("id", Integer, primary_key=True),
+    Column("big", BigInteger, nullable=True),
+    Column("blob", LargeBinary, nullable=True),
+    Column("flag", Boolean, nullable=True),
+    Column("naive", DateTime(timezone=False), nullable=True),
+    Column("at", UtcDateTime(), nullable=True),
+    Column("body", Text, nullable=True),
+)
+DOCUMENTS = Table("bulk_documents", META, Column("id", Integer, primary_key=True), Column("doc", JSON))
 
 
 class Boom(Exception):
@@ -147,3 +173,40 @@ async def test_cancelled_units_give_their_connections_back(pg_url: str) -> None:
     started = asyncio.get_running_loop().time()
     await db.dispose()
     assert asyncio.get_running_loop().time() - started < 5, "closing waited for a connection that never came back"
+
+
+async def test_every_column_type_comes_back_as_it_was_written(db_url: str) -> None:
+    """PostgreSQL reads a unit's rows as one JSON document per table: every type the stores write must
+    come back exactly (bytes with every byte value, text that looks like JSON, bytea or an escape, the
+    largest bigint, microseconds, NULL), and a JSON column, which would keep a string as a JSON string,
+    is refused before anything is sent."""
+    db = Database(db_url)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(META.create_all)
+    at = datetime(2026, 12, 2, 23, 59, 59, 999999, tzinfo=UTC)
+    written = [
+        {
+            "id": 1,
+            "big": 2**63 - 1,
+            "blob": bytes(range(256)),
+            "flag": True,
+            "naive": datetime(2026, 1, 2, 3, 4, 5, 6),
+            "at": at,
+            "body": 'é 😀 "quoted" \\x41 \\u0041 \n\t\x01 {"a": [1]} null',
+        },
+        {"id": 2, "big": -(2**63), "blob": b"", "flag": False, "naive": None, "at": None, "body": ""},
+        {"id": 3, "big": None, "blob": None, "flag": None, "naive": None, "at": None, "body": None},
+    ]
+    try:
+        async with db.transaction() as s:
+            await bulk_insert(s, VALUES, written)
+        async with db.read() as s:
+            stored = [dict(r._mapping) for r in await s.execute(select(VALUES).order_by(VALUES.c.id))]
+        assert stored == written
+        with pytest.raises(TypeError, match=r"bulk_documents\.doc: a unit writes plain values"):
+            async with db.transaction() as s:
+                await bulk_insert(s, DOCUMENTS, [{"id": 1, "doc": '{"a": 1}'}])
+    finally:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(META.drop_all)
+        await db.dispose()

@@ -53,3 +53,18 @@ def test_without_an_exporter_spans_carry_ids_but_are_not_recorded() -> None:
     tracing = Tracing("test")
     with tracing.span("request") as span:
         assert not span.is_recording() and current_traceparent() is not None, "ids for logs and events"
+
+
+def test_the_relay_finds_the_traceparent_in_rows_stored_either_way() -> None:
+    """The outbox stores headers as orjson writes them; rows written before (json.dumps, a space after each
+    comma) may still wait for the relay at an upgrade, and keep their trace."""
+    import json
+
+    from services.common.outbox import _headers, _stored, _traceparent
+
+    parent = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+    headers = [("ce_id", "1"), ("ce_traceparent", parent), ("content-type", "application/json")]
+    for stored in (_stored(headers), json.dumps(headers)):
+        assert _traceparent(stored) == parent
+        assert _headers(stored) == [(k, v.encode()) for k, v in headers]
+    assert _traceparent(_stored([("ce_id", "1")])) is None
