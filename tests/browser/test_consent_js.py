@@ -240,6 +240,26 @@ async def test_keyboard_only_through_both_layers(chromium: Any, site: Site) -> N
         assert states(records)["tracking_cookies"] == "denied"
 
 
+async def test_settings_reopen_before_the_closed_layers_close_event_has_run(chromium: Any, site: Site) -> None:
+    """Escape closes the dialog at once but its `close` event runs as a later task: a click on
+    "Instellingen" in between (a fast keyboard, a busy machine) opened nothing, and the late event then
+    removed the layer. Now the click opens the settings, and the late event leaves the new layer alone."""
+    async with visitor(chromium) as v:
+        await v.page.goto(site.url + "/")
+        await v.page.get_by_role("dialog", name="Cookies op deze site").wait_for()
+        layers = await v.run(
+            "(async () => { PrivacyConsent.open(); document.querySelector('dialog.pc-s').close();"
+            " PrivacyConsent.open(); await new Promise((r) => setTimeout(r, 100));"
+            " return [...document.querySelectorAll('dialog.pc-s')].map((d) => d.open); })()"
+        )
+        assert layers == [True], "one settings layer, open"
+        await v.page.get_by_role("dialog", name="Cookie-instellingen").wait_for()
+        await v.page.get_by_role("button", name="Sluiten").click()
+        await v.page.get_by_role("dialog", name="Cookie-instellingen").wait_for(state="detached")
+        assert await v.run("document.querySelectorAll('dialog.pc-s').length") == 0
+        assert v.errors == []
+
+
 async def test_offline_then_online_the_choice_arrives_once(chromium: Any, site: Site) -> None:
     async with visitor(chromium) as v:
         await v.page.goto(site.url + "/")

@@ -235,7 +235,8 @@ function showBanner() {
 }
 
 function openSettings() {
-  if (!cfg || dialog) return;
+  if (!cfg || dialog?.open) return;
+  close(); // one closed by Escape whose close event has not run yet: done now, or this click is lost
   const t = cfg.texts;
   const stored = load(STORE);
   opener = document.activeElement;
@@ -256,7 +257,7 @@ function openSettings() {
   const read = () => Object.fromEntries(optional().map((c) => [c.id, dialog.querySelector("#pc-c-" + c.id).checked]));
   dialog = h(
     "dialog",
-    { class: "pc pc-s", "aria-modal": "true", "aria-labelledby": "pc-st", lang: LANG, onkeydown: trap, onclose: close },
+    { class: "pc pc-s", "aria-modal": "true", "aria-labelledby": "pc-st", lang: LANG, onkeydown: trap, onclose: (e) => close(e.currentTarget) },
     h("h2", { id: "pc-st" }, t.settings_title),
     ...rows,
     h(
@@ -266,16 +267,16 @@ function openSettings() {
       button(t.accept, () => choose(everything(true))),
       button(t.save, () => choose(read(), GPC)),
     ),
-    h("p", null, button(t.close, close, "pc-k"), " · ", h("a", { href: cfg.policy_url }, t.policy)),
+    h("p", null, button(t.close, () => close(), "pc-k"), " · ", h("a", { href: cfg.policy_url }, t.policy)),
   );
   document.body.append(dialog);
   dialog.showModal();
   dialog.querySelector("input:not([disabled])")?.focus();
 }
 
-function close() {
-  if (!dialog) return;
-  const d = dialog;
+function close(d = dialog) {
+  // the settings layer `d` (its close event names it; a later one is left open)
+  if (!d || d !== dialog) return;
   dialog = null;
   if (d.open) d.close();
   d.remove();
