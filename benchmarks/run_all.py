@@ -11,6 +11,7 @@ BENCHMARKS = [
     "verify_export.py",
     "ledger_pg.py",
     "consent_write.py",
+    "outbox_relay.py",
     "dsar.py",
     "breach_notify.py",
     "consent_js.py",

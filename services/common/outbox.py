@@ -21,7 +21,7 @@ from sqlmodel import col
 from services.common.bulk import Writes, bulk_insert
 from services.common.db import Database, Tx, insert_ignoring_duplicates
 from services.common.events import CloudEvent
-from services.common.kafka import idempotent_producer
+from services.common.kafka import RELAY_BATCH_BYTES, idempotent_producer
 from services.common.metrics import Metrics
 from services.common.models import OutboxMessage, RelayLease, table_of
 from services.common.telemetry import SpanKind, Tracing
@@ -150,7 +150,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         close_listener = await self.db.store.listen(self._wake.set)
-        producer = idempotent_producer(self.bootstrap, client_id=self.client_id)
+        producer = idempotent_producer(self.bootstrap, client_id=self.client_id, max_batch_size=RELAY_BATCH_BYTES)
         try:
             await self._start(producer)
             while True:
@@ -272,10 +272,10 @@ class OutboxRelay:
         )
 
     async def publish_once(self, producer: Any) -> int:
-        """Publish one batch; returns how many rows it marked. Both statements run in the hot paths' units
-        (`Database.unit`, asyncpg itself on PostgreSQL): through a session they cost more CPU than the publishing."""
-        async with self.db.unit() as tx:
-            rows = await tx.store.unpublished(tx, OUTBOX, self.batch_size)
+        """Publish one batch; returns how many rows it marked. Both statements stand alone, each its own
+        transaction (on PostgreSQL asyncpg itself, without BEGIN and COMMIT): through a session they cost
+        more CPU than the publishing."""
+        rows = await self.db.store.unpublished(self.db, OUTBOX, self.batch_size)
         if not rows:
             return 0
         acked = await self._send(producer, rows)
@@ -297,5 +297,4 @@ class OutboxRelay:
         return count
 
     async def _mark(self, acked: list[int]) -> None:
-        async with self.db.unit() as tx:
-            await tx.store.mark_published(tx, OUTBOX, acked, datetime.now(UTC))
+        await self.db.store.mark_published(self.db, OUTBOX, acked, datetime.now(UTC))

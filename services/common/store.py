@@ -136,7 +136,9 @@ class Store:
                 match = [part.table.c[k] == v for k, v in part.key.items()]
                 await session.execute(update(part.table).where(*match).values(**part.values))
 
-    async def unpublished(self, tx: Tx, outbox: Table, limit: int) -> list[Any]:
+    # --- the outbox relay: statements that each stand alone (no other work shares their transaction) --------
+
+    async def unpublished(self, db: Any, outbox: Table, limit: int) -> list[Any]:
         """The outbox's oldest unpublished rows: (id, topic, key, value, headers)."""
         query = (
             select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.value, outbox.c.headers)
@@ -144,10 +146,12 @@ class Store:
             .order_by(outbox.c.id)
             .limit(limit)
         )
-        return list(await _session(tx).execute(query))
+        async with self.unit(db) as tx:
+            return list(await _session(tx).execute(query))
 
-    async def mark_published(self, tx: Tx, outbox: Table, ids: list[int], at: datetime) -> None:
-        await _session(tx).execute(update(outbox).where(outbox.c.id.in_(ids)).values(published_at=at))
+    async def mark_published(self, db: Any, outbox: Table, ids: list[int], at: datetime) -> None:
+        async with self.unit(db) as tx:
+            await _session(tx).execute(update(outbox).where(outbox.c.id.in_(ids)).values(published_at=at))
 
 
 class SqliteStore(Store):

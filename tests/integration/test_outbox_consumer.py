@@ -222,3 +222,54 @@ async def test_published_rows_are_pruned_after_the_keep_window(
             left = [row[0] for row in await s.execute(select(OUTBOX.c.id).order_by(OUTBOX.c.id))]
         assert left == ids[3:], "published within the window and unpublished rows stay"
         assert relay.pruned == 3
+
+
+async def test_the_relay_goes_on_after_the_database_dropped_every_connection(
+    kafka: str, make_settings: Any, pg_url: str, topic_prefix: str
+) -> None:
+    """The relay's read and its mark run without BEGIN (each its own transaction), so a connection that
+    PostgreSQL dropped fails the statement itself: the statement is run again on a fresh connection,
+    and the round publishes and marks as before instead of failing and waiting a second."""
+    import asyncpg
+
+    from services.common.kafka import RELAY_BATCH_BYTES, idempotent_producer
+
+    settings = make_settings("dsar", pg_url, relay_enabled=False, consumers_enabled=False)
+    app = build_app("dsar", settings)
+    rt = app.state.runtime
+    topic = topic_prefix + "dsar.events.v1"
+
+    async def enqueue_some(start: int) -> None:
+        async with rt.db.transaction() as s:
+            for n in range(start, start + 30):
+                payload = DsarAnswerRecorded(request_id=f"req-{n}", holder="h", outcome=str(n))
+                await enqueue(s, topic, CloudEvent.of(payload, source="urn:test", subject=f"key-{n % 3}"))
+
+    async with running(app):
+        await ensure_topics(kafka, rt.topics(), partitions=3, replication=1)
+        relay = OutboxRelay(rt.db, kafka, client_id="relay-dropped", batch_size=500)
+        producer = idempotent_producer(kafka, client_id="relay-dropped", max_batch_size=RELAY_BATCH_BYTES)
+        await producer.start()
+        try:
+            assert await relay._hold_lease()
+            await enqueue_some(0)
+            assert await relay.publish_once(producer) == 30
+            await enqueue_some(30)
+            admin = await asyncpg.connect(pg_url.replace("postgresql+asyncpg://", "postgresql://"))
+            try:
+                killed = await admin.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                # at once, before the pool can have noticed: the first statement meets a dead connection
+                assert await relay.publish_once(producer) == 30, "read and marked on fresh connections"
+            finally:
+                await admin.close()
+            assert killed >= 1, "the relay's pooled connection was among them"
+            assert await relay.publish_once(producer) == 0
+        finally:
+            await producer.stop()
+        records = await read_topic(kafka, topic, 60)
+    assert sorted(int(json.loads(r.value)["outcome"]) for r in records) == list(range(60)), "each row once"
+    async with rt.db.read() as s:
+        assert (await s.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))).scalar_one() == 0
