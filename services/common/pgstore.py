@@ -8,7 +8,7 @@ import contextlib
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Integer, Table, text
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.store import InsertRows, Store, Tx, UpdateRow, plain_columns, quoted_columns
 
 _RAW_POOL_SIZE = 4
+T = TypeVar("T")
 
 
 class PostgresStore(Store):
@@ -55,29 +56,14 @@ class PostgresStore(Store):
         db.committed(tx)
 
     async def _begin(self, pool: Any) -> tuple[Any, Any]:
-        """A pooled connection inside BEGIN. A connection the server dropped (restart, failover, a proxy's
-        idle cut) fails at BEGIN, before anything of the unit ran: it is discarded and another taken. This
-        is SQLAlchemy's pre-ping, paid only when it fails."""
-        import asyncpg
+        """A pooled connection inside BEGIN (see `_live`)."""
 
-        dropped = _dropped()
-        for attempt in range(_RAW_POOL_SIZE + 1):
-            conn = await pool.acquire()
+        async def begin(conn: Any) -> Any:
             transaction = conn.transaction()
-            try:
-                await transaction.start()
-                return conn, transaction
-            except dropped:
-                # asyncpg may already have handed a lost connection back to the pool when it noticed
-                with contextlib.suppress(asyncpg.exceptions.InterfaceError):
-                    conn.terminate()
-                await pool.release(conn)
-                if attempt == _RAW_POOL_SIZE:
-                    raise
-            except BaseException:  # cancelled while beginning: the connection goes back, never leaks
-                await pool.release(conn)
-                raise
-        raise AssertionError("unreachable")
+            await transaction.start()
+            return transaction
+
+        return await _live(pool, begin)
 
     async def _pool(self) -> Any:
         async with self._raw_pool_lock:
@@ -168,39 +154,43 @@ class PostgresStore(Store):
         await self._alone(lambda conn: conn.execute(_MARK_SQL, at, ids))
 
     async def _alone(self, statement: Callable[[Any], Awaitable[Any]]) -> Any:
-        """One statement that commits by itself, on a connection of the pool outside any transaction:
-        BEGIN and COMMIT were two of a relay round's six round trips to the server, each ~200 µs of CPU
-        here. A connection the server dropped fails the statement, not a BEGIN: as in `_begin`, it is
-        discarded and the statement runs on another (the relay's statements are safe to repeat)."""
+        """One statement that commits by itself, on a pooled connection outside any transaction: BEGIN and
+        COMMIT were two of a relay round's six round trips to the server, ~330 µs of CPU each on this
+        machine (benchmarks/outbox_relay.py). The statement must be safe to repeat (see `_live`)."""
         pool = await self._pool()
-        for attempt in range(_RAW_POOL_SIZE + 1):
-            conn = await pool.acquire()
-            try:
-                return await statement(conn)
-            except _dropped():
-                import asyncpg
-
-                with contextlib.suppress(asyncpg.exceptions.InterfaceError):
-                    conn.terminate()
-                if attempt == _RAW_POOL_SIZE:
-                    raise
-            finally:
-                await pool.release(conn)
-        raise AssertionError("unreachable")
+        conn, result = await _live(pool, statement)
+        await pool.release(conn)
+        return result
 
 
-@functools.cache
-def _dropped() -> tuple[type[BaseException], ...]:
-    """What a connection the server dropped (restart, failover, a proxy's idle cut) raises."""
+async def _live(pool: Any, first: Callable[[Any], Awaitable[T]]) -> tuple[Any, T]:
+    """A pooled connection on which `first` succeeded, and what it returned. A connection the server dropped
+    (restart, failover, a proxy's idle cut) fails at its first statement, before anything ran: it is
+    discarded and `first` runs on another. This is SQLAlchemy's pre-ping, paid only when it fails."""
     import asyncpg
 
-    return (
+    dropped = (
         asyncpg.exceptions.InterfaceError,
         asyncpg.exceptions.InternalClientError,
         asyncpg.exceptions.PostgresConnectionError,
         asyncpg.exceptions.OperatorInterventionError,
         OSError,
     )
+    for attempt in range(_RAW_POOL_SIZE + 1):
+        conn = await pool.acquire()
+        try:
+            return conn, await first(conn)
+        except dropped:
+            # asyncpg may already have handed a lost connection back to the pool when it noticed
+            with contextlib.suppress(asyncpg.exceptions.InterfaceError):
+                conn.terminate()
+            await pool.release(conn)
+            if attempt == _RAW_POOL_SIZE:
+                raise
+        except BaseException:  # cancelled or refused: the connection goes back, never leaks
+            await pool.release(conn)
+            raise
+    raise AssertionError("unreachable")
 
 
 def raw_dsn(url: str) -> str:

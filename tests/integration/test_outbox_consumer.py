@@ -251,7 +251,6 @@ async def test_the_relay_goes_on_after_the_database_dropped_every_connection(
         producer = idempotent_producer(kafka, client_id="relay-dropped", max_batch_size=RELAY_BATCH_BYTES)
         await producer.start()
         try:
-            assert await relay._hold_lease()
             await enqueue_some(0)
             assert await relay.publish_once(producer) == 30
             await enqueue_some(30)
