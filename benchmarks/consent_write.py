@@ -4,7 +4,10 @@ then the latency from the HTTP response to the event being read by a Kafka consu
 
     .venv/bin/python benchmarks/consent_write.py [--seconds 10] [--connections 32]
 
-Needs: scripts/postgres.sh start, scripts/kafka.sh start, and wrk (apt-get install wrk).
+Needs: scripts/postgres.sh start, scripts/kafka.sh start, and wrk (apt-get install wrk). The test server
+runs with fsync off; for durable commits, as production has them, start one of its own and point the run at it:
+    PGPORT=5433 PG_DURABLE=1 scripts/postgres.sh start && PGPORT=5433 .venv/bin/python benchmarks/consent_write.py
+The run prints which of the two it measured.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.support.cpu import CpuMeter, named, tree  # noqa: E402
 
-ADMIN = "postgresql://privacy:privacy@127.0.0.1:5432/postgres"
+PG = f"127.0.0.1:{os.environ.get('PGPORT', '5432')}"  # as scripts/postgres.sh
+ADMIN = f"postgresql://privacy:privacy@{PG}/postgres"
 KAFKA = "127.0.0.1:9092"
 SITE_KEY = "sk_bench_" + secrets.token_hex(6)
 
@@ -198,6 +202,16 @@ async def report_latency(port: int, prefix: str, rate: float, seconds: float) ->
     )
 
 
+async def commits_flushed(admin: asyncpg.Connection) -> str:
+    """Whether the server flushes each commit to disk (what makes a write durable, and what the naive write
+    waits for once per request while a group commit waits once per batch)."""
+    fsync = await admin.fetchval("SHOW fsync")
+    synchronous = await admin.fetchval("SHOW synchronous_commit")
+    if fsync == "on" and synchronous != "off":
+        return f"commits flushed to disk (fsync on, synchronous_commit {synchronous})"
+    return f"commits NOT flushed to disk (fsync {fsync}, synchronous_commit {synchronous}): see the docstring"
+
+
 async def analyze(database: str) -> None:
     """Table statistics as autovacuum keeps them in a running system. A database created a moment ago
     has none: PostgreSQL then plans the lookups by subject as sequential scans, asyncpg's prepared
@@ -228,7 +242,7 @@ async def variant(
     admin = await asyncpg.connect(ADMIN)
     await admin.execute(f'CREATE DATABASE "{database}"')
     await admin.close()
-    url = f"postgresql+asyncpg://privacy:privacy@127.0.0.1:5432/{database}"
+    url = f"postgresql+asyncpg://privacy:privacy@{PG}/{database}"
     return database, topics, {**env, "CONSENT_DATABASE_URL": url, "CONSENT_KAFKA_TOPIC_PREFIX": topics, **extra}
 
 
@@ -244,11 +258,12 @@ async def main() -> None:
     name = "bench_consent_" + uuid.uuid4().hex[:6]
     admin = await asyncpg.connect(ADMIN)
     await admin.execute(f'CREATE DATABASE "{name}"')
+    flushed = await commits_flushed(admin)
     await admin.close()
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     var = tempfile.mkdtemp()
     env = {
-        "CONSENT_DATABASE_URL": f"postgresql+asyncpg://privacy:privacy@127.0.0.1:5432/{name}",
+        "CONSENT_DATABASE_URL": f"postgresql+asyncpg://privacy:privacy@{PG}/{name}",
         "CONSENT_DEV_MODE": "1",
         "PRIVACY_VAR_DIR": var,
         "CONSENT_DEMO_SITE_KEY": SITE_KEY,
@@ -320,7 +335,8 @@ async def main() -> None:
         on_cpu.stop()
         recorded_rate, _ = wrk(18904, args.seconds, args.connections)
         print(
-            f"{args.connections} connections, {args.workers} uvicorn worker(s) per server, wrk, {args.seconds} s each"
+            f"{args.connections} connections, {args.workers} uvicorn worker(s) per server, wrk, {args.seconds} s each;"
+            f" PostgreSQL at {PG}: {flushed}"
         )
         print(f"bare FastAPI endpoint (constant):                    {bare_rate:8.0f} req/s  (p99 {bare_p99})")
         print(

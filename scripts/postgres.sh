@@ -3,6 +3,10 @@
 #   scripts/postgres.sh start   install Debian's postgresql if missing, start a server when none answers,
 #                               create the role and databases the tests use
 #   scripts/postgres.sh stop    stop the server this script started
+# PG_DURABLE=1: the server flushes every commit to disk (fsync=on, PostgreSQL's default and what production
+# runs); without it fsync is off, which keeps the test suite fast and loses nothing a test needs, but a
+# machine that crashes (not a killed service: PostgreSQL itself) may lose the last commits. Give a durable
+# server its own port and data directory (PGPORT=5433 PG_DATA=...), as benchmarks/consent_write.py does.
 # Role/password: privacy/privacy; databases: privacy_test, privacy_consent, privacy_dsar, privacy_breach.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,6 +18,7 @@ if [ "$(id -u)" = 0 ]; then
 else
   datadir=${PG_DATA:-$root/var/postgres}
 fi
+if [ "${PG_DURABLE:-0}" = 1 ]; then fsync=on; else fsync=off; fi
 log() { echo "postgres.sh: $*" >&2; }
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
@@ -33,6 +38,10 @@ start() {
   install
   if ready; then
     log "a server already answers on 127.0.0.1:$port"
+    if [ "$fsync" = on ] && [ "$(psql_admin -c 'show fsync')" != on ]; then
+      log "PG_DURABLE=1, but that server runs with fsync off: give a durable server its own PGPORT and PG_DATA"
+      exit 1
+    fi
   else
     local bin; bin=$(bindir)
     mkdir -p "$datadir"
@@ -41,9 +50,9 @@ start() {
       as_pg "$bin/initdb" -D "$datadir" -U postgres --auth=trust -E UTF8 >/dev/null
     fi
     as_pg "$bin/pg_ctl" -D "$datadir" -l "$datadir/server.log" -w -t 60 \
-      -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null \
+      -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c fsync=$fsync -c max_connections=200" start >/dev/null \
       || { tail -n 30 "$datadir/server.log" >&2; exit 1; }
-    log "started on 127.0.0.1:$port (data in $datadir)"
+    log "started on 127.0.0.1:$port (data in $datadir, fsync=$fsync)"
   fi
   bootstrap
 }
