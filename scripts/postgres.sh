@@ -6,7 +6,7 @@
 # PG_DURABLE=1: the server flushes every commit to disk (fsync=on, PostgreSQL's default and what production
 # runs); without it fsync is off, which keeps the test suite fast and loses nothing a test needs, but a
 # machine that crashes (not a killed service: PostgreSQL itself) may lose the last commits. Give a durable
-# server its own port and data directory (PGPORT=5433 PG_DATA=...), as benchmarks/consent_write.py does.
+# server its own port (PGPORT=5433; its data directory then is its own too, unless PG_DATA says otherwise).
 # Role/password: privacy/privacy; databases: privacy_test, privacy_consent, privacy_dsar, privacy_breach.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,7 +16,7 @@ port=${PGPORT:-5432}
 if [ "$(id -u)" = 0 ]; then
   datadir=${PG_DATA:-/var/tmp/privacy-postgres-$port}
 else
-  datadir=${PG_DATA:-$root/var/postgres}
+  if [ "$port" = 5432 ]; then datadir=${PG_DATA:-$root/var/postgres}; else datadir=${PG_DATA:-$root/var/postgres-$port}; fi
 fi
 if [ "${PG_DURABLE:-0}" = 1 ]; then fsync=on; else fsync=off; fi
 log() { echo "postgres.sh: $*" >&2; }
@@ -39,7 +39,7 @@ start() {
   if ready; then
     log "a server already answers on 127.0.0.1:$port"
     if [ "$fsync" = on ] && [ "$(psql_admin -c 'show fsync')" != on ]; then
-      log "PG_DURABLE=1, but that server runs with fsync off: give a durable server its own PGPORT and PG_DATA"
+      log "PG_DURABLE=1, but that server runs with fsync off: give a durable server its own PGPORT"
       exit 1
     fi
   else
