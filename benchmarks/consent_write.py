@@ -39,9 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.support.cpu import CpuMeter, named, tree  # noqa: E402
+from benchmarks.support.pg import ADMIN, PG, url  # noqa: E402
 
-PG = f"127.0.0.1:{os.environ.get('PGPORT', '5432')}"  # as scripts/postgres.sh
-ADMIN = f"postgresql://privacy:privacy@{PG}/postgres"
 KAFKA = "127.0.0.1:9092"
 SITE_KEY = "sk_bench_" + secrets.token_hex(6)
 
@@ -217,7 +216,7 @@ async def analyze(database: str) -> None:
     has none: PostgreSQL then plans the lookups by subject as sequential scans, asyncpg's prepared
     statements keep those plans until the next ANALYZE, and the run would measure a table scan per
     batch that no deployment older than a minute does."""
-    conn = await asyncpg.connect(ADMIN.rsplit("/", 1)[0] + "/" + database)
+    conn = await asyncpg.connect(url(database, "postgresql"))
     await conn.execute("ANALYZE")
     await conn.close()
 
@@ -242,8 +241,11 @@ async def variant(
     admin = await asyncpg.connect(ADMIN)
     await admin.execute(f'CREATE DATABASE "{database}"')
     await admin.close()
-    url = f"postgresql+asyncpg://privacy:privacy@{PG}/{database}"
-    return database, topics, {**env, "CONSENT_DATABASE_URL": url, "CONSENT_KAFKA_TOPIC_PREFIX": topics, **extra}
+    return (
+        database,
+        topics,
+        {**env, "CONSENT_DATABASE_URL": url(database), "CONSENT_KAFKA_TOPIC_PREFIX": topics, **extra},
+    )
 
 
 async def main() -> None:
@@ -263,7 +265,7 @@ async def main() -> None:
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     var = tempfile.mkdtemp()
     env = {
-        "CONSENT_DATABASE_URL": f"postgresql+asyncpg://privacy:privacy@{PG}/{name}",
+        "CONSENT_DATABASE_URL": url(name),
         "CONSENT_DEV_MODE": "1",
         "PRIVACY_VAR_DIR": var,
         "CONSENT_DEMO_SITE_KEY": SITE_KEY,

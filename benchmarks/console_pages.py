@@ -32,9 +32,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.support.pg import ADMIN, url  # noqa: E402
 from services.common.auth import hash_token  # noqa: E402
 
-ADMIN = "postgresql://privacy:privacy@127.0.0.1:5432/postgres"
 SERVICES = ("consent", "dsar", "breach")
 TOKEN = "pt_bench_" + secrets.token_urlsafe(24)
 
@@ -57,7 +57,7 @@ async def databases() -> AsyncIterator[dict[str, str]]:
         await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
     try:
-        yield {s: f"postgresql://privacy:privacy@127.0.0.1:5432/{n}" for s, n in names.items()}
+        yield {s: url(n, "postgresql") for s, n in names.items()}
     finally:
         admin = await asyncpg.connect(ADMIN)
         for name in names.values():

@@ -30,9 +30,8 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.support.pg import ADMIN, url  # noqa: E402
 from services.common.contracts import HolderAnswered, Outcome, RequestKind, seal_fragment  # noqa: E402
-
-ADMIN = "postgresql://privacy:privacy@127.0.0.1:5432/postgres"
 
 
 @contextlib.asynccontextmanager
@@ -42,7 +41,7 @@ async def database() -> AsyncIterator[str]:
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
     try:
-        yield f"postgresql+asyncpg://privacy:privacy@127.0.0.1:5432/{name}"
+        yield url(name)
     finally:
         admin = await asyncpg.connect(ADMIN)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

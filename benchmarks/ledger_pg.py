@@ -21,12 +21,12 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.support.pg import ADMIN, url
 from services.common.db import Database
 from services.common.ledger import merkle
 from services.common.ledger.note import NoteSigner
 from services.common.ledger.store import Ledger, LedgerRecord, ProofStats
 
-ADMIN = "postgresql://privacy:privacy@127.0.0.1:5432/postgres"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "services" / "consent" / "migrations"
 
 
@@ -35,7 +35,7 @@ async def fresh_db() -> tuple[str, Database]:
     admin = await asyncpg.connect(ADMIN)
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
-    db = Database(f"postgresql+asyncpg://privacy:privacy@127.0.0.1:5432/{name}", pool_size=40)
+    db = Database(url(name), pool_size=40)
     await db.migrate(MIGRATIONS)
     return name, db
 

@@ -25,6 +25,7 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.support.pg import ADMIN, url
 from services.common.catalog import load_all
 from services.common.db import Database
 from services.common.events import CloudEvent, Topic
@@ -32,7 +33,6 @@ from services.common.kafka import RELAY_BATCH_BYTES, delete_topics, ensure_topic
 from services.common.outbox import OutboxRelay, enqueue_many
 from services.consent.events import DECISION_EVENTS
 
-ADMIN = "postgresql://privacy:privacy@127.0.0.1:5432/postgres"
 KAFKA = "127.0.0.1:9092"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "services" / "consent" / "migrations"
 
@@ -79,7 +79,7 @@ async def main() -> None:
     admin = await asyncpg.connect(ADMIN)
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
-    db = Database(f"postgresql+asyncpg://privacy:privacy@127.0.0.1:5432/{name}")
+    db = Database(url(name))
     producer = idempotent_producer(KAFKA, client_id="bench-relay", max_batch_size=RELAY_BATCH_BYTES)
     try:
         await db.migrate(MIGRATIONS)
