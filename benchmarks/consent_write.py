@@ -221,15 +221,33 @@ async def analyze(database: str) -> None:
     await conn.close()
 
 
-def explain_cpu(bare: CpuMeter, bare_rate: float, consent: CpuMeter, consent_rate: float, seconds: int) -> None:
-    """What each request cost in CPU, per part of the system, and what that allows on this machine."""
+def explain_cpu(
+    bare: CpuMeter,
+    bare_rate: float,
+    naive: CpuMeter,
+    naive_rate: float,
+    consent: CpuMeter,
+    consent_rate: float,
+    seconds: int,
+    workers: int,
+) -> None:
+    """What each request cost in CPU, per part of the system, and what that allows on this machine: the
+    ratio to the naive write is set by CPU, by the server's own processes (one core each) and by the machine."""
     print(f"CPU per request, bare:    {bare.per_request(bare_rate * seconds)}")
+    print(f"CPU per request, naive:   {naive.per_request(naive_rate * seconds)}")
     print(f"CPU per request, consent: {consent.per_request(consent_rate * seconds)}")
     cores = os.cpu_count() or 1
     need = consent.total_per_request(consent_rate * seconds)
     print(
         f"with {cores} cores and every part in parallel, captures at that cost reach at most {cores / need:.0f} "
         f"req/s ({cores / need / bare_rate:.2f} x bare); 0.5 x bare needs {0.5 * bare_rate * need:.1f} cores"
+    )
+    target = 0.8 * naive_rate
+    server = consent.used["server"] / (consent_rate * seconds)
+    print(
+        f"0.8 x naive is {target:.0f} req/s: that leaves {min(workers, cores) / target * 1e6:.0f} µs of server CPU"
+        f" per capture on {workers} worker(s) (now {server * 1e6:.0f}) and {cores / target * 1e6:.0f} µs of CPU in"
+        f" all on {cores} cores (now {need * 1e6:.0f}), with every part busy all the time"
     )
 
 
@@ -318,7 +336,10 @@ async def main() -> None:
         bare_rate, bare_p99 = wrk(18900, args.seconds, args.connections)
         bare_cpu.stop()
         parsing_rate, parsing_p99 = wrk(18902, args.seconds, args.connections)
+        naive_cpu = CpuMeter({"server": tree(naive.pid), "PostgreSQL": named("postgres")})
+        naive_cpu.start()
         naive_rate, naive_p99 = wrk(18905, args.seconds, args.connections)
+        naive_cpu.stop()
         consent_cpu.start()
         consent_rate, consent_p99 = wrk(18901, args.seconds, args.connections)
         consent_cpu.stop()
@@ -370,7 +391,7 @@ async def main() -> None:
             f"every span recorded (OTEL_TRACES_SAMPLER=parentbased_always_on, no export): {recorded_rate:.0f} req/s"
             f" = {recorded_rate / quiet_mean:.3f} x off (one run, the last, on a database with fewer rows)"
         )
-        explain_cpu(bare_cpu, bare_rate, consent_cpu, consent_rate, args.seconds)
+        explain_cpu(bare_cpu, bare_rate, naive_cpu, naive_rate, consent_cpu, consent_rate, args.seconds, args.workers)
         await report_latency(18901, prefix, consent_rate / 2, args.seconds)
     finally:
         for p in (bare, parsing, naive, consent, quiet, recorded):
