@@ -221,21 +221,13 @@ async def analyze(database: str) -> None:
     await conn.close()
 
 
-def explain_cpu(
-    bare: CpuMeter,
-    bare_rate: float,
-    naive: CpuMeter,
-    naive_rate: float,
-    consent: CpuMeter,
-    consent_rate: float,
-    seconds: int,
-    workers: int,
-) -> None:
+def explain_cpu(runs: dict[str, tuple[CpuMeter, float]], seconds: int, workers: int) -> None:
     """What each request cost in CPU, per part of the system, and what that allows on this machine: the
-    ratio to the naive write is set by CPU, by the server's own processes (one core each) and by the machine."""
-    print(f"CPU per request, bare:    {bare.per_request(bare_rate * seconds)}")
-    print(f"CPU per request, naive:   {naive.per_request(naive_rate * seconds)}")
-    print(f"CPU per request, consent: {consent.per_request(consent_rate * seconds)}")
+    ratio to the naive write is set by CPU, by the server's own processes (one core each) and by the machine.
+    `runs`: bare, naive and consent, each its meter and rate."""
+    for name, (meter, rate) in runs.items():
+        print(f"CPU per request, {name + ':':8} {meter.per_request(rate * seconds)}")
+    (consent, consent_rate), bare_rate, naive_rate = runs["consent"], runs["bare"][1], runs["naive"][1]
     cores = os.cpu_count() or 1
     need = consent.total_per_request(consent_rate * seconds)
     print(
@@ -391,7 +383,8 @@ async def main() -> None:
             f"every span recorded (OTEL_TRACES_SAMPLER=parentbased_always_on, no export): {recorded_rate:.0f} req/s"
             f" = {recorded_rate / quiet_mean:.3f} x off (one run, the last, on a database with fewer rows)"
         )
-        explain_cpu(bare_cpu, bare_rate, naive_cpu, naive_rate, consent_cpu, consent_rate, args.seconds, args.workers)
+        runs = {"bare": (bare_cpu, bare_rate), "naive": (naive_cpu, naive_rate), "consent": (consent_cpu, consent_rate)}
+        explain_cpu(runs, args.seconds, args.workers)
         await report_latency(18901, prefix, consent_rate / 2, args.seconds)
     finally:
         for p in (bare, parsing, naive, consent, quiet, recorded):
