@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import multiprocessing
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -38,15 +36,11 @@ from services.common.kafka import delete_topics
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.support.consent_env import SITE_KEY, consent_env  # noqa: E402
 from benchmarks.support.cpu import CpuMeter, named, tree  # noqa: E402
-from benchmarks.support.pg import ADMIN, PG, url  # noqa: E402
+from benchmarks.support.pg import ADMIN, PG, analyze, commits_flushed, url  # noqa: E402
 
 KAFKA = "127.0.0.1:9092"
-SITE_KEY = "sk_bench_" + secrets.token_hex(6)
-
-
-def b64() -> str:
-    return base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def serve(app: str, port: int, env: dict[str, str], factory: bool, workers: int) -> subprocess.Popen[bytes]:
@@ -201,26 +195,6 @@ async def report_latency(port: int, prefix: str, rate: float, seconds: float) ->
     )
 
 
-async def commits_flushed(admin: asyncpg.Connection) -> str:
-    """Whether the server flushes each commit to disk (what makes a write durable, and what the naive write
-    waits for once per request while a group commit waits once per batch)."""
-    fsync = await admin.fetchval("SHOW fsync")
-    synchronous = await admin.fetchval("SHOW synchronous_commit")
-    if fsync == "on" and synchronous != "off":
-        return f"commits flushed to disk (fsync on, synchronous_commit {synchronous})"
-    return f"commits NOT flushed to disk (fsync {fsync}, synchronous_commit {synchronous}): see the docstring"
-
-
-async def analyze(database: str) -> None:
-    """Table statistics as autovacuum keeps them in a running system. A database created a moment ago
-    has none: PostgreSQL then plans the lookups by subject as sequential scans, asyncpg's prepared
-    statements keep those plans until the next ANALYZE, and the run would measure a table scan per
-    batch that no deployment older than a minute does."""
-    conn = await asyncpg.connect(url(database, "postgresql"))
-    await conn.execute("ANALYZE")
-    await conn.close()
-
-
 def explain_cpu(runs: dict[str, tuple[CpuMeter, float]], seconds: int, workers: int) -> None:
     """What each request cost in CPU, per part of the system, and what that allows on this machine: the
     ratio to the naive write is set by CPU, by the server's own processes (one core each) and by the machine.
@@ -270,25 +244,11 @@ async def main() -> None:
     name = "bench_consent_" + uuid.uuid4().hex[:6]
     admin = await asyncpg.connect(ADMIN)
     await admin.execute(f'CREATE DATABASE "{name}"')
-    flushed = await commits_flushed(admin)
     await admin.close()
+    flushed = await commits_flushed()
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     var = tempfile.mkdtemp()
-    env = {
-        "CONSENT_DATABASE_URL": url(name),
-        "CONSENT_DEV_MODE": "1",
-        "PRIVACY_VAR_DIR": var,
-        "CONSENT_DEMO_SITE_KEY": SITE_KEY,
-        "CONSENT_KAFKA_TOPIC_PREFIX": prefix,
-        "CONSENT_RATE_LIMIT_PER_MINUTE": "100000000",
-        "CONSENT_MAIL_ENABLED": "0",
-        "CONSENT_LOG_LEVEL": "WARNING",
-        "CONSENT_LEDGER_SIGNING_KEY": b64(),
-        "CONSENT_PSEUDONYM_KEY": b64(),
-        "CONSENT_KEY_ENCRYPTION_KEY": b64(),
-        "CONSENT_LINK_SIGNING_KEY": b64(),
-        "CONSENT_ACTIVECAMPAIGN_WEBHOOK_SECRET": secrets.token_hex(8),
-    }
+    env = consent_env(url(name), prefix, var)
     # the same capture with metrics and tracing switched off, and with every span recorded (what an
     # exporter with the SDK's default sampler costs, minus the export), each on a database and topics of
     # its own (two relays on one outbox would publish each other's rows)
