@@ -4,9 +4,11 @@ no rate limit, no mail, quiet logs (what consent_write.py and capture_profile.py
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 
-SITE_KEY = "sk_bench_" + secrets.token_hex(6)
+# one key per run: a process the benchmark starts (the server, a driver) finds its parent's in the environment
+SITE_KEY = os.environ.get("CONSENT_DEMO_SITE_KEY") or "sk_bench_" + secrets.token_hex(6)
 
 
 def b64() -> str:

@@ -37,4 +37,7 @@ async def commits_flushed() -> str:
     await admin.close()
     if fsync == "on" and synchronous != "off":
         return f"commits flushed to disk (fsync on, synchronous_commit {synchronous})"
-    return f"commits NOT flushed to disk (fsync {fsync}, synchronous_commit {synchronous}): see the docstring"
+    return (
+        f"commits NOT flushed to disk (fsync {fsync}, synchronous_commit {synchronous}); for a durable server:"
+        " PGPORT=5433 PG_DURABLE=1 scripts/postgres.sh start"
+    )
