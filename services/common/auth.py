@@ -15,6 +15,7 @@ import json
 import secrets
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -72,6 +73,11 @@ class RateLimiter:
         self.refill = self.capacity / window
         self.buckets: dict[str, tuple[float, float]] = {}
 
+    def exhausted(self, key: str) -> bool:
+        """Whether `take` would refuse now (nothing is taken)."""
+        tokens, last = self.buckets.get(key, (self.capacity, time.monotonic()))
+        return min(self.capacity, tokens + (time.monotonic() - last) * self.refill) < 1.0
+
     def take(self, key: str) -> float:
         """0 when allowed; otherwise the seconds to wait."""
         now = time.monotonic()
@@ -86,24 +92,59 @@ class RateLimiter:
         return (1.0 - tokens) / self.refill
 
 
-class Credentials:
-    """Token and site-key lookups with a short in-memory cache (revocation is seen within `ttl`)."""
+MAX_KEY_CHARS = 100  # a site key is "sk_" and 24 characters, a token "pt_" and 43: longer is no credential
+FAILED_PER_MINUTE = 30  # failed credentials per client address a minute, before 429
 
-    def __init__(self, db: Database, *, bootstrap_token: str | None = None, ttl: float = 5.0) -> None:
+
+class Bounded(OrderedDict[str, tuple[float, Any]]):
+    """A cache of at most `size` entries, the least recently used forgotten first."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def fresh(self, key: str) -> tuple[bool, Any]:
+        hit = self.get(key)
+        if hit is None or hit[0] <= time.monotonic():
+            return False, None
+        self.move_to_end(key)
+        return True, hit[1]
+
+    def put(self, key: str, until: float, value: Any) -> None:
+        self[key] = (until, value)
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+class Credentials:
+    """Token and site-key lookups with a short in-memory cache (revocation is seen within `ttl`). The caches
+    are keyed by SHA-256 digests, never by what a caller sent, and hold at most `cache_size` entries each."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        bootstrap_token: str | None = None,
+        ttl: float = 5.0,
+        cache_size: int = 10_000,
+        failed_per_minute: int = FAILED_PER_MINUTE,
+    ) -> None:
         self.db = db
         self.bootstrap_hash = hash_token(bootstrap_token) if bootstrap_token else None
         self.ttl = ttl
-        self._tokens: dict[str, tuple[float, Principal | None]] = {}
-        self._sites: dict[str, tuple[float, Site | None]] = {}
+        self._tokens = Bounded(cache_size)
+        self._sites = Bounded(cache_size)
         self._origins: tuple[float, frozenset[str]] = (0.0, frozenset())
+        self.failures = RateLimiter(failed_per_minute)
 
     async def principal(self, token: str) -> Principal | None:
         digest = hash_token(token)
         if self.bootstrap_hash is not None and hmac.compare_digest(digest, self.bootstrap_hash):
             return Principal("bootstrap-admin", ALL_SCOPES)
-        cached = self._tokens.get(digest)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
+        hit, cached = self._tokens.fresh(digest)
+        if hit:
+            return cached  # type: ignore[no-any-return]
         async with self.db.read() as session:
             row = (
                 await session.execute(select(ApiToken).where(col(ApiToken.token_hash) == digest))
@@ -111,19 +152,20 @@ class Credentials:
         principal = None
         if row is not None and row.revoked_at is None and hmac.compare_digest(row.token_hash, digest):
             principal = Principal(row.name, frozenset(row.scopes.split()))
-        self._tokens[digest] = (time.monotonic() + self.ttl, principal)
+        self._tokens.put(digest, time.monotonic() + self.ttl, principal)
         return principal
 
     async def site(self, key: str) -> Site | None:
-        cached = self._sites.get(key)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
+        digest = hash_token(key)
+        hit, cached = self._sites.fresh(digest)
+        if hit:
+            return cached  # type: ignore[no-any-return]
         async with self.db.read() as session:
             row = await session.get(SiteKey, key)
         site = None
         if row is not None and row.revoked_at is None:
             site = Site(row.key, row.name, frozenset(json.loads(row.origins)))
-        self._sites[key] = (time.monotonic() + self.ttl, site)
+        self._sites.put(digest, time.monotonic() + self.ttl, site)
         return site
 
     async def all_origins(self) -> frozenset[str]:
@@ -139,6 +181,18 @@ class Credentials:
 
 def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def _refused(request: Request, status: int, detail: str, scheme: str) -> HTTPException:
+    """A credential refused: counted per client address, and past `FAILED_PER_MINUTE` a minute the address
+    gets 429 before any lookup (guessing keys, or filling caches with made-up ones, costs the caller)."""
+    credentials: Credentials = request.app.state.credentials
+    wait = credentials.failures.take(f"failed:{_client_ip(request)}")
+    if wait:
+        return HTTPException(
+            429, "too many refused credentials; slow down", headers={"Retry-After": str(int(wait) + 1)}
+        )
+    return HTTPException(status, detail, headers={"WWW-Authenticate": scheme})
 
 
 def _limit(request: Request, key: str) -> None:
@@ -181,9 +235,13 @@ class Public(Access):
                 401, "a site key is required (X-Site-Key header)", headers={"WWW-Authenticate": "SiteKey"}
             )
         credentials: Credentials = request.app.state.credentials
+        if len(key) > MAX_KEY_CHARS:
+            raise _refused(request, 401, f"a site key is at most {MAX_KEY_CHARS} characters", "SiteKey")
+        if credentials.failures.exhausted(f"failed:{_client_ip(request)}"):
+            raise _refused(request, 401, "unknown or revoked site key", "SiteKey")  # 429, no lookup
         site = await credentials.site(key)
         if site is None:
-            raise HTTPException(401, "unknown or revoked site key", headers={"WWW-Authenticate": "SiteKey"})
+            raise _refused(request, 401, "unknown or revoked site key", "SiteKey")
         origin = request.headers.get("origin")
         if origin is not None and origin not in site.origins:
             raise HTTPException(403, f"origin {origin} is not allowed for this site key")
@@ -207,9 +265,11 @@ class Scoped(Access):
         if scheme.lower() != "bearer" or not token:
             raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
         credentials: Credentials = request.app.state.credentials
+        if len(token.strip()) > MAX_KEY_CHARS:
+            raise _refused(request, 401, f"a token is at most {MAX_KEY_CHARS} characters", "Bearer")
         principal = await credentials.principal(token.strip())
         if principal is None:
-            raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+            raise _refused(request, 401, "unknown or revoked token", "Bearer")
         if not principal.scopes & self.scopes:
             needed = " or ".join(sorted(self.scopes))
             raise HTTPException(403, f"this route needs the scope {needed}")

@@ -141,3 +141,8 @@ class MinorDataReported(EventData):
     topic = CONSENT_EVENTS.name
     subject: str = Field(min_length=64, max_length=64, description="HMAC-SHA256 pseudonym of the email or browser id")
     report_id: str
+    contact: str | None = Field(
+        None,
+        description="The reported address and the page's language, sealed with `seal_fragment` for `report_id` "
+        "(base64): dsar asks that address to confirm before anything is erased.",
+    )

@@ -3,7 +3,9 @@
 - the body: at most `max_body_bytes` (413), and all of it within `body_timeout_seconds` of the headers
   (408: a client that trickles its body does not hold a worker)
 - a JSON body: nested at most `json_max_depth` deep, and no array longer than `json_max_items` (400)
-- a JSON or form body: no NUL character in its text (400; PostgreSQL cannot store one)
+- a body of any type: no NUL character in its text (400; PostgreSQL cannot store one)
+- a body needs a Content-Type, and a route that reads JSON takes JSON only (415), so that no check
+  above is passed by calling the body something else
 - the headers: at most `header_max_bytes` in all (431)
 
 Each refusal is a problem (RFC 9457) and nothing of the request is processed. The server-side half
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -76,10 +79,36 @@ def holds_nul(body: bytes, *, json_text: bool) -> bool:
     return False
 
 
+def json_routes(app: Any) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """The routes of `app` whose body is JSON: a FastAPI body model that is not a form, or a lean route
+    documenting an `application/json` request body (`errors.body_schema`)."""
+    from fastapi import FastAPI, params
+
+    from services.common.contract import api_routes
+
+    found = []
+    for route in api_routes(app) if isinstance(app, FastAPI) else []:
+        field = route.body_field
+        documented = ((route.openapi_extra or {}).get("requestBody") or {}).get("content", {})
+        takes_json = (field is not None and not isinstance(field.field_info, params.Form)) or (
+            field is None and "application/json" in documented
+        )
+        if takes_json:
+            found.append((route.path_regex, frozenset(route.methods or ())))
+    return found
+
+
 class InputLimits:
     def __init__(self, app: ASGIApp, limits: Limits) -> None:
         self.app = app
         self.limits = limits
+        self._json_routes: list[tuple[re.Pattern[str], frozenset[str]]] | None = None
+
+    def _takes_json(self, scope: Scope) -> bool:
+        if self._json_routes is None:
+            self._json_routes = json_routes(scope.get("app"))
+        path, method = scope.get("path", ""), scope["method"]
+        return any(method in methods and pattern.match(path) for pattern, methods in self._json_routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,7 +121,7 @@ class InputLimits:
             detail = f"the request's headers take {size} bytes; at most {limits.header_max_bytes} are accepted"
             await _refuse(send, 431, detail, scope.get("path", ""))
             return
-        length = content_length = None
+        length = content_length = media = None
         is_json = is_form = False
         for name, value in headers:
             if name == b"content-length":
@@ -109,6 +138,10 @@ class InputLimits:
                 return
         if length == 0 or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
+            return
+        if not is_json and self._takes_json(scope):
+            given = media.decode("latin-1") if media else "no Content-Type"
+            await _refuse(send, 415, f"this route takes application/json, not {given}", scope.get("path", ""))
             return
         deadline = asyncio.get_running_loop().time() + limits.body_timeout_seconds
         seen = 0
@@ -128,17 +161,18 @@ class InputLimits:
                 seen += len(chunk)
                 if seen > limits.max_body_bytes:
                     raise HTTPException(413, f"request body larger than {limits.max_body_bytes} bytes", headers=CLOSE)
-                if is_json or is_form:
-                    if message.get("more_body"):
-                        held.append(chunk)
-                    else:
-                        whole = b"".join([*held, chunk]) if held else chunk
-                        if holds_nul(whole, json_text=is_json):
-                            raise HTTPException(400, "the body holds a NUL character (U+0000), which no text can")
-                        if is_json:
-                            structure = json_structure_problem(whole, limits.json_max_depth, limits.json_max_items)
-                            if structure:
-                                raise HTTPException(400, structure)
+                if message.get("more_body"):
+                    held.append(chunk)
+                else:
+                    whole = b"".join([*held, chunk]) if held else chunk
+                    # every type: a form's %00, JSON's \u0000, and a raw NUL in anything else
+                    nul = holds_nul(whole, json_text=is_json) if is_json or is_form else b"\x00" in whole
+                    if nul:
+                        raise HTTPException(400, "the body holds a NUL character (U+0000), which no text can")
+                    if is_json:
+                        structure = json_structure_problem(whole, limits.json_max_depth, limits.json_max_items)
+                        if structure:
+                            raise HTTPException(400, structure)
             return message
 
         await self.app(scope, limited_receive, send)

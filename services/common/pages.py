@@ -86,7 +86,8 @@ def security_headers(nonce: str | None, *, personal: bool) -> dict[str, str]:
 
 class PageHeaders:
     """Every HTML response of a service carries the page headers, also one no template rendered (an
-    error page, a framework answer): the safe default is added where a route did not set its own."""
+    error page, a framework answer): the safe default is added where a route did not set its own. Every
+    response over https (directly, or through a proxy of FORWARDED_ALLOW_IPS) carries HSTS."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -96,9 +97,14 @@ class PageHeaders:
             await self.app(scope, receive, send)
             return
 
+        https = scope.get("scheme") == "https"
+
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                if https and "strict-transport-security" not in headers:
+                    # statement Art. 9 and 12: TLS everywhere; a browser that came over https stays on it
+                    headers["strict-transport-security"] = "max-age=31536000; includeSubDomains"
                 if headers.get("content-type", "").startswith("text/html"):
                     for name, value in security_headers(None, personal=True).items():
                         if name not in headers:

@@ -73,7 +73,9 @@ class Runtime:
             topic_prefix=s.kafka_topic_prefix,
         )
         bootstrap = s.bootstrap_admin_token.get_secret_value() if (s.dev_mode and s.bootstrap_admin_token) else None
-        self.credentials = Credentials(self.db, bootstrap_token=bootstrap)
+        self.credentials = Credentials(
+            self.db, bootstrap_token=bootstrap, failed_per_minute=s.failed_credentials_per_minute
+        )
         self.relay = OutboxRelay(
             self.db,
             s.kafka_bootstrap_servers,

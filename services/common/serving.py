@@ -115,6 +115,10 @@ def config(app: Any, settings: Any, *, host: str, port: int, **extra: Any) -> Se
         h11_max_incomplete_event_size=settings.header_max_bytes,
         server_header=False,
         log_config=None,  # the service's JSON logs (configured by create_app) stay as they are
+        # X-Forwarded-For/-Proto only from the proxies named in FORWARDED_ALLOW_IPS (none by default; uvicorn
+        # itself would trust 127.0.0.1, so any caller on the host could choose its address and scheme)
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or "",
         **extra,
     )
 

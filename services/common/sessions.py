@@ -1,5 +1,7 @@
 """Sessions in a cookie: the content sealed with AES-256-GCM (confidential and tamper-proof), with an idle
-expiry inside, and a per-session CSRF token for the forms. HttpOnly, SameSite=Strict, Secure over https."""
+expiry and an absolute one inside, and a per-session CSRF token for the forms. HttpOnly, SameSite=Strict,
+Secure over https. Ending a session for good (sign-out) is the caller's: a copied cookie stays sealed, so
+the caller keeps the session id (`sid`) it ended where every worker reads it."""
 
 from __future__ import annotations
 
@@ -18,12 +20,13 @@ from fastapi import Request, Response
 
 
 class CookieSessions:
-    def __init__(self, secret: bytes, *, name: str, path: str, idle_seconds: int) -> None:
+    def __init__(self, secret: bytes, *, name: str, path: str, idle_seconds: int, max_seconds: int = 12 * 3600) -> None:
         # a key of its own, derived from the service's link key: a session never opens as anything else
         self._aead = AESGCM(hmac.new(secret, f"session:{name}".encode(), hashlib.sha256).digest())
         self.name = name
         self.path = path
         self.idle_seconds = idle_seconds
+        self.max_seconds = max_seconds  # from sign-in, however busy the session: a stolen cookie ends too
 
     def seal(self, data: dict[str, Any]) -> str:
         nonce = os.urandom(12)
@@ -40,13 +43,14 @@ class CookieSessions:
             data: dict[str, Any] = json.loads(self._aead.decrypt(blob[:12], blob[12:], self.name.encode()))
         except (ValueError, InvalidTag):
             return None
-        if not isinstance(data, dict) or data.get("exp", 0) < time.time():
+        now = time.time()
+        if not isinstance(data, dict) or data.get("exp", 0) < now or data.get("born", 0) + self.max_seconds < now:
             return None
         return data
 
     def start(self, response: Response, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-        """A new session (a fresh CSRF token) on `response`."""
-        data = {**data, "csrf": secrets.token_urlsafe(24)}
+        """A new session (a fresh CSRF token and session id, its absolute lifetime from now) on `response`."""
+        data = {**data, "csrf": secrets.token_urlsafe(24), "sid": secrets.token_urlsafe(16), "born": int(time.time())}
         self.keep(response, request, data)
         return data
 

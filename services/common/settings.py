@@ -82,6 +82,14 @@ class ServiceSettings(BaseSettings):
     bootstrap_admin_token: SecretStr | None = Field(None, description="Dev mode: admin token accepted by every scope.")
     demo_site_key: str | None = Field(None, description="Dev mode: a site key for http://localhost origins.")
     rate_limit_per_minute: int = Field(60, description="Public routes: requests per minute per IP and site key.")
+    forwarded_allow_ips: str = Field(
+        "",
+        description="The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated "
+        "addresses or networks, e.g. 10.0.0.5). Empty: none, the connection's own address and scheme count.",
+    )
+    failed_credentials_per_minute: int = Field(
+        30, ge=1, le=100_000, description="Refused site keys and tokens per client address a minute, then 429."
+    )
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="Largest accepted request body (413 above).")
     body_timeout_seconds: float = Field(
         10.0, gt=0, description="The whole body must arrive this soon after the headers (408 otherwise)."

@@ -96,6 +96,7 @@ STATES = {
         "pending_confirmation": "wacht op je bevestiging per mail",
         "pending_parent": "wacht op toestemming van een ouder",
         "expired": "verlopen (bewaartermijn voorbij)",
+        "restricted": "beperkt: bewaard, maar niet gebruikt tot er een besluit is",
     },
     "en": {
         "granted": "given",
@@ -104,6 +105,7 @@ STATES = {
         "pending_confirmation": "waiting for your confirmation by mail",
         "pending_parent": "waiting for a parent's consent",
         "expired": "expired (retention period over)",
+        "restricted": "restricted: kept, but not used until a decision is made",
     },
 }
 

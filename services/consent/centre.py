@@ -21,7 +21,7 @@ from services.consent.context import ConsentContext
 from services.consent.decisions import Evidence
 from services.consent.domain import Channel, Purpose, State
 from services.consent.dsar_client import DsarUnavailable
-from services.consent.models import CentreSignIn, ConsentSubject
+from services.consent.models import CentreSession, CentreSignIn, ConsentSubject
 from services.consent.schemas import CaptureIn, Notice, PurposeChoice
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,31 @@ async def open_sign_in(ctx: ConsentContext, token: str) -> dict[str, str]:
         row.used_at = now
         s.add(row)
     return {"s": row.subject, "e": email, "l": row.language}
+
+
+async def session_started(ctx: ConsentContext, sid: str) -> None:
+    async with ctx.rt.db.transaction() as s:
+        s.add(CentreSession(sid_hash=token_hash(sid), created_at=datetime.now(UTC)))
+
+
+async def session_live(ctx: ConsentContext, sid: object) -> bool:
+    """Whether the session `sid` was started and not ended (the cookie's own expiries are checked apart)."""
+    if not isinstance(sid, str) or not sid:
+        return False
+    async with ctx.rt.db.read() as s:
+        row = await s.get(CentreSession, token_hash(sid))
+    return row is not None and row.ended_at is None
+
+
+async def session_ended(ctx: ConsentContext, sid: object) -> None:
+    """Signing out: the session ends for every copy of its cookie, on every worker."""
+    if not isinstance(sid, str) or not sid:
+        return
+    async with ctx.rt.db.transaction() as s:
+        row = await s.get(CentreSession, token_hash(sid))
+        if row is not None and row.ended_at is None:
+            row.ended_at = datetime.now(UTC)
+            s.add(row)
 
 
 # --- what the person sees ---------------------------------------------------------------------------------
@@ -226,7 +251,7 @@ async def grant(ctx: ConsentContext, email: str, purpose_id: str, ev: Evidence, 
         page=ctx.settings.privacy_centre_url,
         language="en" if lang == "en" else "nl",
     )
-    _done, _subject, confirmation = await service.capture(ctx, cmd, ev)
+    _done, _subject, confirmation = await service.capture(ctx, cmd, ev, public=False)  # the signed-in person
     return confirmation
 
 

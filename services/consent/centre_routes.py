@@ -3,6 +3,8 @@ form, call a use-case in centre.py, answer with a page or a redirect (POST, then
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
@@ -32,13 +34,25 @@ SESSION = refusals(401, 403)  # no session (or it ended): 401; a form without it
 DONE = frozenset({"withdrawn", "granted", "confirm", "nothing", "started", "linked", "signed_out", "unavailable"})
 
 
+LINK_NONCE = "privacy_link"  # binds a sign-in link's button to the browser that opened the link
+
+
 def sessions(ctx: ConsentContext) -> CookieSessions:
     return CookieSessions(
         ctx.settings.secret_bytes("link_signing_key"),
         name="privacy_centre",
         path="/privacy",
         idle_seconds=ctx.settings.centre_session_minutes * 60,
+        max_seconds=ctx.settings.centre_session_max_hours * 3600,
     )
+
+
+async def live_session(request: Request, ctx: ConsentContext) -> dict[str, Any] | None:
+    """The request's session: sealed, within both its expiries, and not ended on the server."""
+    session = sessions(ctx).open(request)
+    if session is None or not await centre.session_live(ctx, session.get("sid")):
+        return None
+    return session
 
 
 def _back(lang: str, done: str, purpose: str = "") -> RedirectResponse:
@@ -56,7 +70,7 @@ async def home(
 ) -> HTMLResponse:
     """Signed in: the person's consents, requests, recipients and history. Otherwise: the sign-in form."""
     store = sessions(ctx)
-    session = store.open(request)
+    session = await live_session(request, ctx)
     if session is None:
         shown = words.language(lang)
         return show(request, "centre/sign_in.html", {"lang": shown, "signed_out": done == "signed_out"})
@@ -120,24 +134,55 @@ async def ask_link(
 
 @router.get("/sign-in/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)])
 async def link_page(token: TOKEN, request: Request, lang: LANG = None) -> HTMLResponse:
-    """A button, never an action: mail scanners open links, people press buttons."""
-    return show(request, "centre/open.html", {"lang": words.language(lang)})
-
-
-@router.post("/sign-in/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)], responses=refusals(410))
-async def sign_in(token: TOKEN, request: Request, ctx: Ctx, lang: LANG = None) -> Response:
-    """Use the link (once): start a session and go to the centre; a used or expired link offers a new one."""
-    try:
-        session = await centre.open_sign_in(ctx, token)
-    except centre.LinkRefused as exc:
-        return show(request, "centre/sign_in.html", {"lang": words.language(lang), "refused": exc.why}, status=410)
-    response = RedirectResponse(f"/privacy?lang={words.language(lang or session['l'])}", status_code=303)
-    sessions(ctx).start(response, request, session)
+    """A button, never an action: mail scanners open links, people press buttons. The button works only in
+    the browser that opened this page (a SameSite=Strict cookie and the form's copy of it), so a page of
+    another site cannot post a sign-in link of its own and sign a visitor into someone else's centre."""
+    nonce = secrets.token_urlsafe(24)
+    response = show(request, "centre/open.html", {"lang": words.language(lang), "link_nonce": nonce})
+    response.set_cookie(
+        LINK_NONCE,
+        nonce,
+        max_age=3600,
+        path="/privacy/sign-in",
+        httponly=True,
+        secure=request.url.scheme == "https",
+        samesite="strict",
+    )
     return response
 
 
-def _session_or_page(request: Request, ctx: ConsentContext, csrf: str, lang: str) -> dict[str, Any] | HTMLResponse:
-    session = sessions(ctx).open(request)
+@router.post(
+    "/sign-in/{token}", response_class=HTMLResponse, dependencies=[Depends(LINK)], responses=refusals(403, 410)
+)
+async def sign_in(
+    token: TOKEN,
+    request: Request,
+    ctx: Ctx,
+    lang: LANG = None,
+    nonce: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Use the link (once): start a session and go to the centre; a used or expired link offers a new one.
+    Refused (403, the link still unused) when the button was not pressed on the link's own page in this
+    browser."""
+    shown = words.language(lang)
+    cookie = request.cookies.get(LINK_NONCE, "")
+    if not (cookie and nonce and hmac.compare_digest(cookie, nonce)):
+        return show(request, "centre/sign_in.html", {"lang": shown, "planted": True}, status=403)
+    try:
+        session = await centre.open_sign_in(ctx, token)
+    except centre.LinkRefused as exc:
+        return show(request, "centre/sign_in.html", {"lang": shown, "refused": exc.why}, status=410)
+    response = RedirectResponse(f"/privacy?lang={words.language(lang or session['l'])}", status_code=303)
+    started = sessions(ctx).start(response, request, session)
+    await centre.session_started(ctx, started["sid"])
+    response.delete_cookie(LINK_NONCE, path="/privacy/sign-in")
+    return response
+
+
+async def _session_or_page(
+    request: Request, ctx: ConsentContext, csrf: str, lang: str
+) -> dict[str, Any] | HTMLResponse:
+    session = await live_session(request, ctx)
     if session is None:
         return show(request, "centre/sign_in.html", {"lang": lang, "expired": True}, status=401)
     if not csrf_ok(session, csrf):
@@ -156,7 +201,7 @@ async def withdraw(
     lang: FORM_LANG = "nl",
 ) -> Response:
     """GDPR 7(3): withdrawing is one press, like giving; the person and their linked browsers, at once."""
-    session = _session_or_page(request, ctx, csrf, lang)
+    session = await _session_or_page(request, ctx, csrf, lang)
     if isinstance(session, HTMLResponse):
         return session
     done = await centre.withdraw(ctx, session["s"], purpose, third_party or None, seen)
@@ -168,7 +213,7 @@ async def grant(
     request: Request, ctx: Ctx, seen: Seen, csrf: CSRF, purpose: PURPOSE, lang: FORM_LANG = "nl"
 ) -> Response:
     """Give a standing consent (the newsletter): confirmed by mail first where the purpose asks for it."""
-    session = _session_or_page(request, ctx, csrf, lang)
+    session = await _session_or_page(request, ctx, csrf, lang)
     if isinstance(session, HTMLResponse):
         return session
     confirmation = await centre.grant(ctx, session["e"], purpose, seen, lang)
@@ -189,7 +234,7 @@ async def make_request(
     lang: FORM_LANG = "nl",
 ) -> Response:
     """Access, erasure, rectification, restriction or objection, through dsar's public centre API."""
-    session = _session_or_page(request, ctx, csrf, lang)
+    session = await _session_or_page(request, ctx, csrf, lang)
     if isinstance(session, HTMLResponse):
         return session
     corrections = {f: v.strip() for f, v in ((field_1, value_1), (field_2, value_2)) if f in FIELDS and v.strip()}
@@ -205,9 +250,10 @@ async def make_request(
 
 @router.post("/sign-out", response_class=HTMLResponse, dependencies=[Depends(SIGNED_IN)], responses=SESSION)
 async def sign_out(request: Request, ctx: Ctx, csrf: CSRF, lang: FORM_LANG = "nl") -> Response:
-    session = _session_or_page(request, ctx, csrf, lang)
+    session = await _session_or_page(request, ctx, csrf, lang)
     if isinstance(session, HTMLResponse):
         return session
     response = RedirectResponse(f"/privacy?lang={lang}&done=signed_out", status_code=303)
+    await centre.session_ended(ctx, session.get("sid"))
     sessions(ctx).end(response, request)
     return response

@@ -33,6 +33,7 @@ class ConsentContext:
     dsar: DsarClient = field(init=False)
     metrics: ConsentMetrics = field(init=False)
     sign_in_limits: tuple[RateLimiter, RateLimiter] = field(init=False)  # per address, per IP (an hour)
+    mail_caps: RateLimiter = field(init=False)  # mails a public call triggers, per recipient (an hour)
     _notices: dict[str, dict[str, Any]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -44,6 +45,7 @@ class ConsentContext:
         self.dsar = DsarClient(self.settings.dsar_url, self.settings.secret_bytes("centre_key"))
         per_hour = self.settings.centre_mails_per_hour
         self.sign_in_limits = (RateLimiter(per_hour, window=3600), RateLimiter(4 * per_hour, window=3600))
+        self.mail_caps = RateLimiter(self.settings.public_mails_per_hour, window=3600)
         # two batches in flight; one subject's captures never in both (see services/common/batch.py)
         self.captures = GroupCommit(
             self.rt.db, functools.partial(decisions.flush_captures, self), in_flight=2, key=lambda item: item.subject
@@ -84,6 +86,11 @@ class ConsentContext:
 
     def url(self, path: str) -> str:
         return self.settings.public_base_url.rstrip("/") + path
+
+    def mail_cap_allows(self, address: str) -> bool:
+        """Whether one more mail that a public call asks for may go to `address` this hour (keyed by the
+        address's pseudonym; per process, so a deployment with N workers allows up to N times the cap)."""
+        return not self.mail_caps.take(self.rt.recorder.pseudonym(address))
 
     def browser_pseudonym(self, browser_id: str) -> str:
         return self.rt.recorder.pseudonym("browser:" + browser_id)

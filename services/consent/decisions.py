@@ -100,6 +100,7 @@ class Item:
     decisions: list[Decision]
     at: datetime
     kind: str | None = None
+    public: bool = False  # a person's address through a public route: it may not lower what they gave
     traceparent: str | None = None  # the request's span: its events carry it on (a group commit runs elsewhere)
 
 
@@ -151,7 +152,11 @@ def write(ctx: ConsentContext, known: Known, item: Item, unit: Unit) -> list[dic
     states: list[dict[str, Any]] = []
     for d in item.decisions:
         record_id = "cr_" + uuid4_hex()
-        state = domain.recorded_as(current.get(key_of(d.purpose.id, d.third_party)), d.state)
+        previous = current.get(key_of(d.purpose.id, d.third_party))
+        # held: what the form said is in the ledger (as any refusal or sign-up is), the person's state is not
+        # changed and nothing is published; the person is asked by mail (see service.capture)
+        held = item.public and domain.held_for_person(previous, d.state)
+        state = d.state if held else domain.recorded_as(previous, d.state)
         payload = DECISION_EVENTS[state.value](
             subject=item.subject,
             purpose=d.purpose.id,
@@ -196,6 +201,9 @@ def write(ctx: ConsentContext, known: Known, item: Item, unit: Unit) -> list[dic
             ),
             seq_into=record,
         )
+        records.append(record)
+        if held:
+            continue
         unit.publish(ctx.settings.kafka_topic_prefix + CONSENT_EVENTS.name, event)
         states.append(
             {
@@ -210,8 +218,9 @@ def write(ctx: ConsentContext, known: Known, item: Item, unit: Unit) -> list[dic
         )
         unit.after_commit(functools.partial(ctx.metrics.decided, d.purpose.id, state, d.reason))
         current[key_of(d.purpose.id, d.third_party)] = state.value
-        records.append(record)
     unit.insert(RECORDS, records)
+    if not states:
+        return records
     unit.insert(
         STATES,
         states,

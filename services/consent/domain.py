@@ -70,6 +70,7 @@ class State(StrEnum):
     PENDING_CONFIRMATION = "pending_confirmation"  # double opt-in mail sent (Art. 15)
     PENDING_PARENT = "pending_parent"  # under 16: waiting for a parent (Art. 3.5, UAVG Art. 5)
     EXPIRED = "expired"  # retention period over (Art. 7)
+    RESTRICTED = "restricted"  # GDPR 18: kept, not used (no mail, no tracking) until a decision lifts it
 
 
 ACTIVE = frozenset({State.GRANTED})
@@ -86,11 +87,18 @@ class Purpose:
     article: str = ""
     requires_consent: bool = True
     double_opt_in: bool = False
+    confirm: bool = False  # a grant from a public form waits for the person's mailed click (leads, sharing)
     gpc_objection: bool = False
     per_third_party: bool = False
     standing: bool = False  # a consent that lasts until withdrawn (the newsletter); others expire
     processors: tuple[str, ...] = ()  # statement Art. 8: who processes this purpose's data for us
     data_subjects: tuple[str, ...] = ()  # GDPR 30(1)(c): whose data this is
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """A grant through a public form is pending until the person clicks the mailed link: the newsletter's
+        double opt-in (statement Art. 15), and every purpose that leads to contact or sharing (`confirm`)."""
+        return self.double_opt_in or self.confirm
 
     def described(self, lang: str) -> str:
         """What the purpose is for, as a person reads it (Dutch unless English was asked for)."""
@@ -153,6 +161,7 @@ def _purpose(p: dict[str, Any]) -> Purpose:
         article=p.get("article", ""),
         requires_consent=p.get("requires_consent", True),
         double_opt_in=p.get("double_opt_in", False),
+        confirm=p.get("confirm", False),
         gpc_objection=p.get("gpc_objection", False),
         per_third_party=p.get("per_third_party", False),
         standing=p.get("standing", False),
@@ -228,8 +237,8 @@ def initial_state(
         return State.DENIED, "gpc"
     if minor and purpose.requires_consent:
         return State.PENDING_PARENT, "under 16"
-    if purpose.double_opt_in and not staff:
-        return State.PENDING_CONFIRMATION, "double opt-in"
+    if purpose.needs_confirmation and not staff:
+        return State.PENDING_CONFIRMATION, "double opt-in" if purpose.double_opt_in else "confirmation by mail"
     return State.GRANTED, "explicit choice over gpc" if objected else None
 
 
@@ -244,9 +253,21 @@ def recorded_as(previous: str | None, state: State) -> State:
     return state
 
 
+def held_for_person(previous: str | None, state: State) -> bool:
+    """A public form (a site key, which anyone holds, and any address) may ask, never lower what a person
+    gave: a refusal of what is given or pending, or a new pending grant over a given one, leaves the
+    person's state as it is. The form's answer is recorded all the same, and the person is asked by mail
+    to confirm a withdrawal (GDPR 7(3) stays one click for them, not for anyone who knows their address)."""
+    if previous == State.RESTRICTED:
+        return True  # a restriction is lifted by the person or staff, never by a form
+    if previous == State.GRANTED:
+        return state != State.GRANTED
+    return previous in GIVEN_OR_PENDING and state == State.DENIED
+
+
 def retention_end(purpose: Purpose, state: State, changed_at: datetime) -> datetime | None:
     """Art. 7: when the data kept for this purpose must go: `retention_days` after the last change,
-    except while a standing consent (the newsletter) is given."""
-    if state == State.EXPIRED or (state in ACTIVE and purpose.standing):
+    except while a standing consent (the newsletter) is given, and while restricted (GDPR 18: kept until decided)."""
+    if state in (State.EXPIRED, State.RESTRICTED) or (state in ACTIVE and purpose.standing):
         return None
     return changed_at + timedelta(days=purpose.retention_days)

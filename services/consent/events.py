@@ -64,6 +64,13 @@ class ConsentExpired(_ConsentDecision):
 
 
 @event_type
+class ConsentRestricted(_ConsentDecision):
+    """GDPR 18: processing restricted (a report of a minor's data, a request): kept, not used, until decided."""
+
+    event_type = "consent.restricted"
+
+
+@event_type
 class BrowserLinked(EventData):
     """An anonymous browser's choices now belong to a person."""
 
@@ -145,4 +152,5 @@ DECISION_EVENTS: dict[str, type[_ConsentDecision]] = {
     "pending_confirmation": ConsentPending,
     "pending_parent": ConsentPending,
     "expired": ConsentExpired,
+    "restricted": ConsentRestricted,
 }

@@ -44,3 +44,19 @@ def confirmation(
 
 def sign_in(*, to: str, lang: str, url: str, minutes: int, controller: str) -> Mail:
     return compose(ENV, "centre_sign_in", to=to, lang=lang, url=url, minutes=minutes, controller=controller)
+
+
+def withdrawal_confirmation(
+    *, to: str, lang: str, unsubscribe_url: str, centre_url: str, purposes: list[Purpose]
+) -> Mail:
+    """A withdrawal asked for an address through a public route: the person confirms it with one click."""
+    return compose(
+        ENV,
+        "withdrawal_confirmation",
+        to=to,
+        lang=lang,
+        headers=_headers(unsubscribe_url),
+        unsubscribe_url=unsubscribe_url,
+        centre_url=centre_url,
+        purposes=purposes,
+    )

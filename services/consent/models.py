@@ -127,6 +127,16 @@ class KvkCheck(SQLModel, table=True):
     sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
+class CentreSession(SQLModel, table=True):
+    """A privacy-centre session, so that signing out ends it for every copy of its cookie and on every worker.
+    Only the session id's SHA-256 is kept (the cookie holds the id sealed)."""
+
+    __tablename__ = "centre_sessions"
+    sid_hash: str = Field(primary_key=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    ended_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+
+
 class CentreSignIn(SQLModel, table=True):
     """A privacy-centre sign-in link: only its hash is kept, with the address encrypted for the person.
     Single use: `used_at` is set when it is opened."""

@@ -11,7 +11,13 @@ from services.consent.decisions import Recorded
 
 
 def receipt(
-    ctx: ConsentContext, *, subject: str, recorded: list[Recorded], channel: str, at: datetime, history_url: str | None
+    ctx: ConsentContext,
+    *,
+    principal: str,
+    recorded: list[Recorded],
+    channel: str,
+    at: datetime,
+    history_url: str | None,
 ) -> dict[str, Any]:
     controller = ctx.catalogue.controller
     purposes = []
@@ -44,7 +50,7 @@ def receipt(
         "collectionMethod": channel,
         "consentReceiptID": recorded[0].record.id if recorded else None,
         "language": "nl",
-        "piiPrincipalId": subject,
+        "piiPrincipalId": principal,
         "piiControllers": [
             {
                 "piiController": controller["controller"],
@@ -61,5 +67,5 @@ def receipt(
         "ledger": [r.ref.model_dump() for r in recorded],
         "ledgerCheckpoint": ctx.url("/ledger/checkpoint"),
         "ledgerPublicKey": ctx.url("/ledger/public-key"),
-        "historyUrl": history_url,
+        **({"historyUrl": history_url} if history_url else {}),
     }

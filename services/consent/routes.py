@@ -81,17 +81,24 @@ async def cookies(body: CookiesIn, request: Request, ctx: Ctx, _site: SiteKey) -
 
 @router.post("/v1/withdrawals")
 async def withdraw(body: WithdrawIn, ctx: Ctx, seen: Seen, _site: SiteKey) -> WithdrawOut:
-    """Withdraw per purpose or everything (GDPR 7(3)): effective at once, published at once."""
-    done, states = await service.withdraw(ctx, body, seen)
-    return WithdrawOut(withdrawn=[d.ref.purpose for d in done], states=states, ledger=[d.ref for d in done])
+    """Withdraw per purpose or everything (GDPR 7(3)). For the browser id the caller presents: at once, published
+    at once. For an address: the person confirms with one click in a mail (anyone holds a site key; nobody
+    withdraws another person's consent with it). Every mail we send keeps its own one-click unsubscribe."""
+    done = await service.withdraw(ctx, body, seen)
+    return WithdrawOut(
+        withdrawn=[d.ref.purpose for d in done],
+        ledger=[d.ref for d in done],
+        confirmation_mailed=body.email is not None,
+    )
 
 
 @router.post("/v1/minor-reports", status_code=202)
 async def report_minor(body: MinorReportIn, ctx: Ctx, seen: Seen, _site: SiteKey) -> dict[str, str]:
-    """Statement Art. 3.5: data of a child under 16 left without a parent's consent. Erased here at once;
-    the report also starts an erasure request across every holder (dsar)."""
+    """Statement Art. 3.5: data of a child under 16 left without a parent's consent. Processing is restricted
+    at once (no mail, no tracking); the erasure across every holder follows when the address's owner confirms
+    by mail or a privacy officer decides (dsar). The same answer for any address."""
     report_id = await subjects.report_minor(ctx, body, seen)
-    return {"status": "erased", "report_id": report_id}
+    return {"status": "received", "report_id": report_id}
 
 
 @router.get("/v1/purposes", dependencies=[Depends(Open("what we ask consent for is public"))])

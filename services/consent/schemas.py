@@ -93,6 +93,7 @@ class WithdrawIn(Strict):
     all: StrictBool = False
     third_party: str | None = Field(None, max_length=200)
     channel: Channel = Channel.PREFERENCE_PAGE
+    language: Literal["nl", "en"] = Field("nl", description="The language of the confirmation mailed to `email`")
 
     @model_validator(mode="after")
     def _what(self) -> WithdrawIn:
@@ -127,6 +128,7 @@ class MinorReportIn(Strict):
     email: Email = Field(description="The address under which the child's data was left")
     reporter_email: Email | None = None
     details: str = Field("", max_length=5000)
+    language: Literal["nl", "en"] = Field("nl", description="The language of the confirmation mailed to `email`")
 
 
 class EmailIn(Strict):
@@ -157,9 +159,12 @@ class CaptureOut(BaseModel):
 
 
 class WithdrawOut(BaseModel):
-    withdrawn: list[str]
-    states: dict[str, str]
+    withdrawn: list[str] = Field(description="What was withdrawn at once for the browser id given")
     ledger: list[LedgerRef]
+    confirmation_mailed: bool = Field(
+        description="An address was given: if it has given any of these, a one-click confirmation goes to it, "
+        "and nothing changes until the person presses it. The same answer whether the address is known or not."
+    )
 
 
 class HistoryOut(BaseModel):

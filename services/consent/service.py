@@ -24,6 +24,7 @@ from services.consent.decisions import (
     current_states,
     decide,
     history_link,
+    key_of,
     publish_state,
     unsubscribe_link,
 )
@@ -38,10 +39,15 @@ from services.consent.schemas import CaptureIn, CaptureOut, WithdrawIn
 
 
 async def capture(
-    ctx: ConsentContext, cmd: CaptureIn, ev: Evidence, *, actor: str | None = None
+    ctx: ConsentContext, cmd: CaptureIn, ev: Evidence, *, actor: str | None = None, public: bool = True
 ) -> tuple[list[Recorded], str, str | None]:
-    """Record one decision per purpose; returns the records, the subject and the confirmation kind sent."""
+    """Record one decision per purpose; returns the records, the subject and the confirmation asked for.
+
+    `public`: through a route anyone can call (a site key, any address). Such a capture may give or ask,
+    never lower what the person gave (`domain.held_for_person`): the person confirms by mail. Its answer
+    is the same whatever the address already had, and so is what it asks for (`confirmation`)."""
     staff = actor is not None
+    public = public and not staff
     if not staff and cmd.channel not in domain.PUBLIC_CHANNELS:
         raise FieldError(("channel",), f"channel {cmd.channel.value} is recorded by staff through the admin API")
     choices = _validated_choices(ctx, cmd)
@@ -86,35 +92,82 @@ async def capture(
             for purpose, third_party, granted, over_gpc in choices
         ],
         at=ev.at,
+        public=public and person is not None,
         traceparent=current_traceparent(),
     )
+    confirmation = _asked(item.decisions)
+    if confirmation == "newsletter" and cmd.email is None:
+        raise FieldError(("email",), "a confirmation by mail needs an email address")
     if not (person and browser) and all(d.state in (State.GRANTED, State.DENIED) for d in item.decisions):
         # the common case: group-committed with other requests (the same unit of work, in a shared flush)
-        return await ctx.captures.submit(item), subject, None
-    async with ctx.rt.db.transaction() as s:
-        await _ensure_subject(ctx, s, person, browser)
-        done = await decide(ctx, s, [item])
-        confirmation = None
-        waiting = [d.record for d in done if d.record.state == State.PENDING_PARENT]
-        if waiting:
-            assert cmd.parent_email is not None
-            await _send_confirmation(ctx, s, subject, "parent", str(cmd.parent_email), waiting, cmd.language)
-            confirmation = "parent"
-        waiting = [d.record for d in done if d.record.state == State.PENDING_CONFIRMATION]
-        if waiting:
-            if cmd.email is None:
-                raise FieldError(("email",), "double opt-in needs an email address")
-            await _send_confirmation(ctx, s, subject, "newsletter", str(cmd.email), waiting, cmd.language)
-            confirmation = confirmation or "newsletter"
+        done = await ctx.captures.submit(item)
+    else:
+        async with ctx.rt.db.transaction() as s:
+            await _ensure_subject(ctx, s, person, browser)
+            done = await decide(ctx, s, [item])
+            states = await current_states(s, subject)
+            # only what now waits (a grant held over a given one has nothing to confirm)
+            waiting = [
+                d.record for d in done if states.get(key_of(d.record.purpose, d.record.third_party)) == d.record.state
+            ]
+            parent = [r for r in waiting if r.state == State.PENDING_PARENT]
+            if parent:
+                assert cmd.parent_email is not None
+                await _send_confirmation(ctx, s, subject, "parent", str(cmd.parent_email), parent, cmd.language)
+            mailed = [r for r in waiting if r.state == State.PENDING_CONFIRMATION]
+            if mailed:
+                assert cmd.email is not None
+                await _send_confirmation(ctx, s, subject, "newsletter", str(cmd.email), mailed, cmd.language)
+    if item.public:
+        refused = [key_of(d.record.purpose, d.record.third_party) for d in done if d.record.state == State.DENIED]
+        if refused and cmd.email is not None:
+            await ask_to_confirm_withdrawal(ctx, subject, str(cmd.email), refused, cmd.language)
     return done, subject, confirmation
 
 
+def _asked(decisions: list[Decision]) -> str | None:
+    """Which confirmation a capture asks for, from what was asked alone (never from what the person had)."""
+    states = {d.state for d in decisions}
+    if State.PENDING_PARENT in states:
+        return "parent"
+    return "newsletter" if State.PENDING_CONFIRMATION in states else None
+
+
+async def ask_to_confirm_withdrawal(ctx: ConsentContext, subject: str, email: str, keys: list[str], lang: str) -> bool:
+    """A withdrawal asked for an address through a public route: of what the person has given among `keys`
+    (purpose or purpose:third party), nothing changes until they press the mailed one-click link. Nothing
+    mailed when nothing is given or the address's mail cap is reached; the caller answers the same."""
+    async with ctx.rt.db.transaction() as s:
+        states = await current_states(s, subject)
+        given = sorted({key.split(":", 1)[0] for key in keys if states.get(key) == State.GRANTED})
+        if not given or not ctx.mail_cap_allows(email):
+            return False
+        purposes = [p for p in (ctx.catalogue.purpose(x) for x in given) if p is not None]
+        mail = mails.withdrawal_confirmation(
+            to=email,
+            lang=lang,
+            unsubscribe_url=unsubscribe_link(ctx, subject, given),
+            centre_url=ctx.settings.privacy_centre_url,
+            purposes=purposes,
+        )
+        await queue_mail(s, ctx.rt.vault, subject=subject, purpose="withdrawal-confirmation", mail=mail)
+    return True
+
+
 async def record_capture(ctx: ConsentContext, cmd: CaptureIn, ev: Evidence, *, actor: str | None) -> CaptureOut:
-    """A capture with what the caller is given back: its receipt, the states, the person's history link and,
-    once the capture is safely recorded, the KvK check of the company named (statement Art. 4)."""
+    """A capture with what the caller is given back: its receipt, the states of what it recorded and, once
+    the capture is safely recorded, the KvK check of the company named (statement Art. 4).
+
+    A public caller (`actor` None: a site key, which every page shows) learns nothing it did not send: no
+    history link (the person reaches their history through their own mailbox, the privacy centre), no
+    pseudonym (the receipt names the person by what the caller gave), no state of another purpose.
+    Staff get the person's history link."""
     done, subject, confirmation = await capture(ctx, cmd, ev, actor=actor)
-    history_url = history_link(ctx, subject)
-    given = receipt(ctx, subject=subject, recorded=done, channel=cmd.channel.value, at=ev.at, history_url=history_url)
+    history_url = history_link(ctx, subject) if actor is not None else None
+    principal = subject if actor is not None else str(cmd.email or cmd.browser_id)
+    given = receipt(
+        ctx, principal=principal, recorded=done, channel=cmd.channel.value, at=ev.at, history_url=history_url
+    )
     checked = None
     if cmd.kvk_number and cmd.company_name:
         company = Given(cmd.kvk_number, cmd.company_name, cmd.postcode, cmd.house_number)
@@ -187,6 +240,8 @@ async def _send_confirmation(
     lang: str = "nl",
 ) -> None:
     """Art. 15 double opt-in (or the parent's confirmation, Art. 3.5): a single-use, expiring link."""
+    if not ctx.mail_cap_allows(to):
+        return  # the records wait as they are; a later sign-up mails again (the caller's answer is the same)
     token, digest = new_single_use_token()
     confirm_url = ctx.url(f"/v1/confirm/{token}")
     purposes = [r.purpose for r in records]
@@ -267,27 +322,33 @@ async def confirm(ctx: ConsentContext, token: str, ev: Evidence) -> list[Recorde
 # --- withdrawal ------------------------------------------------------------------------------------------
 
 
-async def withdraw(
-    ctx: ConsentContext, cmd: WithdrawIn, ev: Evidence, *, reason: str | None = None
-) -> tuple[list[Recorded], dict[str, str]]:
-    subjects = []
-    if cmd.email is not None:
-        subjects.append(ctx.rt.recorder.pseudonym(str(cmd.email)))
-    if cmd.browser_id is not None:
-        subjects.append(ctx.browser_pseudonym(cmd.browser_id))
+async def withdraw(ctx: ConsentContext, cmd: WithdrawIn, ev: Evidence, *, reason: str | None = None) -> list[Recorded]:
+    """The public withdrawal (a site key, which anyone holds). For the browser id the caller presents (its own
+    first-party cookie): at once, published at once. For an address: a one-click confirmation is mailed to
+    it when it has given any of these (`ask_to_confirm_withdrawal`); the answer is the same either way."""
     wanted = None if cmd.all else set(cmd.purposes or [])
     for i, purpose_id in enumerate([] if cmd.all else cmd.purposes or []):
         if ctx.catalogue.purpose(purpose_id) is None:
             known = ", ".join(sorted(ctx.catalogue.purposes))
             raise FieldError(("purposes", i), f"unknown purpose {purpose_id!r}; known: {known}")
-    async with ctx.rt.db.transaction() as s:
-        done = []
-        for subject in subjects:
-            done += await withdraw_in(ctx, s, subject, wanted, cmd.third_party, cmd.channel, ev.personal(), reason)
-        states = await current_states(s, subjects[0])
-        for subject in subjects:
-            await publish_state(ctx, s, subject)
-    return done, states
+    done: list[Recorded] = []
+    if cmd.browser_id is not None:
+        browser = ctx.browser_pseudonym(cmd.browser_id)
+        async with ctx.rt.db.transaction() as s:
+            done = await withdraw_in(ctx, s, browser, wanted, cmd.third_party, cmd.channel, ev.personal(), reason)
+            await publish_state(ctx, s, browser)
+    if cmd.email is not None:
+        person = ctx.rt.recorder.pseudonym(str(cmd.email))
+        async with ctx.rt.db.read() as s:
+            held = await current_states(s, person)
+        keys = [
+            key
+            for key in held
+            if (wanted is None or key.split(":", 1)[0] in wanted)
+            and (cmd.third_party is None or key.partition(":")[2] == cmd.third_party)
+        ]
+        await ask_to_confirm_withdrawal(ctx, person, str(cmd.email), keys, cmd.language)
+    return done
 
 
 async def unsubscribe(ctx: ConsentContext, subject: str, purposes: set[str] | None, ev: Evidence) -> list[str]:

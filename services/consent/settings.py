@@ -37,7 +37,17 @@ class ConsentSettings(ServiceSettings):
     dsar_url: str = Field("http://127.0.0.1:8002", description="The dsar service, as the privacy centre calls it.")
     centre_link_minutes: int = Field(30, description="How long a privacy-centre sign-in link stays valid.")
     centre_session_minutes: int = Field(30, description="A privacy-centre session ends after this long idle.")
+    centre_session_max_hours: int = Field(
+        12, ge=1, le=168, description="A privacy-centre session ends this long after signing in, however busy."
+    )
     centre_mails_per_hour: int = Field(5, description="Sign-in mails per address per hour (also 4x per IP).")
+    public_mails_per_hour: int = Field(
+        3,
+        ge=1,
+        le=1000,
+        description="Mails a public call may make us send to one address in an hour (opt-in, parent, withdrawal "
+        "confirmation); past it nothing is mailed and the caller's answer is the same.",
+    )
     purposes_file: str = Field("", description="Purposes and processors (default: services/consent/purposes.json).")
     policy_url: str = Field("https://www.jezaakvoorelkaar.nl/privacyverklaring", description="The statement's URL.")
     optin_token_hours: int = Field(72, description="How long a double opt-in link stays valid.")

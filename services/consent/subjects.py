@@ -11,12 +11,13 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from services.common.contracts import SubjectShredded
+from services.common.contracts import SubjectShredded, seal_fragment
 from services.common.events import CONSENT_EVENTS, CONSENT_STATE
 from services.common.models import LedgerEntry, SubjectKey
 from services.common.outbox import enqueue_raw
 from services.consent.context import ConsentContext
-from services.consent.decisions import Evidence, current_states
+from services.consent.decisions import Decision, Evidence, Item, current_states, decide
+from services.consent.domain import GIVEN_OR_PENDING, State
 from services.consent.events import MinorDataReported
 from services.consent.models import ConsentRecord, ConsentState, ConsentSubject, OptInToken
 from services.consent.schemas import MinorReportIn
@@ -122,9 +123,11 @@ async def erase_in(ctx: ConsentContext, s: AsyncSession, subject: str, reason: s
 
 
 async def report_minor(ctx: ConsentContext, body: MinorReportIn, ev: Evidence) -> str:
-    """Statement Art. 3.5: a child's data without a parent's consent, erased at once; the report (recorded
-    after the shredding, so its own details get a fresh key, erased with the request) starts the erasure
-    request across every holder (dsar acts on MinorDataReported)."""
+    """Statement Art. 3.5: a report that data of a child under 16 is held without a parent's consent. Anyone
+    holding a site key can send one, so nothing irreversible follows from it: what the address has given or
+    has pending is restricted at once (GDPR 18(1): kept, not used; published as `restricted`, so no mail
+    goes out and nothing tracks), and the report starts an erasure request at dsar that waits for the
+    person's mailed confirmation or a privacy officer's decision. The answer is the same for any address."""
     report_id = "mr_" + uuid.uuid4().hex
     subject = ctx.rt.recorder.pseudonym(str(body.email))
     personal = {
@@ -132,12 +135,51 @@ async def report_minor(ctx: ConsentContext, body: MinorReportIn, ev: Evidence) -
         "reporter_email": str(body.reporter_email) if body.reporter_email else None,
         "details": body.details,
     }
+    contact = seal_fragment(
+        ctx.settings.secret_bytes("pseudonym_key"), report_id, {"email": str(body.email), "language": body.language}
+    )
     async with ctx.rt.db.transaction() as s:
-        await erase_in(ctx, s, subject, f"minor without parental consent ({report_id})")
+        await restrict_in(ctx, s, subject, f"minor report {report_id}: restricted until decided (GDPR 18(1))", ev)
         await ctx.rt.recorder.record(
             s,
-            MinorDataReported(subject=subject, report_id=report_id),
+            MinorDataReported(subject=subject, report_id=report_id, contact=contact),
             subject=subject,
             personal={k: v for k, v in personal.items() if v},
+            digest_only=("contact",),
         )
     return report_id
+
+
+async def restrict_in(ctx: ConsentContext, s: AsyncSession, subject: str, reason: str, ev: Evidence) -> int:
+    """Restrict what the subject has given or has pending (GDPR 18), in the caller's transaction; published."""
+    rows = (
+        (
+            await s.execute(
+                select(ConsentState)
+                .where(col(ConsentState.subject) == subject)
+                .where(col(ConsentState.state).in_([x.value for x in GIVEN_OR_PENDING]))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    items = []
+    for row in rows:
+        purpose = ctx.catalogue.purpose(row.purpose)
+        if purpose is None:
+            continue
+        items.append(
+            Item(
+                subject=subject,
+                channel="minor_report",
+                categories=[],
+                notice_version="",
+                notice_hash="",
+                personal=ev.personal(),
+                actor=None,
+                decisions=[Decision(purpose, row.third_party, State.RESTRICTED, reason)],
+                at=ev.at,
+            )
+        )
+    await decide(ctx, s, items)
+    return len(items)

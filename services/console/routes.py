@@ -4,11 +4,9 @@ breach_routes.py."""
 
 from __future__ import annotations
 
-import secrets
 import time
 from pathlib import Path as FilePath
 from typing import Annotated, Any
-from urllib.parse import unquote
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -26,6 +24,7 @@ from services.console.web import (
     lang_of,
     page_from,
     refusal_page,
+    same_origin_path,
     session_of,
     sessions,
     show,
@@ -78,10 +77,9 @@ async def sign_in(
         down = isinstance(error, ServiceDown)
         context = {"next": next, "error": "down" if down else str(error) if error else "empty", "ended": False}
         return show(request, "console/sign_in.html", context, status=503 if down else 401 if token.strip() else 422)
-    target = unquote(next) if next.startswith("/") and not next.startswith("//") else "/"
+    target = same_origin_path(next)
     response = RedirectResponse(target, status_code=303)
     data = {"token": token.strip(), "name": person.name, "scopes": sorted(person.scopes), "lang": lang or "nl"}
-    data["sid"] = secrets.token_urlsafe(12)
     sessions(request).start(response, request, data)
     return response
 

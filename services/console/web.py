@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import jinja2
 from fastapi import Form, Request
@@ -202,6 +202,30 @@ def show(
     if session is not None:
         sessions(request).keep(response, request, {**session, "lang": lang})
     return response
+
+
+def same_origin_path(given: str) -> str:
+    """Where to go after signing in: a path of this console only, judged after decoding (`/%2Fevil.example`
+    decodes to `//evil.example`, which a browser reads as another host). Anything else: the overview."""
+    target = given
+    for _ in range(3):  # decoded until it no longer changes (a double-encoded `%252F` too)
+        decoded = unquote(target)
+        if decoded == target:
+            break
+        target = decoded
+    else:
+        return "/"
+    parts = urlsplit(target)
+    if (
+        not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or parts.scheme
+        or parts.netloc
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target)
+    ):
+        return "/"
+    return target
 
 
 def to_sign_in(request: Request) -> RedirectResponse:

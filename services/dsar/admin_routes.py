@@ -14,6 +14,7 @@ from services.dsar import decisions, domain, service
 from services.dsar.models import DsarRequest, HolderAnswer
 from services.dsar.routes import Ctx
 from services.dsar.schemas import (
+    DecideIn,
     ExtendIn,
     HolderAnswerOut,
     HolderIn,
@@ -117,6 +118,14 @@ async def extend(request_id: RequestId, body: ExtendIn, ctx: Ctx, principal: Dpo
 async def refuse(request_id: RequestId, body: RefuseIn, ctx: Ctx, principal: Dpo) -> RequestOut:
     """GDPR 12(4): refused with reasons; the person is told, with the right to complain to the AP."""
     await decisions.refuse(ctx, request_id, reason=body.reason, staff=principal.name)
+    return await read_request(request_id, ctx, principal)
+
+
+@router.post("/requests/{request_id}/decide", responses=refusals(404, 409))
+async def decide(request_id: RequestId, body: DecideIn, ctx: Ctx, principal: Dpo) -> RequestOut:
+    """Start a request that waits for its identity check (a minor report): the officer's decision and note are
+    the method, in the ledger. Refusing it is `/refuse`."""
+    await service.decide_report(ctx, request_id, staff=principal.name, note=body.note)
     return await read_request(request_id, ctx, principal)
 
 

@@ -21,7 +21,9 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
         await service.record_answer(ctx, session, answer)
 
     async def on_minor_report(session: Any, _event: CloudEvent, report: MinorDataReported) -> None:
-        await service.open_from_report(ctx, session, subject=report.subject, report_id=report.report_id)
+        await service.open_from_report(
+            ctx, session, subject=report.subject, report_id=report.report_id, contact=report.contact
+        )
 
     return {HolderAnswered: on_answer, MinorDataReported: on_minor_report}
 

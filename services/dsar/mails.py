@@ -44,3 +44,8 @@ def rectified(*, to: str, lang: str, centre_url: str, holders: list[str]) -> Mai
 
 def closed(*, to: str, lang: str, centre_url: str, kind: str) -> Mail:
     return _mail("closed", to=to, lang=lang, centre_url=centre_url, kind=kind)
+
+
+def minor_report(*, to: str, lang: str, centre_url: str, url: str, days: int) -> Mail:
+    """Statement Art. 3.5: the address's owner confirms a report of a child's data before it is erased."""
+    return _mail("minor_report", to=to, lang=lang, centre_url=centre_url, url=url, days=days)

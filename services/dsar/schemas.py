@@ -87,6 +87,12 @@ class RefuseIn(Strict):
     reason: str = Field(min_length=10, max_length=2000, description="Told to the person with the right to complain")
 
 
+class DecideIn(Strict):
+    note: str = Field(
+        min_length=10, max_length=2000, description="Why the request may start (e.g. the parent confirmed by phone)"
+    )
+
+
 class TaskCloseIn(Strict):
     holder: str = Field(min_length=1, max_length=100)
     outcome: Outcome

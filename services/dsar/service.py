@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from services.common.auth import RateLimiter
 from services.common.contracts import (
     DataSubjectRequestStarted,
     HolderAnswered,
@@ -42,6 +43,10 @@ class DsarContext:
     rt: Runtime
     settings: DsarSettings
     links: LinkSigner
+    mail_caps: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.mail_caps = RateLimiter(self.settings.public_mails_per_hour, window=3600)
 
     @classmethod
     def of(cls, rt: Runtime) -> DsarContext:
@@ -53,6 +58,11 @@ class DsarContext:
 
     def url(self, path: str) -> str:
         return self.settings.public_base_url.rstrip("/") + path
+
+    def mail_cap_allows(self, subject: str) -> bool:
+        """Whether one more mail that a public call asks for may go to this subject's address this hour
+        (per process: N workers allow up to N times the cap)."""
+        return not self.mail_caps.take(subject)
 
     @property
     def shared_key(self) -> bytes:
@@ -89,6 +99,10 @@ async def intake(
         raise FieldError(("received_at",), "a request cannot have been received in the future")
     received = received_at or now
     subject = ctx.rt.recorder.pseudonym(email)
+    verified = verified_by is not None or verified_method is not None
+    # a verified request joins only a request already verified: an unverified one (anyone can make one for
+    # any address) never holds up the person's own
+    open_states = domain.OPEN - {State.RECEIVED} if verified else domain.OPEN
     async with ctx.rt.db.transaction() as s:
         first = (
             (
@@ -96,7 +110,8 @@ async def intake(
                     select(DsarRequest)
                     .where(col(DsarRequest.subject) == subject)
                     .where(col(DsarRequest.kind) == kind.value)
-                    .where(col(DsarRequest.state).in_([x.value for x in domain.OPEN]))
+                    .where(col(DsarRequest.state).in_([x.value for x in open_states]))
+                    .order_by(col(DsarRequest.received_at))
                 )
             )
             .scalars()
@@ -139,8 +154,10 @@ async def intake(
             ),
             subject=subject,
         )
-        if verified_by is not None or verified_method is not None:
+        if verified:
             await _verified(ctx, s, request, now, method=verified_method or f"staff: {verified_by}")
+        elif not ctx.mail_cap_allows(subject):
+            pass  # the address's cap of verification mails this hour: recorded, not mailed (the same answer)
         else:
             token, digest = new_single_use_token()
             request.verify_hash, request.verify_expires_at = digest, domain.verification_expires(now)
@@ -215,20 +232,32 @@ async def _verified(ctx: DsarContext, s: AsyncSession, request: DsarRequest, at:
     )
 
 
-async def open_from_report(ctx: DsarContext, s: AsyncSession, *, subject: str, report_id: str) -> DsarRequest:
-    """Statement Art. 3.5: a report of a minor's data without parental consent starts an erasure request
-    across every holder; the report itself stands in for the identity check."""
+async def open_from_report(
+    ctx: DsarContext, s: AsyncSession, *, subject: str, report_id: str, contact: str | None
+) -> DsarRequest:
+    """Statement Art. 3.5: a report of a minor's data without parental consent opens an erasure request. Anyone
+    can send a report, so it is not an identity check: the request waits for the address's owner to confirm
+    through a mailed single-use link, or for a privacy officer's decision (`decide_report`). Consent has
+    restricted the data meanwhile."""
     now = datetime.now(UTC)
     deadline = domain.response_deadline(now)
+    details: dict[str, Any] = {}
+    if contact:
+        details = open_fragment(ctx.shared_key, report_id, contact)
     request = DsarRequest(
         id=new_request_id(),
         kind=RequestKind.ERASURE.value,
         subject=subject,
         channel="minor_report",
         state=State.RECEIVED.value,
+        language=str(details.get("language", "nl")),
         received_at=now,
         deadline=deadline,
     )
+    if details.get("email"):
+        request.key_id, request.details = await ctx.rt.vault.encrypt(
+            s, subject, {"email": details["email"], "text": f"minor report {report_id}", "corrections": {}}
+        )
     s.add(request)
     await ctx.rt.recorder.record(
         s,
@@ -242,7 +271,28 @@ async def open_from_report(ctx: DsarContext, s: AsyncSession, *, subject: str, r
         ),
         subject=subject,
     )
-    await _verified(ctx, s, request, now, method=f"minor report {report_id}")
+    if details.get("email") and ctx.mail_cap_allows(subject):
+        token, digest = new_single_use_token()
+        request.verify_hash, request.verify_expires_at = digest, domain.verification_expires(now)
+        mail = mails.minor_report(
+            to=details["email"],
+            lang=request.language,
+            centre_url=ctx.settings.privacy_centre_url,
+            url=ctx.url(f"/v1/verify/{token}"),
+            days=domain.VERIFY_LINK_DAYS,
+        )
+        await send_mail(ctx, s, request, "verify", mail)
+    return request
+
+
+async def decide_report(ctx: DsarContext, request_id: str, *, staff: str, note: str) -> DsarRequest:
+    """A privacy officer decides a request that waits for its identity check (a minor report): it starts,
+    with the officer and their note as the method, recorded in the ledger."""
+    async with ctx.rt.db.transaction() as s:
+        request = await load_request(s, request_id)
+        if request.state != State.RECEIVED:
+            raise ServiceError(409, f"the request is {request.state}, not waiting for a decision")
+        await _verified(ctx, s, request, datetime.now(UTC), method=f"privacy officer {staff}: {note}")
     return request
 
 

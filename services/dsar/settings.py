@@ -25,4 +25,7 @@ class DsarSettings(ServiceSettings):
         10, description="A holder that has not answered this many days after the fan-out is shown as late."
     )
     export_link_days: int = Field(14, description="How long the link to an access export stays valid.")
+    public_mails_per_hour: int = Field(
+        3, ge=1, le=1000, description="Verification mails a public call may send to one address in an hour."
+    )
     jobs_interval_seconds: float = Field(300.0, description="How often reminders and expiry run.")

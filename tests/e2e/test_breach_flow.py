@@ -7,7 +7,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.common.auth import create_site_key, create_token
+from services.common.auth import create_token
 from services.common.ledger.verify import verify_export
 from tests.conftest import eventually, system
 from tests.integration.test_breach import ASSESSMENT, breach_body
@@ -37,8 +37,13 @@ async def test_breach_finds_and_notifies_the_affected(
                 },
             )
             assert r.status_code == 201, r.text
-        key = await create_site_key(consent_rt.db, "w", ["https://www.example.nl"])
-        await c["consent"].post("/v1/minor-reports", headers={"x-site-key": key}, json={"email": "gone@example.nl"})
+        # an erased person (what consent does on dsar's erasure request) is no longer found
+        from services.consent import subjects
+        from services.consent.context import ConsentContext
+
+        async with consent_rt.db.transaction() as s:
+            gone = consent_rt.recorder.pseudonym("gone@example.nl")
+            await subjects.erase_in(ConsentContext.of(consent_rt), s, gone, "erasure request (test)")
 
         dpo = {"authorization": f"Bearer {await create_token(breach_rt.db, 'dpo', ['dpo'])}"}
         aware = datetime.now(UTC) - timedelta(minutes=5)

@@ -88,13 +88,13 @@ async def test_metrics_follow_a_request_and_count_a_withdrawal_once(kafka: str, 
         key = await create_site_key(consent_rt.db, "website", ["https://www.example.nl"])
         site = {"x-site-key": key}
         consent = {
-            "email": EMAIL,
+            "browser_id": "b_operations01",
             "channel": "contact_form",
             "notice": NOTICE,
             "purposes": [{"purpose": "contact", "granted": True}],
         }
         assert (await c["consent"].post("/v1/consents", headers=site, json=consent)).status_code == 201
-        withdraw = {"email": EMAIL, "purposes": ["contact"]}
+        withdraw = {"browser_id": "b_operations01", "purposes": ["contact"]}
         for _ in range(2):
             assert (await c["consent"].post("/v1/withdrawals", headers=site, json=withdraw)).status_code == 200
         samples = await scrape(c["consent"], ctoken)

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import text
 
-from services.common.auth import create_site_key, create_token
+from services.common.auth import create_token
 from services.consent import service, webhooks
 from services.consent.context import ConsentContext
 from tests.conftest import build_app, running
@@ -48,10 +48,10 @@ async def consent(make_settings: Any, db_url: str) -> Any:
         ),
     )
     async with running(app) as client:
-        key = await create_site_key(app.state.runtime.db, "website", ["https://www.example.nl"])
-        await client.post(
-            "/v1/consents",
-            headers={"x-site-key": key},
+        staff = await create_token(app.state.runtime.db, "desk", ["admin"])
+        given = await client.post(
+            "/admin/consents",  # leads is confirmed by the person first on a public form; staff record it given
+            headers={"authorization": f"Bearer {staff}"},
             json={
                 "email": "lotte@example.nl",
                 "channel": "opt_in_form",
@@ -59,6 +59,7 @@ async def consent(make_settings: Any, db_url: str) -> Any:
                 "purposes": [{"purpose": "leads", "granted": True}],
             },
         )
+        assert given.status_code == 201, given.text
         admin = await create_token(app.state.runtime.db, "staff", ["admin", "dpo"])
         await client.post(
             "/admin/consents",

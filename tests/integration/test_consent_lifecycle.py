@@ -121,7 +121,8 @@ async def test_access_request_gets_a_sealed_fragment(kafka: str, consent: Any, t
 
 
 async def test_minor_report_starts_erasure_everywhere(kafka: str, make_settings: Any) -> None:
-    """consent erases at once; dsar opens an erasure request; consent and breach answer; dsar completes."""
+    """consent restricts at once; dsar opens an erasure request that waits for a decision (a report is no
+    identity check); once a privacy officer decides, consent and breach answer and dsar completes."""
     async with system(make_settings, ("consent", "dsar", "breach")) as (apps, clients):
         consent_rt, dsar_rt = apps["consent"].state.runtime, apps["dsar"].state.runtime
         key = await create_site_key(consent_rt.db, "website", ["https://www.example.nl"])
@@ -141,6 +142,22 @@ async def test_minor_report_starts_erasure_everywhere(kafka: str, make_settings:
         )
         assert r.status_code == 202
         from sqlalchemy import text
+
+        async def waiting() -> Any:
+            async with dsar_rt.db.read() as s:
+                return (
+                    await s.execute(text("SELECT id, state FROM dsar_requests WHERE channel = 'minor_report'"))
+                ).first()
+
+        request_id, state = await eventually(waiting, within=60)
+        assert state == "received", "nothing is erased on a report alone"
+        dpo = await create_token(dsar_rt.db, "dpo", ["dpo"])
+        decided = await clients["dsar"].post(
+            f"/admin/requests/{request_id}/decide",
+            json={"note": "the parent confirmed by phone"},
+            headers={"authorization": f"Bearer {dpo}"},
+        )
+        assert decided.status_code == 200 and decided.json()["state"] == "in_progress", decided.text
 
         async def completed() -> Any:
             async with dsar_rt.db.read() as s:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -128,7 +129,11 @@ async def test_under_16_waits_for_a_parent(consent: Any) -> None:
     assert [r["reason"] for r in history["records"]] == ["under 16", "parent confirmed"]
 
 
-async def test_report_of_a_minor_erases_at_once(kafka: str, consent: Any, topic_prefix: str) -> None:
+async def test_report_of_a_minor_restricts_at_once_and_erases_nothing(
+    kafka: str, consent: Any, topic_prefix: str
+) -> None:
+    """Anyone with a site key can report: processing stops at once (restricted, published), nothing is
+    destroyed until the person confirms or a privacy officer decides (dsar)."""
     app, client, _ = consent
     await client.post(
         "/v1/consents",
@@ -144,16 +149,19 @@ async def test_report_of_a_minor_erases_at_once(kafka: str, consent: Any, topic_
         "/v1/minor-reports",
         json={"email": "kid@example.nl", "reporter_email": "mama@example.nl", "details": "mijn zoon is 12"},
     )
-    assert r.status_code == 202 and r.json()["status"] == "erased"
+    assert r.status_code == 202 and r.json()["status"] == "received"
     history = await _history(app, client, "kid@example.nl")
-    assert history["states"] == {} and all(rec["evidence"] == "erased" for rec in history["records"][:1])
+    assert history["states"] == {"chat": "restricted"}
+    assert all(isinstance(rec["evidence"], dict) for rec in history["records"]), "nothing was shredded"
     from tests.integration.test_outbox_consumer import header, read_topic
 
     events = await read_topic(kafka, topic_prefix + "consent.events.v1", 3)
     assert [header(e, "ce_type").split("privacy.")[1] for e in events][-2:] == [
-        "subject.shredded",
+        "consent.restricted",
         "consent.minor.reported",
     ]
+    states = await read_topic(kafka, topic_prefix + "consent.state.v1", 2)
+    assert json.loads(states[-1].value)["purposes"] == {"chat": "restricted"}
 
 
 async def _history(app: Any, client: Any, email: str) -> Any:

@@ -87,25 +87,25 @@ async def test_consent_per_purpose_per_day_tells_withdrawals_and_gpc_apart(conse
     _app, client, key = consent
     site = {"x-site-key": key}
     for i, gpc in enumerate([False, False, True]):
-        body = {"email": f"p{i}@example.nl", "channel": "opt_in_form", "notice": NOTICE}
-        body["purposes"] = [{"purpose": "leads", "granted": True}]
+        body = {"browser_id": f"b_console{i:06d}", "channel": "contact_form", "notice": NOTICE}
+        body["purposes"] = [{"purpose": "contact", "granted": True}]
         headers = {**site, "sec-gpc": "1"} if gpc else site
         r = await client.post("/v1/consents", json=body, headers=headers)
         assert r.status_code == 201, r.text
-    await client.post("/v1/withdrawals", json={"email": "p0@example.nl", "purposes": ["leads"]}, headers=site)
+    await client.post("/v1/withdrawals", json={"browser_id": "b_console000000", "purposes": ["contact"]}, headers=site)
     cookie = {"browser_id": "b" * 12, "analytics": True, "tracking": True, "notice": NOTICE, "gpc": True}
     assert (await client.post("/v1/cookies", json=cookie, headers={**site, "sec-gpc": "1"})).status_code == 201
     stats = (await client.get("/admin/stats/consents", params={"days": 7})).json()
     today = datetime.now(UTC).date().isoformat()
     rows = {(r["day"], r["purpose"]): r for r in stats["rows"]}
-    leads = rows[(today, "leads")]
-    assert leads["withdrawn"] == 1 and leads["granted"] >= 2, leads
+    contact = rows[(today, "contact")]
+    assert contact["withdrawn"] == 1 and contact["granted"] >= 2, contact
     tracking = rows[(today, "tracking_cookies")]
     assert tracking["refused_gpc"] == 1 and tracking["granted"] == 0, tracking
-    assert stats["first"] <= today == stats["last"] and "leads" in stats["purposes"]
+    assert stats["first"] <= today == stats["last"] and "contact" in stats["purposes"]
     drawn = charts.consent_charts(stats)
     names = [c.purpose for c in drawn]
-    assert "leads" in names and "tracking_cookies" in names
+    assert "contact" in names and "tracking_cookies" in names
     chart = next(c for c in drawn if c.purpose == "tracking_cookies")
     assert {b.kind for b in chart.bars} >= {"refused_gpc"} and chart.totals["refused_gpc"] == 1
     assert (await client.get("/admin/stats/consents", params={"days": 0})).status_code == 422

@@ -28,7 +28,7 @@ async def test_concurrent_captures_are_batched_and_sound(make_settings: Any, db_
                 "/v1/consents",
                 headers={"x-site-key": key},
                 json={
-                    "email": f"p{i % 40}@example.nl",
+                    "browser_id": f"b_group{i % 40:08d}",  # a refusal by a browser id is its own
                     "channel": "contact_form",
                     "notice": NOTICE,
                     "purposes": [{"purpose": "contact", "granted": i % 3 != 0}, {"purpose": "chat", "granted": True}],

@@ -34,7 +34,14 @@ def access_of(route: APIRoute) -> list[Access]:
 @pytest.fixture(params=SERVICES)
 def app(request: pytest.FixtureRequest, make_settings: Any, sqlite_url: str) -> FastAPI:
     return build_app(
-        request.param, make_settings(request.param, sqlite_url, relay_enabled=False, consumers_enabled=False)
+        request.param,
+        make_settings(
+            request.param,
+            sqlite_url,
+            relay_enabled=False,
+            consumers_enabled=False,
+            failed_credentials_per_minute=100_000,  # every route refused in turn, from one address
+        ),
     )
 
 

@@ -38,6 +38,7 @@ from services.consent.events import (
     ConsentExpired,
     ConsentGranted,
     ConsentPending,
+    ConsentRestricted,
     ConsentStateSnapshot,
     ConsentWithdrawn,
     KvkChecked,
@@ -87,7 +88,7 @@ SAMPLES: list[EventData] = [
             notice_version="2024-01",
             notice_hash="0" * 64,
         )
-        for cls in (ConsentGranted, ConsentDenied, ConsentWithdrawn, ConsentPending, ConsentExpired)
+        for cls in (ConsentGranted, ConsentDenied, ConsentWithdrawn, ConsentPending, ConsentExpired, ConsentRestricted)
     ),
     BrowserLinked(subject=SUBJECT, browser="34" * 32),
     MinorDataReported(subject=SUBJECT, report_id="mr_1"),
