@@ -15,6 +15,7 @@ from services.common.contracts import (
     SubjectShredded,
 )
 from services.common.errors import ServiceError
+from services.common.events import DSAR_EVENTS
 from services.common.links import new_single_use_token
 from services.common.mail import MailMessage
 from services.common.models import SubjectKey
@@ -205,6 +206,7 @@ async def _shred_after_erasure(ctx: DsarContext, s: AsyncSession) -> int:
                 subject=request.subject, key_id=key_id, reason=f"erasure request {request.id} completed and told"
             ),
             subject=request.subject,
+            topic=DSAR_EVENTS.name,  # subject.shredded has no topic of its own (issue 30: '' jammed the outbox)
         )
         shredded += 1
     return shredded
