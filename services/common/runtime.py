@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import gc
+import hashlib
+import hmac
 import logging
 import os
 from collections.abc import Callable
@@ -63,7 +65,9 @@ class Runtime:
         self.db = Database(s.database_url)
         self.db.tracing = self.tracing
         self.signer = NoteSigner(s.ledger_origin, s.secret_bytes("ledger_signing_key"))
-        self.ledger = Ledger(self.signer)
+        # a key of its own for blinding pseudonyms in public entries, derived from this service's ledger key
+        blind_key = hmac.new(s.secret_bytes("ledger_signing_key"), b"ledger:blind-subjects", hashlib.sha256).digest()
+        self.ledger = Ledger(self.signer, blind_key=blind_key)
         self.vault = SubjectVault(s.secret_bytes("key_encryption_key"))
         self.recorder = Recorder(
             source=f"urn:jzve:privacy:{self.name}",

@@ -80,8 +80,15 @@ async def written(ctx: ConsentContext) -> dict[str, Any]:
             for row in await s.execute(text("SELECT subject, key_id, wrapped_key FROM subject_keys"))
         }
         entries = []
-        for (raw,) in await s.execute(text("SELECT entry FROM ledger_entries ORDER BY seq")):
+        for subject, raw in await s.execute(text("SELECT subject, entry FROM ledger_entries ORDER BY seq")):
             entry = json.loads(raw)
+            # public entries name nobody: every pseudonym is blinded for its entry alone (the column keeps it)
+            assert subject is None or (entry["subject"].startswith("b_") and entry["subject"] != subject)
+            entry["subject"] = subject
+            for name in ("subject", "browser"):
+                if name in entry["data"]:
+                    assert entry["data"][name].startswith("b_")
+                    entry["data"][name] = "<blinded>"
             sealed = entry.pop("ciphertext")
             key_id = entry.pop("key_id")
             entry["evidence"] = (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -19,7 +21,28 @@ from services.common.ledger import merkle
 from services.common.ledger.note import Checkpoint, NoteSigner
 from services.common.models import LedgerCheckpoint, LedgerEntry, LedgerHead, LedgerNode, table_of
 
-ENTRY_VERSION = 1
+ENTRY_VERSION = 2  # 1: pseudonyms in the clear; 2: every pseudonym in the entry blinded for that entry alone
+PSEUDONYM_FIELDS = ("subject", "browser")  # the event data fields that hold a pseudonym
+
+
+class Blinder:
+    """What a public leaf says instead of a pseudonym: HMAC(key, event id, pseudonym), different for every
+    entry. The public ledger still commits to who each entry is about (the service, holding the key, can
+    show a person or an auditor that an entry is theirs), but nobody can tell two entries of one person
+    apart from entries of two, nor find a person's entries from their pseudonym. The table keeps the real
+    pseudonym in its own column, which no public route serves."""
+
+    def __init__(self, key: bytes) -> None:
+        self._mac = hmac.new(key, digestmod=hashlib.sha256)
+
+    def __call__(self, event_id: str, pseudonym: str) -> str:
+        mac = self._mac.copy()
+        mac.update(event_id.encode() + b"\x00" + pseudonym.encode())
+        return "b_" + mac.hexdigest()
+
+
+def _pseudonym(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
 @dataclass(frozen=True)
@@ -34,17 +57,24 @@ class LedgerRecord:
     ciphertext: str | None = None
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
 
-    def canonical(self, seq: int) -> bytes:
-        """The leaf's bytes: sorted-key compact UTF-8 JSON, so anyone can recompute the hash."""
+    def canonical(self, seq: int, blind: Blinder | None = None) -> bytes:
+        """The leaf's bytes: sorted-key compact UTF-8 JSON, so anyone can recompute the hash. With `blind`,
+        the subject and every pseudonym in the data are blinded for this entry (version 2)."""
+        subject, data = self.subject, self.data
+        if blind is not None:
+            subject = blind(self.event_id, subject) if subject else subject
+            hidden = [k for k in PSEUDONYM_FIELDS if _pseudonym(data.get(k))]
+            if hidden:
+                data = {**data, **{k: blind(self.event_id, data[k]) for k in hidden}}
         return canonical_json(
             {
-                "v": ENTRY_VERSION,
+                "v": ENTRY_VERSION if blind is not None else 1,
                 "seq": seq,
                 "event_id": self.event_id,
                 "type": self.event_type,
                 "time": self.time.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
-                "subject": self.subject,
-                "data": self.data,
+                "subject": subject,
+                "data": data,
                 "key_id": self.key_id,
                 "ciphertext": self.ciphertext,
             }
@@ -60,8 +90,9 @@ class ProofStats:
 
 
 class Ledger:
-    def __init__(self, signer: NoteSigner) -> None:
+    def __init__(self, signer: NoteSigner, *, blind_key: bytes | None = None) -> None:
         self.signer = signer
+        self.blind = Blinder(blind_key) if blind_key is not None else None
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -81,7 +112,7 @@ class Ledger:
         nodes: list[dict[str, Any]] = []
         seqs = []
         for record in records:
-            entry = record.canonical(size)
+            entry = record.canonical(size, self.blind)
             frontier, new_nodes = merkle.append_leaf(frontier, size, merkle.leaf_hash(entry))
             entries.append(
                 {
