@@ -66,7 +66,7 @@ def _form_context(form: dict[str, Any], errors: dict[str, str]) -> dict[str, Any
 
 @router.get("/new", response_class=HTMLResponse)
 async def new_page(request: Request) -> HTMLResponse:
-    session = session_of(request)
+    session = await session_of(request)
     form = {"reporter_name": session.get("name", ""), "nature": [], "acts": [], "categories": []}
     return show(request, "console/breach_new.html", _form_context(form, {}), session=session)
 
@@ -74,7 +74,7 @@ async def new_page(request: Request) -> HTMLResponse:
 @router.post("", response_class=HTMLResponse)
 async def register(request: Request) -> Response:
     """Register a breach; a refusal comes back with the person's input kept and the field named."""
-    session = session_of(request)
+    session = await session_of(request)
     data = await request.form()
     checked(session, str(data.get("csrf", "")))
     form: dict[str, Any] = {k: str(v) for k, v in data.items() if k not in ("nature", "acts", "categories")}
@@ -122,7 +122,7 @@ async def _page(
 
 @router.get("/{breach_id}", response_class=HTMLResponse)
 async def breach_page(request: Request, breach_id: BreachId) -> Response:
-    return await _page(request, session_of(request), breach_id, {})
+    return await _page(request, await session_of(request), breach_id, {})
 
 
 async def _act(request: Request, breach_id: str, form: dict[str, Any], call: Any, done: str) -> Response:
@@ -165,7 +165,7 @@ def _factors(form: dict[str, Any]) -> dict[str, Any]:
 async def assessment(request: Request, breach_id: BreachId) -> Response:
     """First the system's suggestion for the factors, shown beside the decision; then a person decides with
     reasons (statement Art. 6). One form, two buttons: `step=suggest` or `step=decide`."""
-    session = session_of(request)
+    session = await session_of(request)
     form = {k: str(v) for k, v in (await request.form()).items()}
     checked(session, form.get("csrf"))
     calls = calls_for(request, session)
@@ -204,7 +204,7 @@ async def prepare(
 @router.get("/{breach_id}/notifications/{notification_id}", response_class=HTMLResponse)
 async def printable(request: Request, breach_id: BreachId, notification_id: NoteId) -> Response:
     """The AP notification laid out like the Meldformulier's sections 0-9, as the breach service prints it."""
-    session = session_of(request)
+    session = await session_of(request)
     try:
         html = await service.printable(calls_for(request, session), breach_id, notification_id)
     except (Refused, ServiceDown) as exc:

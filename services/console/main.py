@@ -19,6 +19,7 @@ from services.common.logs import RequestContext, configure_logging
 from services.common.pages import PageHeaders, error_page
 from services.common.pages import assets as page_assets
 from services.common.sessions import CookieSessions
+from services.console.ended import EndedSessions
 from services.console.routes import router
 from services.console.settings import ConsoleSettings
 from services.console.web import Forged, SignedOut, to_sign_in
@@ -54,15 +55,24 @@ def create(settings: ConsoleSettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=50)) as http:
-            app.state.http = http
-            yield
+        ended = EndedSessions(settings.database_url)
+        await ended.start()
+        app.state.ended_sessions = ended
+        try:
+            async with httpx.AsyncClient(limits=httpx.Limits(max_connections=50)) as http:
+                app.state.http = http
+                yield
+        finally:
+            await ended.close()
 
     app = FastAPI(title="console", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
-    app.state.ended_sessions = {}
     app.state.sessions = CookieSessions(
-        settings.session_secret(), name="console", path="/", idle_seconds=settings.session_minutes * 60
+        settings.session_secret(),
+        name="console",
+        path="/",
+        idle_seconds=settings.session_minutes * 60,
+        max_seconds=settings.session_max_hours * 3600,
     )
     app.add_exception_handler(StarletteHTTPException, _refused)
     app.add_exception_handler(SignedOut, _signed_out)

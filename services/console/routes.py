@@ -86,17 +86,17 @@ async def sign_in(
 
 @router.post("/sign-out")
 async def sign_out(request: Request, csrf: CSRF = "") -> Response:
-    session = session_of(request)
+    session = await session_of(request)
     checked(session, csrf)
     response = RedirectResponse("/sign-in?ended=1", status_code=303)
-    end(request, session)
+    await end(request, session)
     sessions(request).end(response, request)
     return response
 
 
 @router.get("/", response_class=HTMLResponse)
 async def overview(request: Request) -> HTMLResponse:
-    session = session_of(request)
+    session = await session_of(request)
     started = time.perf_counter()
     parts = await service.overview(calls_for(request, session))
     lang = lang_of(request, session)
@@ -120,7 +120,7 @@ async def requests(
     state: Annotated[str | None, Query(max_length=30)] = None,
     overdue: Annotated[str | None, Query(pattern="^(yes|no|)$")] = None,
 ) -> HTMLResponse:
-    session = session_of(request)
+    session = await session_of(request)
     late = {"yes": True, "no": False}.get(overdue or "")
     found = await service.request_queue(calls_for(request, session), kind=kind, state=state, overdue=late)
     context = {"found": found, "kind": kind or "", "state": state or "", "overdue": overdue or ""}
@@ -129,7 +129,7 @@ async def requests(
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)
 async def request_page(request: Request, request_id: RequestId) -> Response:
-    session = session_of(request)
+    session = await session_of(request)
     return await _request_page(request, session, request_id, {})
 
 
@@ -192,14 +192,14 @@ async def refuse(
 
 @router.get("/people", response_class=HTMLResponse)
 async def people_page(request: Request) -> HTMLResponse:
-    session = session_of(request)
+    session = await session_of(request)
     return show(request, "console/people.html", {"email": "", "found": None, "error": None}, session=session)
 
 
 @router.post("/people", response_class=HTMLResponse)
 async def people(request: Request, csrf: CSRF = "", email: Annotated[str, Form(max_length=320)] = "") -> Response:
     """A person's consent history with its evidence (dpo scope); the address travels in bodies only."""
-    session = session_of(request)
+    session = await session_of(request)
     checked(session, csrf)
     try:
         found = await service.person_history(calls_for(request, session), email.strip())
@@ -228,7 +228,7 @@ async def set_agreement(
     csrf: CSRF = "",
     agreement: Annotated[str, Form(pattern="^(unknown|requested|signed|ended)$")] = "unknown",
 ) -> Response:
-    session = session_of(request)
+    session = await session_of(request)
     checked(session, csrf)
     try:
         await service.set_agreement(calls_for(request, session), processor_id, agreement)
@@ -239,7 +239,7 @@ async def set_agreement(
 
 @router.get("/ledgers", response_class=HTMLResponse)
 async def ledgers(request: Request) -> HTMLResponse:
-    session = session_of(request)
+    session = await session_of(request)
     found = await service.ledgers(calls_for(request, session))
     urls = request.app.state.settings.urls()
     return show(request, "console/ledgers.html", {"found": found, "verdict": None, "urls": urls}, session=session)
@@ -247,7 +247,7 @@ async def ledgers(request: Request) -> HTMLResponse:
 
 @router.post("/ledgers/{name}/verify", response_class=HTMLResponse)
 async def verify(request: Request, name: Service, csrf: CSRF = "") -> Response:
-    session = session_of(request)
+    session = await session_of(request)
     checked(session, csrf)
     calls = calls_for(request, session)
     try:
@@ -263,7 +263,7 @@ async def verify(request: Request, name: Service, csrf: CSRF = "") -> Response:
 @router.get("/ledgers/{name}/export")
 async def export(request: Request, name: Service) -> Response:
     """The service's ledger export, to verify offline with `ledger-verify <file>`."""
-    session = session_of(request)
+    session = await session_of(request)
     stream = calls_for(request, session).stream(name, "/ledger/entries")
     headers = {"content-disposition": f'attachment; filename="{name}-ledger.txt"', "cache-control": "no-store"}
     return StreamingResponse(stream, media_type="text/plain; charset=utf-8", headers=headers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,11 +22,19 @@ class ConsoleSettings(BaseSettings):
         None, description="Key (base64, 32 bytes) sealing the session cookie that holds the signed-in token."
     )
     session_minutes: int = Field(30, ge=1, le=24 * 60, description="A session ends after this long idle.")
+    database_url: str = Field(
+        "",
+        description="Where signed-out sessions are kept for every worker (SQLAlchemy async URL; default "
+        "sqlite+aiosqlite:///var/console.db; PostgreSQL when the console runs on several hosts).",
+    )
+    session_max_hours: int = Field(12, ge=1, le=168, description="A session ends this long after signing in.")
     timeout_seconds: float = Field(5.0, gt=0, description="How long a page waits for a service.")
     log_level: str = Field("info", description="Log level.")
 
     @model_validator(mode="after")
     def _key(self) -> ConsoleSettings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{os.environ.get('PRIVACY_VAR_DIR', 'var')}/console.db"
         if self.session_key is None:
             if not self.dev_mode:
                 raise ValueError("CONSOLE_SESSION_KEY is required outside dev mode (CONSOLE_DEV_MODE=1)")

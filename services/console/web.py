@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.common import pages, words
 from services.common.sessions import CookieSessions, csrf_ok
 from services.console.clients import Calls, Refused, ServiceDown
+from services.console.ended import EndedSessions
 
 TEMPLATES = pages.templates(Path(__file__).parent)
 CSRF = Annotated[str, Form(max_length=100)]
@@ -146,25 +147,21 @@ def sessions(request: Request) -> CookieSessions:
     return store
 
 
-def session_of(request: Request) -> dict[str, Any]:
+async def session_of(request: Request) -> dict[str, Any]:
+    """The request's session: sealed, within its idle and absolute expiries, and not signed out of (on any
+    worker: the ended sessions are in the console's database)."""
     session = sessions(request).open(request)
-    if session is None or not session.get("token") or session.get("sid") in ended(request):
+    if session is None or not session.get("token") or not session.get("sid"):
+        raise SignedOut
+    store: EndedSessions = request.app.state.ended_sessions
+    if await store.is_ended(str(session["sid"])):
         raise SignedOut
     return session
 
 
-def ended(request: Request) -> dict[str, float]:
-    """Sessions signed out of (their id -> when their cookie would have expired anyway): a copy of a
-    signed-out cookie opens nothing. Kept in this process, pruned as they expire."""
-    gone: dict[str, float] = request.app.state.ended_sessions
-    now = time.time()
-    for sid in [sid for sid, until in gone.items() if until < now]:
-        del gone[sid]
-    return gone
-
-
-def end(request: Request, session: dict[str, Any]) -> None:
-    ended(request)[str(session.get("sid"))] = time.time() + sessions(request).idle_seconds
+async def end(request: Request, session: dict[str, Any]) -> None:
+    store: EndedSessions = request.app.state.ended_sessions
+    await store.end(str(session.get("sid")), time.time() + sessions(request).max_seconds)
 
 
 def calls_for(request: Request, session: dict[str, Any]) -> Calls:
@@ -252,7 +249,7 @@ async def page_from(
     request: Request, name: str, load: Callable[[Calls], Awaitable[dict[str, Any]]], *, status: int = 200
 ) -> Response:
     """A signed-in page whose content one use-case loads; a refusal or an outage gets its own page."""
-    session = session_of(request)
+    session = await session_of(request)
     try:
         context = await load(calls_for(request, session))
     except (Refused, ServiceDown) as exc:
@@ -274,7 +271,7 @@ async def act(
     """A form's action, taken with the person's token. Done: back to `back` (a path, and what was done).
     Input refused: `redraw(session, errors by field, status)` shows the form again with the input kept.
     A missing scope, an unknown record or an outage: their own page."""
-    session = session_of(request)
+    session = await session_of(request)
     checked(session, csrf)
     try:
         await call(calls_for(request, session))
