@@ -28,9 +28,13 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
     async def on_request(session: Any, _event: CloudEvent, request: DataSubjectRequestStarted) -> None:
         fragment = None
         known = await subjects.knows(session, request.subject)
+        reason: str | None = None
         if request.kind == RequestKind.ERASURE:
-            key_id = await subjects.erase_in(ctx, session, request.subject, f"erasure request {request.request_id}")
+            kept: list[str] = []
+            why = f"erasure request {request.request_id}"
+            key_id = await subjects.erase_in(ctx, session, request.subject, why, kept=kept)
             answer = Outcome.ERASED if key_id else Outcome.NOTHING_HELD
+            reason = "; ".join(kept) or None  # erased, except what the law obliges us to keep, and until when
         elif not known:
             answer = Outcome.NOTHING_HELD
         elif request.kind == RequestKind.RECTIFICATION:
@@ -83,6 +87,7 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
                 kind=request.kind,
                 subject=request.subject,
                 outcome=answer,
+                reason=reason,
                 fragment=fragment,
             ),
             subject=request.subject,

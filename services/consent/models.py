@@ -127,6 +127,22 @@ class KvkCheck(SQLModel, table=True):
     sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
+class RetainedEvidence(SQLModel, table=True):
+    """The evidence of a record kept for a legal obligation (GDPR 17(3)(b): invoicing, the fiscal retention
+    period) when its person is erased: sealed under a key of its own (`retained_key_subject`), so that the
+    person's key can be destroyed while this stays readable until `until`, when the retention job destroys
+    that key too."""
+
+    __tablename__ = "retained_evidence"
+    record_id: str = Field(primary_key=True, max_length=40)
+    subject: str = Field(max_length=64, index=True, description="the erased person's pseudonym")
+    key_id: str = Field(max_length=40)
+    ciphertext: str = Field(sa_column=Column(Text, nullable=False))
+    reason: str = Field(max_length=200)
+    until: datetime = Field(sa_column=ts_column(index=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
 class CentreSession(SQLModel, table=True):
     """A privacy-centre session, so that signing out ends it for every copy of its cookie and on every worker.
     Only the session id's SHA-256 is kept (the cookie holds the id sealed)."""

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from services.consent import decisions, subjects
 from services.consent.context import ConsentContext
 from services.consent.domain import State
-from services.consent.models import ConsentRecord, ConsentState
+from services.consent.models import ConsentRecord, ConsentState, RetainedEvidence
 
 log = logging.getLogger(__name__)
 REASON = "retention period over (statement Art. 7)"
@@ -62,11 +62,29 @@ async def run(ctx: ConsentContext, now: datetime | None = None) -> dict[str, int
             else:
                 await subjects.erase_in(ctx, s, subject, REASON)
                 shredded += 1
+    shredded += await _end_retained(ctx, now)
     if shredded:
         ctx.metrics.m.inc(ctx.metrics.retention_erasures, amount=shredded)
     if expired:
         log.info("retention: %d decisions expired, %d subjects shredded", expired, shredded)
     return {"expired": expired, "shredded": shredded}
+
+
+async def _end_retained(ctx: ConsentContext, now: datetime) -> int:
+    """What an erased person's legal obligation kept, once its period is over: the rows go, and the key that
+    sealed them is destroyed when none of that person's is left. Returns the keys destroyed."""
+    async with ctx.rt.db.transaction() as s:
+        due = (await s.execute(select(RetainedEvidence).where(col(RetainedEvidence.until) <= now))).scalars().all()
+        people = {row.subject for row in due}
+        for row in due:
+            await s.delete(row)
+        await s.flush()
+        destroyed = 0
+        for subject in sorted(people):
+            left = await s.execute(select(RetainedEvidence.record_id).where(col(RetainedEvidence.subject) == subject))
+            if left.first() is None and await ctx.rt.vault.shred(s, subjects.retained_key_subject(subject)):
+                destroyed += 1
+    return destroyed
 
 
 async def worker(ctx: ConsentContext) -> None:

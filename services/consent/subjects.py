@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from services.common.contracts import SubjectShredded, seal_fragment
+from services.common.crypto import ShreddedError
 from services.common.events import CONSENT_EVENTS, CONSENT_STATE
 from services.common.models import LedgerEntry, SubjectKey
 from services.common.outbox import enqueue_raw
@@ -19,7 +21,7 @@ from services.consent.context import ConsentContext
 from services.consent.decisions import Decision, Evidence, Item, current_states, decide
 from services.consent.domain import GIVEN_OR_PENDING, State
 from services.consent.events import MinorDataReported
-from services.consent.models import ConsentRecord, ConsentState, ConsentSubject, OptInToken
+from services.consent.models import ConsentRecord, ConsentState, ConsentSubject, OptInToken, RetainedEvidence
 from services.consent.schemas import MinorReportIn
 
 
@@ -61,16 +63,31 @@ async def history(ctx: ConsentContext, subject: str) -> dict[str, Any]:
             k.subject: k
             for k in (await s.execute(select(SubjectKey).where(col(SubjectKey.subject).in_(subjects)))).scalars()
         }
+        retained = {
+            row.record_id: row
+            for row in (
+                await s.execute(select(RetainedEvidence).where(col(RetainedEvidence.subject).in_(subjects)))
+            ).scalars()
+        }
         out = []
         for r in records:
             leaf = json.loads(entries[r.event_id]) if r.event_id in entries else {}
             evidence: dict[str, Any] | str | None = None
             if leaf.get("ciphertext"):
                 key = keys.get(r.subject)
-                if key is None or key.key_id != leaf["key_id"]:
-                    evidence = "erased"
-                else:
+                if key is not None and key.key_id == leaf["key_id"]:
                     evidence = ctx.rt.vault.open_row(r.subject, key.key_id, key.wrapped_key, leaf["ciphertext"])
+                elif r.id in retained:  # erased, but kept for a legal obligation until its period ends
+                    kept = retained[r.id]
+                    try:
+                        opened = await ctx.rt.vault.decrypt(
+                            s, retained_key_subject(r.subject), kept.key_id, kept.ciphertext
+                        )
+                        evidence = {**opened, "kept_because": kept.reason}
+                    except ShreddedError:
+                        evidence = "erased"
+                else:
+                    evidence = "erased"
             out.append(
                 {
                     "record_id": r.id,
@@ -102,12 +119,70 @@ async def history(ctx: ConsentContext, subject: str) -> dict[str, Any]:
     }
 
 
-async def erase_in(ctx: ConsentContext, s: AsyncSession, subject: str, reason: str) -> str | None:
+def retained_key_subject(subject: str) -> str:
+    """Whose key seals what is kept of an erased person for a legal obligation (a key apart from theirs)."""
+    return hashlib.sha256(f"retained:{subject}".encode()).hexdigest()
+
+
+async def retain_in(ctx: ConsentContext, s: AsyncSession, subject: str, now: datetime) -> list[str]:
+    """Before a person's key goes: the evidence of their records kept for a legal obligation (GDPR 17(3)(b);
+    invoicing: the fiscal retention period) is sealed again under a key of its own, until the purpose's
+    retention period ends. Returns what is kept, in words, for the answer to the request."""
+    records = (
+        (
+            await s.execute(
+                select(ConsentRecord)
+                .where(col(ConsentRecord.subject) == subject)
+                .where(col(ConsentRecord.legal_basis) == "legal_obligation")
+            )
+        )
+        .scalars()
+        .all()
+    )
+    kept: dict[str, datetime] = {}
+    for record in records:
+        purpose = ctx.catalogue.purpose(record.purpose)
+        created = record.created_at if record.created_at.tzinfo else record.created_at.replace(tzinfo=UTC)
+        until = created + timedelta(days=purpose.retention_days) if purpose else now
+        if until <= now or await s.get(RetainedEvidence, record.id) is not None:
+            continue
+        entry = (
+            await s.execute(select(col(LedgerEntry.entry)).where(col(LedgerEntry.event_id) == record.event_id))
+        ).scalar()
+        leaf = json.loads(entry) if entry else {}
+        if not leaf.get("ciphertext"):
+            continue
+        try:
+            evidence = await ctx.rt.vault.decrypt(s, subject, leaf["key_id"], leaf["ciphertext"])
+        except ShreddedError:
+            continue
+        why = _kept(record.purpose, until)
+        key_id, sealed = await ctx.rt.vault.encrypt(s, retained_key_subject(subject), evidence)
+        s.add(
+            RetainedEvidence(
+                record_id=record.id, subject=subject, key_id=key_id, ciphertext=sealed, reason=why, until=until
+            )
+        )
+        kept[record.purpose] = max(until, kept.get(record.purpose, until))
+    return [_kept(purpose, until) for purpose, until in sorted(kept.items())]
+
+
+def _kept(purpose: str, until: datetime) -> str:
+    return f"{purpose}: legal obligation (GDPR 17(3)(b)), kept until {until.date().isoformat()}"
+
+
+async def erase_in(
+    ctx: ConsentContext, s: AsyncSession, subject: str, reason: str, *, kept: list[str] | None = None
+) -> str | None:
     """Crypto-shred a person and their linked browsers in the caller's transaction; tombstones on the
-    compacted topic. Returns the person's destroyed key id (None when nothing was held)."""
+    compacted topic. Returns the person's destroyed key id (None when nothing was held). What must be kept
+    for a legal obligation is sealed apart first (`retain_in`); `kept` receives it, in words."""
     browsers = list(
         (await s.execute(select(col(ConsentSubject.subject)).where(col(ConsentSubject.person) == subject))).scalars()
     )
+    retained = await retain_in(ctx, s, subject, datetime.now(UTC))
+    if kept is not None:
+        kept.extend(retained)
     key_id = None
     for who in [subject, *browsers]:
         destroyed = await ctx.rt.vault.shred(s, who)

@@ -343,6 +343,8 @@ async def _complete(ctx: DsarContext, s: AsyncSession, request: DsarRequest, ans
         elif request.kind == RequestKind.ERASURE:
             erased = [a.holder for a in answers if a.outcome in (Outcome.ERASED, Outcome.NOTHING_HELD)]
             kept = [(a.holder, a.reason or "-") for a in answers if a.outcome == Outcome.REFUSED]
+            # erased, except what a legal obligation keeps (and until when): the person is told that too
+            kept += [(a.holder, a.reason) for a in answers if a.outcome == Outcome.ERASED and a.reason]
             mail = mails.erasure_done(**common, erased=erased, kept=kept)
         elif request.kind == RequestKind.RECTIFICATION:
             mail = mails.rectified(**common, holders=[a.holder for a in answers if a.outcome == Outcome.RECTIFIED])

@@ -173,3 +173,40 @@ async def _history(app: Any, client: Any, email: str) -> Any:
     )
     assert r.status_code == 200, r.text
     return r.json()
+
+
+async def test_an_erasure_keeps_what_a_legal_obligation_keeps_until_its_period_ends(consent: Any) -> None:
+    """GDPR 17(3)(b): a minor report's (or any) erasure destroys the person's key, but the evidence of their
+    invoicing records (legal obligation: the fiscal retention period) stays readable, sealed apart, with the
+    reason and until when; the retention job destroys it then."""
+    from datetime import UTC, datetime, timedelta
+
+    from services.common.auth import create_token
+    from services.consent import retention, subjects
+    from services.consent.context import ConsentContext
+
+    app, client, _ = consent
+    staff = await create_token(app.state.runtime.db, "desk", ["admin"])
+    body = {
+        "email": "klant@example.nl",
+        "channel": "payment_form",
+        "notice": NOTICE,
+        "kvk_number": "12345678",
+        "company_name": "Bakkerij B.V.",
+        "purposes": [{"purpose": "invoicing", "granted": True}, {"purpose": "contact", "granted": True}],
+    }
+    r = await client.post("/admin/consents", json=body, headers={"authorization": f"Bearer {staff}"})
+    assert r.status_code == 201, r.text
+    ctx = ConsentContext.of(app.state.runtime)
+    subject = app.state.runtime.recorder.pseudonym("klant@example.nl")
+    kept: list[str] = []
+    async with app.state.runtime.db.transaction() as s:
+        assert await subjects.erase_in(ctx, s, subject, "erasure request dsr_test", kept=kept)
+    assert len(kept) == 1 and kept[0].startswith("invoicing: legal obligation (GDPR 17(3)(b)), kept until 20")
+    history = await subjects.history(ctx, subject)
+    evidence = {rec["purpose"]: rec["evidence"] for rec in history["records"]}
+    assert evidence["contact"] == "erased"
+    assert evidence["invoicing"]["company_name"] == "Bakkerij B.V." and evidence["invoicing"]["kept_because"] == kept[0]
+    assert (await retention.run(ctx, datetime.now(UTC) + timedelta(days=2558)))["shredded"] >= 1
+    history = await subjects.history(ctx, subject)
+    assert {rec["purpose"]: rec["evidence"] for rec in history["records"]}["invoicing"] == "erased", "then it goes"
