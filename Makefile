@@ -79,6 +79,7 @@ schemas: install
 	$(BIN)/python -m services.common.schemagen
 
 bench: install infra
+	scripts/wrk.sh
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

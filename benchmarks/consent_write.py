@@ -240,7 +240,7 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, help="only the latency part, at this many requests a second")
     args = parser.parse_args()
     if not shutil.which("wrk"):
-        raise SystemExit("wrk is needed: apt-get install wrk")
+        raise SystemExit("wrk is needed: scripts/wrk.sh installs Debian's (make bench runs it)")
     name = "bench_consent_" + uuid.uuid4().hex[:6]
     admin = await asyncpg.connect(ADMIN)
     await admin.execute(f'CREATE DATABASE "{name}"')

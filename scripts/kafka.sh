@@ -144,11 +144,14 @@ stop() {
     for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
     rm -f "$stopping"
+    # only if it still names the broker stopped here: a start that ran meanwhile has written its own
+    if [ "$(cat "$pidfile" 2>/dev/null)" = "$pid" ]; then rm -f "$pidfile"; fi
     log "stopped (pid $pid)"
   else
     log "not running"
+    # a stale pid file (its process is gone) goes; one naming a live process was written by a new start
+    if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then rm -f "$pidfile"; fi
   fi
-  rm -f "$pidfile"
 }
 
 case "${1:-}" in

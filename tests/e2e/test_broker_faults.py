@@ -213,3 +213,17 @@ def _assert_same_order_per_key(outbox_rows: list[Any], records: list[Any]) -> No
         if ident not in got[key]:
             got[key].append(ident)
     assert got == expected, "per key, events arrive in the order they were committed"
+
+
+def test_a_start_while_a_stop_finishes_ends_with_one_owned_broker(broker: Broker) -> None:
+    """`kafka.sh stop` removed the pid file at its end whatever it held: a start that had written its own
+    pid meanwhile lost it, said "broker exited during start", and left a broker without an owner."""
+    stopping = subprocess.Popen([str(ROOT / "scripts" / "kafka.sh"), "stop"], env=broker.env)
+    subprocess.run([str(ROOT / "scripts" / "kafka.sh"), "start"], env=broker.env, check=True, timeout=180)
+    assert stopping.wait(timeout=60) == 0
+    pid = int(broker.pidfile.read_text())
+    os.kill(pid, 0)  # recorded, and alive
+    home = broker.env["KAFKA_HOME"]
+    brokers = subprocess.run(["pgrep", "-f", f"kafka.logs.dir={home} "], capture_output=True, text=True).stdout.split()
+    assert brokers == [str(pid)], "one broker, the one the pid file names"
+    assert subprocess.run([str(ROOT / "scripts" / "kafka.sh"), "status"], env=broker.env, timeout=30).returncode == 0
