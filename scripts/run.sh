@@ -120,6 +120,9 @@ for svc in consent dsar breach; do
     exit 1
   fi
 done
+# the URL to paste into ActiveCampaign (Settings > Developer > Webhooks); its last segment is the secret
+ac_secret=$(CONSENT_DEV_MODE=1 "$bin/python" -c 'from services.common.cli import settings_for
+print(settings_for("consent").activecampaign_webhook_secret.get_secret_value())')
 cat <<INFO
 
   demo website (the cookie banner, a newsletter form, a chat):  http://127.0.0.1:${demo_port}/
@@ -132,6 +135,8 @@ cat <<INFO
   breach   http://127.0.0.1:${ports[breach]}/docs
 
   KvK API (local fake unless CONSENT_KVK_BASE_URL is set):  $CONSENT_KVK_BASE_URL
+  ActiveCampaign webhook URL (paste it into ActiveCampaign; in production the service's public https address):
+    http://127.0.0.1:${ports[consent]}/webhooks/activecampaign/$ac_secret
 
   admin token (every scope, dev mode):  $PRIVACY_ADMIN_TOKEN
   demo site key (localhost origins):    $PRIVACY_SITE_KEY

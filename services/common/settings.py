@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
+import sys
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,15 +23,27 @@ def _dev_secret_file(name: str) -> Path:
     return Path(os.environ.get("PRIVACY_VAR_DIR", "var")) / f"{name}-dev-secrets.json"
 
 
-def dev_secret(service: str, field: str) -> str:
-    """A random secret kept in var/ so dev restarts keep the same ledger key and pseudonyms."""
+PATH_SAFE = re.compile(r"^[A-Za-z0-9._~-]+$")  # RFC 3986 unreserved: stands in a path segment as it is
+
+
+def dev_secret(service: str, field: str, *, url_safe: bool = False) -> str:
+    """A random secret kept in var/ so dev restarts keep the same ledger key and pseudonyms. A `url_safe` one
+    (it goes into a URL path) is made with `secrets.token_urlsafe`; one stored by an older version that
+    cannot stand in a path (standard base64 holds `/` and `+`) is replaced, and that is said once."""
     path = _dev_secret_file(service)
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    if field not in stored:
-        stored[field] = base64.b64encode(secrets.token_bytes(32)).decode()
+    unsafe = url_safe and field in stored and not PATH_SAFE.match(stored[field])
+    if field not in stored or unsafe:
+        stored[field] = secrets.token_urlsafe(32) if url_safe else base64.b64encode(secrets.token_bytes(32)).decode()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(stored, indent=2))
         path.chmod(0o600)
+        if unsafe:
+            print(
+                f"{service}: the dev secret {field} in {path} held a character that cannot stand in a URL path; "
+                "it is replaced by a URL-safe one (URLs made with the old one stop working)",
+                file=sys.stderr,
+            )
     return stored[field]
 
 
@@ -41,6 +55,7 @@ class ServiceSettings(BaseSettings):
     service_name: ClassVar[str] = "common"
     secret_fields: ClassVar[tuple[str, ...]] = ("ledger_signing_key", "pseudonym_key", "key_encryption_key")
     shared_secret_fields: ClassVar[tuple[str, ...]] = ("pseudonym_key",)
+    path_secret_fields: ClassVar[tuple[str, ...]] = ()  # secrets that stand in a URL path (URL-safe only)
 
     dev_mode: bool = Field(False, description="Local development: generate missing secrets, seed demo keys.")
     host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
@@ -136,7 +151,13 @@ class ServiceSettings(BaseSettings):
         else:
             self.mail_bounce_address = None
         for field in self.secret_fields:
-            if getattr(self, field) is not None:
+            value = getattr(self, field)
+            if value is not None:
+                if field in self.path_secret_fields and not PATH_SAFE.match(value.get_secret_value()):
+                    raise ValueError(
+                        f"{prefix}{field.upper()} goes into a URL path, so it may hold only letters, digits and "
+                        "- . _ ~ (make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+                    )
                 continue
             if not self.dev_mode:
                 raise MissingSecretError(
@@ -145,7 +166,7 @@ class ServiceSettings(BaseSettings):
                 )
             # Pseudonyms must match across services: one dev secret for all of them.
             scope = "shared" if field in self.shared_secret_fields else name
-            setattr(self, field, SecretStr(dev_secret(scope, field)))
+            setattr(self, field, SecretStr(dev_secret(scope, field, url_safe=field in self.path_secret_fields)))
         return self
 
     def secret_bytes(self, field: str) -> bytes:

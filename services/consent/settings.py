@@ -20,6 +20,7 @@ class ConsentSettings(ServiceSettings):
         "centre_key",
     )
     shared_secret_fields: ClassVar[tuple[str, ...]] = (*ServiceSettings.shared_secret_fields, "centre_key")
+    path_secret_fields: ClassVar[tuple[str, ...]] = ("activecampaign_webhook_secret",)
 
     port: int = Field(8001, description="HTTP port.")
     activecampaign_webhook_secret: SecretStr | None = Field(
