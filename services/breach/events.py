@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import Field
 
 from services.common.events import BREACH_EVENTS, EventData, event_type
+from services.common.moments import PEOPLE_MAX
 
 
 class _BreachEvent(EventData):
@@ -23,8 +24,8 @@ class BreachRegistered(_BreachEvent):
     ap_deadline: datetime
     nature: list[str]
     categories: list[str]
-    subjects_min: int
-    subjects_max: int
+    subjects_min: int = Field(ge=0, le=PEOPLE_MAX)
+    subjects_max: int = Field(ge=0, le=PEOPLE_MAX)
 
 
 @event_type
@@ -70,7 +71,7 @@ class SubjectsNotified(_BreachEvent):
     """Notifications to the people affected were queued (GDPR 34)."""
 
     event_type = "breach.subjects.notified"
-    queued: int = Field(ge=0)
+    queued: int = Field(ge=0, le=PEOPLE_MAX)
 
 
 @event_type

@@ -27,6 +27,7 @@ from services.breach.schemas import (
 from services.common import pages
 from services.common.auth import Principal, Scope, Scoped
 from services.common.contract import refusals
+from services.common.moments import Tally
 from services.common.runtime import Runtime
 
 router = APIRouter(prefix="/admin/breaches", tags=["breaches"])
@@ -191,12 +192,12 @@ async def ask(breach_id: BreachId, body: AffectedQueryIn, rt: Ctx, _: Staff) -> 
 
 
 @router.get("/{breach_id}/recipients", responses=refusals(404))
-async def recipients(breach_id: BreachId, rt: Ctx, _: Staff) -> dict[str, int]:
+async def recipients(breach_id: BreachId, rt: Ctx, _: Staff) -> dict[str, Tally]:
     return await people.recipients_summary(rt, breach_id)
 
 
 @router.post("/{breach_id}/subject-notifications", status_code=202, responses=refusals(404))
-async def notify(breach_id: BreachId, body: NotifyIn, rt: Ctx, staff: Staff) -> dict[str, int]:
+async def notify(breach_id: BreachId, body: NotifyIn, rt: Ctx, staff: Staff) -> dict[str, Tally]:
     """GDPR 34: mail every person found, in plain language (34(2) content)."""
     return {"queued": await people.notify_subjects(rt, breach_id, body, staff=staff.name)}
 

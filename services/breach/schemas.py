@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, field_validator, model_validator
 
 from services.breach.domain import Act, Category, Exemption, Level, Nature, Outcome, Phase
-from services.common.moments import Count, Moment
+from services.common.moments import Moment, People, Records
 
 
 class Strict(BaseModel):
@@ -34,9 +34,9 @@ class BreachIn(Strict):
     special_people: str | None = Field(None, max_length=500, description="E.g. children, patients (section 5)")
     systems: list[str] = Field(default_factory=list, max_length=50)
     processors: list[str] = Field(default_factory=list, max_length=50)
-    subjects_min: Count = Field(ge=0)
-    subjects_max: Count = Field(ge=0)
-    records_approx: Count = Field(0, ge=0)
+    subjects_min: People
+    subjects_max: People
+    records_approx: Records = 0
     encrypted: StrictBool = Field(False, description="Section 6: encrypted, hashed or otherwise unintelligible")
     protection: str | None = Field(None, max_length=2000)
     consequences: str | None = Field(None, max_length=5000, description="Section 7")
@@ -92,9 +92,9 @@ class BreachUpdate(Strict):
     expert_findings: str | None = Field(None, max_length=10000)
     measures: str | None = Field(None, max_length=10000)
     consequences: str | None = Field(None, max_length=5000)
-    subjects_min: Count | None = Field(None, ge=0)
-    subjects_max: Count | None = Field(None, ge=0)
-    records_approx: Count | None = Field(None, ge=0)
+    subjects_min: People | None = None
+    subjects_max: People | None = None
+    records_approx: Records | None = None
 
     @field_validator(*KEPT, mode="before")
     @classmethod
@@ -111,7 +111,7 @@ class FactorsIn(Strict):
     ease_of_identification: Level
     severity: Level
     special_people: StrictBool = False
-    people: Count = Field(ge=0)
+    people: People
 
 
 class AssessmentIn(Strict):

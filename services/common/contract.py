@@ -23,7 +23,12 @@ from services.common.auth import Open, Public, Scoped
 from services.common.problems import MEDIA_TYPE, FieldProblem, Problem, title
 
 REF = "#/components/schemas/Problem"
-_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 86_400},
+    }
+}
 _AUTHENTICATE = {"WWW-Authenticate": {"description": "The credential this route expects", "schema": {"type": "string"}}}
 _WHY = {
     400: "The body is not what this route reads: not JSON (or not a form), nested too deep, an array too "

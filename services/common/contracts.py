@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import Field
 
 from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, DSAR_EVENTS, EventData, event_type
+from services.common.moments import PEOPLE_MAX
 
 
 class RequestKind(StrEnum):
@@ -125,9 +126,9 @@ class AffectedSubjectsFound(EventData):
     breach_id: str
     query_id: str
     holder: str
-    chunk: int = Field(ge=0)
-    chunks: int = Field(ge=1)
-    count: int = Field(ge=0, description="People in this chunk")
+    chunk: int = Field(ge=0, le=PEOPLE_MAX)
+    chunks: int = Field(ge=1, le=PEOPLE_MAX)
+    count: int = Field(ge=0, le=PEOPLE_MAX, description="People in this chunk")
     sealed: str | None = Field(None, description="seal_fragment(query_id): [{subject, email, name}]")
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BeforeValidator, WithJsonSchema
+from pydantic import AwareDatetime, BeforeValidator, Field, WithJsonSchema
 
 
 def _iso_text(value: Any) -> Any:
@@ -34,3 +34,15 @@ def _a_number(value: Any) -> Any:
 # A count that becomes a legal fact (people affected, months of extension): a JSON integer (2.0 too, as
 # JSON Schema's "integer" has it), never `true` (which lax parsing would read as 1) or "12".
 Count = Annotated[int, BeforeValidator(_a_number)]
+# bounds that follow from what a count means, and that every database column and the JSON encoder hold
+# (a larger value is a 422 naming the field, never a 500 in the encoder)
+PEOPLE_MAX = 10_000_000_000  # more people than are alive
+RECORDS_MAX = 1_000_000_000_000_000  # 10^15 records: far past any register, well inside 64 bits
+# the bounds inside the type, before the validator: so they stay JSON Schema's minimum and maximum, also
+# where the field is optional (after it, pydantic writes them as unknown keywords that fuzzers ignore)
+People = Annotated[int, Field(ge=0, le=PEOPLE_MAX), BeforeValidator(_a_number)]
+Records = Annotated[int, Field(ge=0, le=RECORDS_MAX), BeforeValidator(_a_number)]
+Age = Annotated[int, Field(ge=0, le=130), BeforeValidator(_a_number)]
+Tally = Annotated[
+    int, Field(ge=0, le=RECORDS_MAX)
+]  # what a job or a round did: rows, mails, people  # years: nobody has lived longer

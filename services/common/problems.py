@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -29,10 +29,13 @@ class ProblemResponse(JSONResponse):
     media_type = MEDIA_TYPE
 
 
+Index = Annotated[int, Field(ge=0, le=2**31 - 1)]  # a position in a list of the request
+
+
 class FieldProblem(BaseModel):
     """One invalid input."""
 
-    loc: list[str | int] = Field(description='Where: ["body", "purposes", 0, "granted"], ["query", "n"]')
+    loc: list[str | Index] = Field(description='Where: ["body", "purposes", 0, "granted"], ["query", "n"]')
     field: str = Field(description="The same path without its first part: purposes.0.granted")
     message: str
 
@@ -42,7 +45,7 @@ class Problem(BaseModel):
 
     type: str = Field("about:blank", description="about:blank: the status code is the whole meaning")
     title: str = Field(description="The status code's phrase")
-    status: int
+    status: int = Field(ge=100, le=599)
     detail: str = Field(description="What was wrong, for a person to read")
     instance: str = Field(description="The path of the request")
     request_id: str | None = Field(None, description="The request's X-Request-ID, as the logs carry it")

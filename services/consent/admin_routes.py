@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from services.common.auth import Principal, Scope, Scoped
 from services.common.contract import refusals
+from services.common.moments import Tally
 from services.common.pages import page, templates
 from services.consent import processing, register, retention, service, stats, subjects
 from services.consent.schemas import CaptureIn, CaptureOut, EmailIn, ProcessorUpdate
@@ -56,7 +57,7 @@ async def update_processor(
 
 
 @router.post("/retention/run")
-async def run_retention(ctx: Ctx, _: Admin) -> dict[str, int]:
+async def run_retention(ctx: Ctx, _: Admin) -> dict[str, Tally]:
     """Run the retention job now (it also runs on its own schedule)."""
     return await retention.run(ctx)
 

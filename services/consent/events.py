@@ -117,7 +117,7 @@ class KvkChecked(EventData):
     outcome: str
     mismatches: list[str] = Field(default_factory=list)
     reason: str | None = None
-    attempt: int = Field(ge=1)
+    attempt: int = Field(ge=1, le=10_000)
     api_version: str | None = None
 
 
@@ -128,9 +128,9 @@ class ProcessingRegisterVersioned(EventData):
 
     event_type = "consent.register.versioned"
     topic = CONSENT_EVENTS.name
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2**31 - 1)
     sha256: str = Field(pattern="^[0-9a-f]{64}$")
-    records: int = Field(ge=0, description="purposes in the register")
+    records: int = Field(ge=0, le=1_000_000, description="purposes in the register")
     flagged_processors: list[str] = Field(default_factory=list, description="processors without a signed agreement")
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from services.common.emails import Email
-from services.common.moments import Count
+from services.common.moments import Age
 from services.consent.domain import Channel, DataCategory, LegalBasis
 
 PURPOSE_MARK = "x-purpose-id"
@@ -64,7 +64,7 @@ class CaptureIn(Strict):
     notice: Notice
     page: str | None = Field(None, max_length=2000, description="Page or form URL; default: the Referer header")
     language: Literal["nl", "en"] = Field("nl", description="The page's language: mails to the person use it first")
-    age: Count | None = Field(None, ge=0, le=130)
+    age: Age | None = None
     date_of_birth: date | None = None
     parent_email: Email | None = Field(None, description="Required when the person is under 16")
     note: str | None = Field(None, max_length=2000, description="Staff: how and where consent was given")
@@ -144,7 +144,7 @@ class LedgerRef(BaseModel):
     purpose: str
     state: str
     event_id: str
-    seq: int
+    seq: int = Field(ge=0, le=2**63 - 1)
     inclusion_proof: str
 
 

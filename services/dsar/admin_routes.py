@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from services.common.auth import Principal, Scope, Scoped
 from services.common.contract import refusals
+from services.common.moments import Tally
 from services.dsar import decisions, domain, service
 from services.dsar.models import DsarRequest, HolderAnswer
 from services.dsar.routes import Ctx
@@ -153,6 +154,6 @@ async def put_holder(name: Annotated[str, Path(max_length=100)], body: HolderIn,
 
 
 @router.post("/jobs/run")
-async def run_jobs(ctx: Ctx, _: Dpo) -> dict[str, int]:
+async def run_jobs(ctx: Ctx, _: Dpo) -> dict[str, Tally]:
     """Send due reminders and expire unverified requests now (also runs on a schedule)."""
     return await decisions.run_jobs(ctx)

@@ -59,7 +59,7 @@ class DsarRequestExtended(EventData):
     request_id: str
     subject: str = PSEUDONYM
     deadline: datetime
-    months: int
+    months: int = Field(ge=1, le=2, description="GDPR 12(3): at most two more months")
 
 
 @event_type

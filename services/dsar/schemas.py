@@ -122,7 +122,7 @@ class RequestOut(BaseModel):
     received_at: datetime
     verified_at: datetime | None
     deadline: datetime
-    days_left: int
+    days_left: int = Field(ge=-36_500, le=366, description="Negative when overdue")
     overdue: bool
     completed_at: datetime | None
     holders: list[str]
@@ -131,4 +131,4 @@ class RequestOut(BaseModel):
     answers: list[HolderAnswerOut]
     extension_reason: str | None
     refusal_reason: str | None
-    linked_requests: int
+    linked_requests: int = Field(ge=0, le=2**31 - 1)

@@ -219,3 +219,13 @@ async def test_a_person_erased_after_being_found_is_not_told_and_gets_no_new_key
         mailed = {row[0] for row in await s.execute(text("SELECT subject FROM mail_outbox"))}
     assert people[1]["subject"] not in keys, "the erased person got no new key"
     assert mailed == {people[0]["subject"]}
+
+
+async def test_a_count_no_database_or_encoder_holds_is_a_422_not_a_500(breach: Any) -> None:
+    """Issue 30: 2^70 people passed validation and failed in the event encoder (500, breach not registered)."""
+    _app, client = breach
+    for field in ("subjects_min", "subjects_max", "records_approx"):
+        r = await client.post("/admin/breaches", json=breach_body(**{field: 2**70}))
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, r.text
+    ok = await client.post("/admin/breaches", json=breach_body(subjects_min=8_000_000_000, subjects_max=8_100_000_000))
+    assert ok.status_code == 201, ok.text

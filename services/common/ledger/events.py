@@ -14,6 +14,6 @@ class CheckpointSigned(EventData):
     event_type = "ledger.checkpoint.signed"
     topic = LEDGER_CHECKPOINTS.name
     origin: str = Field(description="The ledger's checkpoint origin line.")
-    size: int = Field(ge=0)
+    size: int = Field(ge=0, le=2**63 - 1)
     root: str = Field(description="Base64 SHA-256 Merkle root.")
     note: str = Field(description="The C2SP signed note text.")

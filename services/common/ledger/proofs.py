@@ -8,10 +8,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.common.errors import ServiceError
 from services.common.ledger import merkle
+
+LEDGER_MAX = 2**63 - 1  # sequence numbers and sizes are BIGINT in the database
 
 EXPORT_FORMAT = "privacy-ledger-export/1"
 
@@ -21,9 +23,9 @@ def b64(data: bytes) -> str:
 
 
 class InclusionProof(BaseModel):
-    seq: int
+    seq: int = Field(ge=0, le=LEDGER_MAX)
     event_id: str
-    tree_size: int
+    tree_size: int = Field(ge=1, le=LEDGER_MAX)
     leaf_hash: str
     entry: str
     proof: list[str]
@@ -31,8 +33,8 @@ class InclusionProof(BaseModel):
 
 
 class ConsistencyProof(BaseModel):
-    old_size: int
-    new_size: int
+    old_size: int = Field(ge=0, le=LEDGER_MAX)
+    new_size: int = Field(ge=0, le=LEDGER_MAX)
     old_root: str
     new_root: str
     proof: list[str]

@@ -11,9 +11,9 @@ from pydantic import BaseModel
 from services.common.auth import Open
 from services.common.contract import refusals
 from services.common.ledger import proofs
-from services.common.ledger.proofs import ConsistencyProof, InclusionProof, b64
+from services.common.ledger.proofs import LEDGER_MAX, ConsistencyProof, InclusionProof, b64
 
-MAX_INDEX = 2**63 - 1  # sequence numbers and sizes are BIGINT in the database
+MAX_INDEX = LEDGER_MAX
 router = APIRouter(
     prefix="/ledger", tags=["ledger"], dependencies=[Depends(Open("the ledger is public so that anyone can audit it"))]
 )
