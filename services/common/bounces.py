@@ -48,7 +48,7 @@ class MailBounced(EventData):
     the event registry): the proof that a notice did not arrive. The address is never in it."""
 
     event_type = "mail.bounced"
-    topic = ""
+    topic = None  # a ledger entry only, never published
     mail_id: str
     purpose: str = Field(description="What the mail was for, e.g. breach-notification")
     status: str = Field(description="RFC 3463 status code, e.g. 5.1.1")

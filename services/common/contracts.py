@@ -62,7 +62,7 @@ class HolderAnswered(EventData):
     """A holder's answer to a data-subject request (published on the holder's own topic)."""
 
     event_type = "dsar.holder.answered"
-    topic = ""  # each holder publishes on its own topic (Recorder.record(..., topic=...))
+    topic = None  # each holder publishes on its own topic (Recorder.record(..., topic=...))
     request_id: str = Field(min_length=8, max_length=64)
     holder: str = Field(min_length=1, max_length=100)
     kind: RequestKind
@@ -79,7 +79,7 @@ class SubjectShredded(EventData):
     """A service destroyed a subject's key: its personal data in that service is unreadable for good."""
 
     event_type = "subject.shredded"
-    topic = ""  # published on the shredding service's own topic
+    topic = None  # published on the shredding service's own topic
     subject: str = Field(min_length=64, max_length=64)
     key_id: str | None = Field(None, description="The destroyed key; None when the service held no key.")
     reason: str = Field(max_length=200)
@@ -122,7 +122,7 @@ class AffectedSubjectsFound(EventData):
     """A holder's answer, in chunks: the people and their contact details, sealed for the breach service."""
 
     event_type = "breach.affected.found"
-    topic = ""  # on the holder's own topic
+    topic = None  # on the holder's own topic
     breach_id: str
     query_id: str
     holder: str

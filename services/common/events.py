@@ -32,7 +32,9 @@ class EventData(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     event_type: ClassVar[str]
-    topic: ClassVar[str]
+    # the topic it travels on; None for an event with no topic of its own (a holder's answer, a shredding:
+    # each service names its own with Recorder.record(..., topic=), which refuses to record one without)
+    topic: ClassVar[str | None]
     schema_version: ClassVar[int] = 1
 
     @classmethod

@@ -43,7 +43,8 @@ class Recorder:
         `publish` is False, to the outbox (on `topic`, default the payload's own topic).
         Fields named in `digest_only` are published but enter the ledger as their SHA-256 only (sealed
         data that must not outlive an erasure in an append-only log). Returns the event and its seq."""
-        if publish and not (topic or payload.topic):
+        destination = topic or payload.topic
+        if publish and not destination:
             # refused at the call: an outbox row without a topic would stop the relay behind it (issue 30)
             raise ValueError(f"{payload.event_type} has no topic of its own: record it with topic=")
         event = CloudEvent.of(payload, source=self.source, subject=subject, key=key)
@@ -69,6 +70,7 @@ class Recorder:
             )
         )
         if publish:
-            unit.publish(self.topic_prefix + (topic or payload.topic), event)
+            assert destination is not None
+            unit.publish(self.topic_prefix + destination, event)
         await flush(session, self.ledger, [unit])
         return event, unit.seqs[0]
