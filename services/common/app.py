@@ -6,14 +6,16 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.telemetry import TelemetryConfig
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.common import outbox_dead
 from services.common.auth import Open, Principal, RateLimiter, Scoped, ScrapeAccess
 from services.common.auth import Scope as TokenScope
 from services.common.bounces import record_notice
@@ -94,6 +96,33 @@ async def operations_summary(request: Request) -> dict[str, Any]:
     """Outbox backlog, dead letters (since this process started), the ledger's size and latest signed
     checkpoint, and mail by status: the console's figures per service (the same as GET /metrics)."""
     return await summary(request.app.state.runtime)
+
+
+OFFICER = Scoped(TokenScope.DPO, TokenScope.ADMIN)
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+class RequeueIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    topic: str | None = Field(
+        None, max_length=200, description="The topic to publish it on instead (one this service publishes on)"
+    )
+
+
+@staff.get("/outbox/dead", dependencies=[Depends(OFFICER)])
+async def dead_outbox_rows(request: Request) -> list[dict[str, Any]]:
+    """Outbox rows the broker refused for good, oldest first: the reason, and how many rows of the same key
+    wait behind each (their order kept)."""
+    return await outbox_dead.listing(request.app.state.runtime)
+
+
+@staff.post("/outbox/{row_id}/requeue", responses=refusals(404))
+async def requeue_outbox_row(
+    row_id: RowId, body: RequeueIn, request: Request, principal: Annotated[Principal, Depends(OFFICER)]
+) -> dict[str, Any]:
+    """Put a dead row back in its place (after a fix; on another topic if given): published next round,
+    the rows of its key after it. Recorded in the ledger (`outbox.requeued`) with who did it."""
+    return await outbox_dead.requeue(request.app.state.runtime, row_id, topic=body.topic, by=principal.name)
 
 
 mail = APIRouter(tags=["mail"])

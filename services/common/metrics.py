@@ -49,6 +49,11 @@ class Metrics:
             "outbox_oldest_unpublished_age_seconds", "Age of the oldest unpublished outbox row (0: none)"
         )
         self.outbox_published = c("outbox_published_records", "Outbox rows published and acknowledged")
+        self.outbox_dead_lettered = c(
+            "outbox_dead_lettered", "Outbox rows the broker refused for good, moved aside (outbox_dead)"
+        )
+        self.outbox_dead = g("outbox_dead_rows", "Outbox rows moved aside and not yet requeued")
+        self.outbox_held = g("outbox_held_rows", "Unpublished outbox rows waiting behind a dead row of their key")
         self.outbox_latency = Histogram(
             "privacy_outbox_publish_duration_seconds",
             "Time from sending an outbox batch to Kafka's acknowledgement",
@@ -120,6 +125,8 @@ class Metrics:
         f = figures
         self.child(self.outbox_unpublished).set(f.backlog)
         self.child(self.outbox_oldest).set(_age(now, f.oldest_unpublished))
+        self.child(self.outbox_dead).set(f.dead)
+        self.child(self.outbox_held).set(f.held)
         # the first scrape only sets the starting point (and shows the counter at 0)
         self.child(self.ledger_appends).inc(max(0, f.ledger_size - (self._ledger_seen or f.ledger_size)))
         self._ledger_seen = f.ledger_size

@@ -68,6 +68,22 @@ class SiteKey(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
 
 
+class OutboxDead(SQLModel, table=True):
+    """An outbox row the broker refused for good (an invalid or unknown topic, a record too large, ...),
+    moved aside by the relay with the reason, so that the rows behind it flow on. Its id is its place in
+    the outbox: the rows of the same key wait behind it (their order kept) until it is requeued."""
+
+    __tablename__ = "outbox_dead"
+    id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    topic: str = Field(max_length=200)
+    key: str | None = Field(default=None, max_length=200, index=True)
+    headers: str = Field(sa_column=Column(Text, nullable=False))
+    value: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    created_at: datetime = Field(sa_column=ts_column())
+    dead_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class OutboxMessage(SQLModel, table=True):
     """A Kafka record written in the use-case's transaction, published later by the relay."""
 

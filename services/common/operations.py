@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.mail import MailMessage
 from services.common.models import table_of
 from services.common.outbox import OUTBOX
+from services.common.outbox_dead import figures as dead_figures
 
 if TYPE_CHECKING:
     from services.common.runtime import Runtime
@@ -33,6 +34,8 @@ class Figures:
 
     backlog: int
     oldest_unpublished: datetime | None
+    dead: int  # outbox rows moved aside (outbox_dead), waiting for a requeue
+    held: int  # unpublished rows waiting behind a dead row of their key
     ledger_size: int
     checkpoint: Any  # LedgerCheckpoint | None
     checkpoint_signed_at: datetime | None
@@ -55,7 +58,8 @@ async def read(runtime: Runtime, s: AsyncSession) -> Figures:
     rows = (await s.execute(select(mails.status, func.count()).group_by(mails.status))).all()
     by_status = {status: 0 for status in MAIL_STATES} | {status: count for status, count in rows}
     signed = _aware(checkpoint.created_at) if checkpoint is not None else None
-    return Figures(backlog, _aware(oldest), size, checkpoint, signed, by_status)
+    dead = await dead_figures(s)
+    return Figures(backlog, _aware(oldest), dead.dead, dead.held, size, checkpoint, signed, by_status)
 
 
 async def summary(runtime: Runtime) -> dict[str, Any]:
@@ -66,7 +70,12 @@ async def summary(runtime: Runtime) -> dict[str, Any]:
     oldest = f.oldest_unpublished
     return {
         "service": runtime.name,
-        "outbox": {"backlog": f.backlog, "oldest_seconds": (now - oldest).total_seconds() if oldest else 0.0},
+        "outbox": {
+            "backlog": f.backlog,
+            "oldest_seconds": (now - oldest).total_seconds() if oldest else 0.0,
+            "dead": f.dead,
+            "held": f.held,
+        },
         "dead_letters_since_start": sum(c.dead_lettered for c in runtime.consumers),
         "consumers": [{"group": c.group, "ready": c.ready.is_set()} for c in runtime.consumers],
         "ledger": {

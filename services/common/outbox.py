@@ -24,6 +24,7 @@ from services.common.events import CloudEvent
 from services.common.kafka import RELAY_BATCH_BYTES, idempotent_producer
 from services.common.metrics import Metrics
 from services.common.models import OutboxMessage, RelayLease, table_of
+from services.common.outbox_dead import move_aside, permanent, topic_problem
 from services.common.telemetry import SpanKind, Tracing
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,9 @@ class OutboxRelay:
         self.pruned = 0
         self._wake = asyncio.Event()
         self._partitions: dict[str, list[int]] = {}
+        self._isolate: set[tuple[str, int]] = set()  # partitions whose last batch the broker refused for good
         self.published = 0
+        self.dead_lettered = 0
         db.commit_hooks.append(self.wake)
 
     def wake(self) -> None:
@@ -215,23 +218,56 @@ class OutboxRelay:
             self._renew_at = time.monotonic() + self.lease.total_seconds() / 3
         return held
 
-    async def _send(self, producer: Any, rows: Sequence[Any]) -> list[int]:
+    async def _partitions_of(self, producer: Any, topic: str) -> list[int] | None:
+        """The topic's partitions, or None when the broker answered and has no such topic (auto-creation
+        is off: a permanent refusal). No broker answering raises (transient: the round is retried)."""
+        known = producer.client.cluster.partitions_for_topic(topic)
+        if not known:
+            cluster = await producer.client.fetch_all_metadata()  # KafkaError when no broker answers
+            if not cluster.partitions_for_topic(topic):
+                return None
+        partitions = self._partitions[topic] = sorted(await producer.partitions_for(topic))
+        return partitions
+
+    async def _send(self, producer: Any, rows: Sequence[Any]) -> tuple[list[int], dict[int, str]]:
         """Publish rows as one record batch per partition (aiokafka's per-record `send` cost more than the
-        rest of the relay); returns the ids acknowledged. The partition is the one a Java client and
-        aiokafka's default partitioner pick (murmur2 of the key), so keyed order is what consumers expect."""
+        rest of the relay); returns the ids acknowledged, and the rows refused for good with the reason
+        (`outbox_dead`: they are moved aside, and the later rows of their key wait this round). The
+        partition is the one a Java client and aiokafka's default partitioner pick (murmur2 of the key), so
+        keyed order is what consumers expect."""
         batches: dict[tuple[str, int], list[tuple[Any, list[int]]]] = {}
+        dead: dict[int, str] = {}
+        dead_keys: set[str] = set()
         for row_id, topic, key, value, headers in rows:
-            partitions = self._partitions.get(topic)
-            if partitions is None:
-                partitions = self._partitions[topic] = sorted(await producer.partitions_for(topic))
+            if key is not None and key in dead_keys:
+                continue  # behind a row of its key refused this round: it waits, in order
+            why = topic_problem(topic)
+            partitions = self._partitions.get(topic) if why is None else None
+            if why is None and partitions is None:
+                partitions = await self._partitions_of(producer, topic)
+                if partitions is None:
+                    why = f"the broker has no topic {topic!r} (and creates none)"
+            try:
+                record_headers = _headers(headers)
+            except (ValueError, TypeError):
+                why = why or "its stored headers are not a JSON list of [name, value] pairs"
+            if why is not None or partitions is None:
+                dead[row_id] = why or "no partitions"
+                if key is not None:
+                    dead_keys.add(key)
+                continue
             raw_key = key.encode() if key is not None else None
             partition = _partition(raw_key, tuple(partitions))
             chain = batches.setdefault((topic, partition), [])
-            record = {"timestamp": None, "key": raw_key, "value": value, "headers": _headers(headers)}
-            if not chain or chain[-1][0].append(**record) is None:
+            record = {"timestamp": None, "key": raw_key, "value": value, "headers": record_headers}
+            alone = (topic, partition) in self._isolate  # a batch the broker refused: find its bad record
+            if alone or not chain or chain[-1][0].append(**record) is None:
                 batch = producer.create_batch()
                 if batch.append(**record) is None:
-                    raise ValueError(f"outbox row {row_id} is larger than a record batch")
+                    dead[row_id] = f"the record is larger than a record batch ({RELAY_BATCH_BYTES} bytes)"
+                    if key is not None:
+                        dead_keys.add(key)
+                    continue
                 chain.append((batch, []))
             chain[-1][1].append(row_id)
         started = time.perf_counter()
@@ -247,16 +283,22 @@ class OutboxRelay:
                 try:
                     await fut
                 except Exception as exc:  # noqa: BLE001 - left unpublished, retried in order next round
+                    if (topic, partition) not in failed and permanent(exc):
+                        if len(ids) == 1:  # the broker refuses this record for good
+                            dead[ids[0]] = f"the broker refused it: {exc!r}"[:2000]
+                        else:  # one of these: next round each goes in a batch of its own
+                            self._isolate.add((topic, partition))
                     log.warning("outbox rows %s..%s not acknowledged: %r", ids[0], ids[-1], exc)
                     failed.add((topic, partition))
                     self._partitions.pop(topic, None)  # the topic may have changed
                     continue
                 if (topic, partition) not in failed:  # never mark a record past an unacked one of its partition
                     acked.extend(ids)
+                    self._isolate.discard((topic, partition))
         if self.metrics.enabled:
             self.metrics.child(self.metrics.outbox_latency).observe(time.perf_counter() - started)
             self.metrics.inc(self.metrics.outbox_published, amount=len(acked))
-        return acked
+        return acked, dead
 
     def _span(self, rows: Sequence[Any]) -> Any:
         """One span per round, linked to the span that wrote each row (at most 32 links): the records
@@ -278,11 +320,18 @@ class OutboxRelay:
         rows = await self.db.store.unpublished(self.db, OUTBOX, self.batch_size)
         if not rows:
             return 0
-        acked = await self._send(producer, rows)
+        acked, dead = await self._send(producer, rows)
         if acked:
             await self._mark(acked)
             self.published += len(acked)
-        return len(acked)
+        if dead:
+            moved = await move_aside(self.db, dead)
+            self.dead_lettered += moved
+            for row_id, why in dead.items():
+                log.error("outbox row %s moved aside (the rows of its key wait behind it): %s", row_id, why)
+            if self.metrics.enabled:
+                self.metrics.inc(self.metrics.outbox_dead_lettered, amount=moved)
+        return len(acked) + len(dead)
 
     async def prune_once(self) -> int:
         """Delete published rows older than `keep`, at most PRUNE_BATCH, looking only at the PRUNE_BATCH

@@ -224,7 +224,11 @@ def _for_update_sql(table: Any, columns: tuple[str, ...], key: str) -> str:
     return f'SELECT {quoted_columns(table, columns)} FROM "{table.name}" WHERE "{key}" = $1 FOR UPDATE'  # noqa: S608
 
 
-_UNPUBLISHED_SQL = "SELECT id, topic, key, value, headers FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1"
+# the rows waiting behind a dead row of their key (outbox_dead, almost always empty) are left where they are
+_UNPUBLISHED_SQL = (
+    "SELECT id, topic, key, value, headers FROM outbox o WHERE published_at IS NULL"
+    " AND (key IS NULL OR NOT EXISTS (SELECT 1 FROM outbox_dead d WHERE d.key = o.key)) ORDER BY id LIMIT $1"
+)
 _MARK_SQL = "UPDATE outbox SET published_at = $1 WHERE id = ANY($2::bigint[])"
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     event,
     insert,
+    or_,
     select,
     update,
 )
@@ -139,10 +140,16 @@ class Store:
     # --- the outbox relay: statements that each stand alone (no other work shares their transaction) --------
 
     async def unpublished(self, db: Any, outbox: Table, limit: int) -> list[Any]:
-        """The outbox's oldest unpublished rows: (id, topic, key, value, headers)."""
+        """The outbox's oldest unpublished rows: (id, topic, key, value, headers); not the rows that wait
+        behind a dead row of their key (outbox_dead: their order is kept until it is requeued)."""
+        from services.common.models import OutboxDead, table_of  # models import this module
+
+        dead = table_of(OutboxDead)
+        waiting = select(dead.c.key).where(dead.c.key.is_not(None))
         query = (
             select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.value, outbox.c.headers)
             .where(outbox.c.published_at.is_(None))
+            .where(or_(outbox.c.key.is_(None), outbox.c.key.not_in(waiting)))
             .order_by(outbox.c.id)
             .limit(limit)
         )

@@ -152,6 +152,9 @@ async def test_broker_killed_while_writing(broker: Broker, make_settings: Any, t
         assert_key_order(records)
         async with dsar.db.read() as s:
             order = (await s.execute(text("SELECT id, key, headers FROM outbox ORDER BY id"))).all()
+            for rt in (dsar, consent):  # a broker that is down is a transient refusal: nothing moved aside
+                async with rt.db.read() as t:
+                    assert (await t.execute(text("SELECT count(*) FROM outbox_dead"))).scalar_one() == 0
         _assert_same_order_per_key(order, records)
 
 
