@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install node js lock run test test-unit lint fmt typecheck audit bench infra infra-stop schemas clean
+.PHONY: install node js lock run test test-unit lint fmt typecheck audit fuzz bench infra infra-stop schemas clean
 
 $(BIN)/python: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -77,6 +77,14 @@ audit:
 ## Regenerate the JSON Schemas of every event type (checked in under schemas/)
 schemas: install
 	$(BIN)/python -m services.common.schemagen
+
+## A deeper fuzz run than the suite's: every service, every default check, at least 100 examples per
+## operation, a random seed printed first (FUZZ_SEED=... repeats a run; FUZZ_EXAMPLES=... goes deeper)
+fuzz: install infra
+	@seed=$${FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	echo "make fuzz: seed $$seed, $${FUZZ_EXAMPLES:-100} examples per operation (repeat with FUZZ_SEED=$$seed)"; \
+	FUZZ_SEED=$$seed FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} $(BIN)/python -m pytest -q -s -p no:randomly \
+	  tests/e2e/test_contract_fuzz.py $(PYTEST_ARGS)
 
 bench: install infra
 	scripts/wrk.sh

@@ -105,7 +105,10 @@ RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 class RequeueIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     topic: str | None = Field(
-        None, max_length=200, description="The topic to publish it on instead (one this service publishes on)"
+        None,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9._-]{1,200}$",
+        description="The topic to publish it on instead (one this service publishes on)",
     )
 
 
@@ -131,7 +134,13 @@ mail = APIRouter(tags=["mail"])
 @mail.post(
     "/admin/mail/bounces",
     dependencies=[Depends(Scoped(TokenScope.SYSTEM, TokenScope.ADMIN))],
-    openapi_extra={"requestBody": {"required": True, "content": {"message/rfc822": {"schema": {"type": "string"}}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            # RFC 5322: a message holds no NUL (and no text column can store one: refused with 400)
+            "content": {"message/rfc822": {"schema": {"type": "string", "pattern": "^[^\\x00]*$"}}},
+        }
+    },
     responses=refusals(404),
 )
 async def mail_bounce(request: Request) -> dict[str, str]:

@@ -4,16 +4,20 @@ person wrote down; both are refused with the field named, never guessed."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BeforeValidator, Field, WithJsonSchema
 
+ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
 
 def _iso_text(value: Any) -> Any:
     if isinstance(value, datetime):
         return value
-    if not isinstance(value, str):
+    # text that is not an ISO 8601 date and time ("00", "1733390000") pydantic would read as epoch seconds
+    if not isinstance(value, str) or not ISO_START.match(value):
         raise ValueError("give the time as ISO 8601 text with an offset, e.g. 2026-12-01T09:30:00+01:00")
     return value
 

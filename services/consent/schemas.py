@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic.config import JsonDict
 
 from services.common.emails import Email
 from services.common.moments import Age
@@ -54,7 +55,15 @@ class PurposeChoice(Strict):
     )
 
 
+IDENTIFIED: JsonDict = {"anyOf": [{"required": ["email"]}, {"required": ["browser_id"]}]}  # who: one of the two
+
+
 class CaptureIn(Strict):
+    # the cross-field rules JSON Schema can say, said there too (the validator below says the rest)
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={**IDENTIFIED, "dependentRequired": {"kvk_number": ["company_name"]}}
+    )
+
     email: Email | None = None
     browser_id: str | None = BROWSER_ID
     name: str | None = Field(None, max_length=200)
@@ -87,6 +96,16 @@ class CaptureIn(Strict):
 
 
 class WithdrawIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "allOf": [
+                IDENTIFIED,
+                {"anyOf": [{"required": ["purposes"]}, {"required": ["all"], "properties": {"all": {"const": True}}}]},
+            ]
+        },
+    )
+
     email: Email | None = None
     browser_id: str | None = BROWSER_ID
     purposes: list[PurposeId] | None = Field(None, max_length=20, description="Default with all=true: every purpose")
@@ -105,6 +124,14 @@ class WithdrawIn(Strict):
 
 
 class CookiesIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "if": {"required": ["tracking_over_gpc"], "properties": {"tracking_over_gpc": {"const": True}}},
+            "then": {"required": ["tracking"], "properties": {"tracking": {"const": True}}},
+        },
+    )
+
     browser_id: str = Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_\-]+$")
     analytics: StrictBool
     tracking: StrictBool

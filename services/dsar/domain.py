@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -86,6 +86,13 @@ def is_complete(expected: set[str], answered: set[str]) -> bool:
 
 
 CLOCK_SKEW = timedelta(minutes=5)
+
+
+GDPR_APPLIES = datetime(2018, 5, 25, tzinfo=UTC)  # GDPR 99(2): no request under it can be older
+
+
+def before_the_gdpr(moment: datetime) -> bool:
+    return moment < GDPR_APPLIES
 
 
 def in_the_future(moment: datetime, now: datetime) -> bool:

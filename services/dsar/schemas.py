@@ -73,7 +73,8 @@ class StaffRequestIn(RequestIn):
     channel: Channel
     received_at: Moment | None = Field(
         None,
-        description="When it arrived (ISO 8601 with an offset, not in the future); default now. Starts the clock.",
+        description="When it arrived (ISO 8601 with an offset; not in the future, not before 25 May 2018); "
+        "default now. Starts the clock.",
     )
     identity_verified: StrictBool = Field(False, description="Staff checked who the person is; else a link is mailed")
 

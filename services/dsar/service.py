@@ -97,6 +97,8 @@ async def intake(
     if received_at is not None and domain.in_the_future(received_at, now):
         # the clock starts at receipt: a later date would move the legal deadline with it
         raise FieldError(("received_at",), "a request cannot have been received in the future")
+    if received_at is not None and domain.before_the_gdpr(received_at):
+        raise FieldError(("received_at",), "a request under the GDPR cannot have been received before 25 May 2018")
     received = received_at or now
     subject = ctx.rt.recorder.pseudonym(email)
     verified = verified_by is not None or verified_method is not None

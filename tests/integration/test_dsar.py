@@ -281,3 +281,16 @@ async def test_a_receipt_date_is_unambiguous_and_not_in_the_future(dsar: Any, re
     past = (datetime.now(UTC) - timedelta(days=3)).isoformat()
     ok = await client.post("/admin/requests", headers=auth, json={**body, "received_at": past})
     assert ok.status_code == 201 and ok.json()["days_left"] < 31
+
+
+async def test_a_request_from_before_the_gdpr_is_a_422_and_the_queue_keeps_working(dsar: Any) -> None:
+    """Found by `make fuzz` (seed 229908599): a received_at in the year 391 was taken, and its deadline made
+    its answer and then the whole queue a 500 (days left beyond any bound)."""
+    app, client = dsar[0], dsar[1]
+    token = await create_token(app.state.runtime.db, "dpo-ancient", ["dpo"])
+    staff = {"authorization": f"Bearer {token}"}
+    body = {"kind": "erasure", "email": "oud@example.nl", "channel": "letter", "received_at": "0391-12-22T01:40:55Z"}
+    r = await client.post("/admin/requests", json=body, headers=staff)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "received_at", r.text
+    assert "25 May 2018" in r.text
+    assert (await client.get("/admin/requests", headers=staff)).status_code == 200
