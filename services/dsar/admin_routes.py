@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from services.common.auth import Principal, Scope, Scoped
 from services.common.contract import refusals
 from services.common.moments import Tally
-from services.dsar import decisions, domain, service
+from services.dsar import decisions, domain, reports, service
 from services.dsar.models import DsarRequest, HolderAnswer
 from services.dsar.routes import Ctx
 from services.dsar.schemas import (
@@ -126,7 +126,7 @@ async def refuse(request_id: RequestId, body: RefuseIn, ctx: Ctx, principal: Dpo
 async def decide(request_id: RequestId, body: DecideIn, ctx: Ctx, principal: Dpo) -> RequestOut:
     """Start a request that waits for its identity check (a minor report): the officer's decision and note are
     the method, in the ledger. Refusing it is `/refuse`."""
-    await service.decide_report(ctx, request_id, staff=principal.name, note=body.note)
+    await reports.decide_report(ctx, request_id, staff=principal.name, note=body.note)
     return await read_request(request_id, ctx, principal)
 
 

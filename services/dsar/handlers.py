@@ -9,7 +9,7 @@ from typing import Any
 from services.common.contracts import HolderAnswered, MinorDataReported
 from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, DSAR_ANSWERS, CloudEvent
 from services.common.runtime import ConsumerSpec, Runtime
-from services.dsar import decisions, service
+from services.dsar import decisions, reports, service
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
         await service.record_answer(ctx, session, answer)
 
     async def on_minor_report(session: Any, _event: CloudEvent, report: MinorDataReported) -> None:
-        await service.open_from_report(
+        await reports.open_from_report(
             ctx, session, subject=report.subject, report_id=report.report_id, contact=report.contact
         )
 

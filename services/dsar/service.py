@@ -157,7 +157,7 @@ async def intake(
             subject=subject,
         )
         if verified:
-            await _verified(ctx, s, request, now, method=verified_method or f"staff: {verified_by}")
+            await start_verified(ctx, s, request, now, method=verified_method or f"staff: {verified_by}")
         elif not ctx.mail_cap_allows(subject):
             pass  # the address's cap of verification mails this hour: recorded, not mailed (the same answer)
         else:
@@ -198,11 +198,11 @@ async def verify(ctx: DsarContext, token: str, at: datetime) -> DsarRequest:
             raise ServiceError(404, "unknown or already used link")
         if request.state != State.RECEIVED or (request.verify_expires_at and request.verify_expires_at < at):
             raise ServiceError(410, "this link has expired; please make your request again")
-        await _verified(ctx, s, request, at, method="emailed single-use link")
+        await start_verified(ctx, s, request, at, method="emailed single-use link")
     return request
 
 
-async def _verified(ctx: DsarContext, s: AsyncSession, request: DsarRequest, at: datetime, *, method: str) -> None:
+async def start_verified(ctx: DsarContext, s: AsyncSession, request: DsarRequest, at: datetime, *, method: str) -> None:
     """Identity established: fan out to every active holder in the registry."""
     request.verify_hash = request.reminder_hash = None
     request.verified_at = at
@@ -232,70 +232,6 @@ async def _verified(ctx: DsarContext, s: AsyncSession, request: DsarRequest, at:
         subject=request.subject,
         digest_only=("details",),
     )
-
-
-async def open_from_report(
-    ctx: DsarContext, s: AsyncSession, *, subject: str, report_id: str, contact: str | None
-) -> DsarRequest:
-    """Statement Art. 3.5: a report of a minor's data without parental consent opens an erasure request. Anyone
-    can send a report, so it is not an identity check: the request waits for the address's owner to confirm
-    through a mailed single-use link, or for a privacy officer's decision (`decide_report`). Consent has
-    restricted the data meanwhile."""
-    now = datetime.now(UTC)
-    deadline = domain.response_deadline(now)
-    details: dict[str, Any] = {}
-    if contact:
-        details = open_fragment(ctx.shared_key, report_id, contact)
-    request = DsarRequest(
-        id=new_request_id(),
-        kind=RequestKind.ERASURE.value,
-        subject=subject,
-        channel="minor_report",
-        state=State.RECEIVED.value,
-        language=str(details.get("language", "nl")),
-        received_at=now,
-        deadline=deadline,
-    )
-    if details.get("email"):
-        request.key_id, request.details = await ctx.rt.vault.encrypt(
-            s, subject, {"email": details["email"], "text": f"minor report {report_id}", "corrections": {}}
-        )
-    s.add(request)
-    await ctx.rt.recorder.record(
-        s,
-        DsarRequestReceived(
-            request_id=request.id,
-            kind=RequestKind.ERASURE,
-            subject=subject,
-            channel="minor_report",
-            received_at=now,
-            deadline=deadline,
-        ),
-        subject=subject,
-    )
-    if details.get("email") and ctx.mail_cap_allows(subject):
-        token, digest = new_single_use_token()
-        request.verify_hash, request.verify_expires_at = digest, domain.verification_expires(now)
-        mail = mails.minor_report(
-            to=details["email"],
-            lang=request.language,
-            centre_url=ctx.settings.privacy_centre_url,
-            url=ctx.url(f"/v1/verify/{token}"),
-            days=domain.VERIFY_LINK_DAYS,
-        )
-        await send_mail(ctx, s, request, "verify", mail)
-    return request
-
-
-async def decide_report(ctx: DsarContext, request_id: str, *, staff: str, note: str) -> DsarRequest:
-    """A privacy officer decides a request that waits for its identity check (a minor report): it starts,
-    with the officer and their note as the method, recorded in the ledger."""
-    async with ctx.rt.db.transaction() as s:
-        request = await load_request(s, request_id)
-        if request.state != State.RECEIVED:
-            raise ServiceError(409, f"the request is {request.state}, not waiting for a decision")
-        await _verified(ctx, s, request, datetime.now(UTC), method=f"privacy officer {staff}: {note}")
-    return request
 
 
 # --- answers ----------------------------------------------------------------------------------------------
