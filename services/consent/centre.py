@@ -9,6 +9,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete
 from sqlmodel import col, select
 
 from services.common import words
@@ -98,8 +99,12 @@ async def open_sign_in(ctx: ConsentContext, token: str) -> dict[str, str]:
 
 
 async def session_started(ctx: ConsentContext, sid: str) -> None:
+    """A new session; sessions past their absolute lifetime (their cookies open nothing) are forgotten."""
+    now = datetime.now(UTC)
     async with ctx.rt.db.transaction() as s:
-        s.add(CentreSession(sid_hash=token_hash(sid), created_at=datetime.now(UTC)))
+        expired = now - timedelta(hours=ctx.settings.centre_session_max_hours)
+        await s.execute(delete(CentreSession).where(col(CentreSession.created_at) < expired))
+        s.add(CentreSession(sid_hash=token_hash(sid), created_at=now))
 
 
 async def session_live(ctx: ConsentContext, sid: object) -> bool:
