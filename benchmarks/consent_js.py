@@ -77,6 +77,7 @@ def consent_app(var: str) -> Any:
             "CONSENT_MAIL_ENABLED": "0",
             "CONSENT_LEDGER_SIGNING_KEY": key(),
             "CONSENT_PSEUDONYM_KEY": key(),
+            "CONSENT_SEALING_KEY": key(),
             "CONSENT_KEY_ENCRYPTION_KEY": key(),
             "CONSENT_LINK_SIGNING_KEY": key(),
             "CONSENT_ACTIVECAMPAIGN_WEBHOOK_SECRET": secrets.token_urlsafe(16),

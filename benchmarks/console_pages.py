@@ -71,6 +71,7 @@ def start(service: str, url: str, port: int, prefix: str, shared: dict[str, str]
         f"{up}_DATABASE_URL": url.replace("postgresql://", "postgresql+asyncpg://"),
         f"{up}_LEDGER_SIGNING_KEY": b64(),
         f"{up}_PSEUDONYM_KEY": shared["pseudonym"],
+        f"{up}_SEALING_KEY": shared["sealing"],
         f"{up}_CENTRE_KEY": shared["centre"],
         f"{up}_KEY_ENCRYPTION_KEY": b64(),
         f"{up}_LINK_SIGNING_KEY": b64(),
@@ -158,7 +159,7 @@ def summary(samples: list[float]) -> tuple[float, float]:
 
 async def main(runs: int) -> int:
     prefix = f"bench{uuid.uuid4().hex[:6]}."
-    shared = {"pseudonym": b64(), "centre": b64()}
+    shared = {"pseudonym": b64(), "centre": b64(), "sealing": b64()}
     ports = {s: free_port() for s in SERVICES}
     async with databases() as dbs:
         procs = [start(s, dbs[s], ports[s], prefix, shared) for s in SERVICES]

@@ -58,6 +58,8 @@ def settings(service: str, url: str, prefix: str, shared: str) -> Any:
         "DATABASE_URL": url,
         "LEDGER_SIGNING_KEY": b64(),
         "PSEUDONYM_KEY": shared,
+        # the key sealing what crosses Kafka, shared like the pseudonym key (derived from it here)
+        "SEALING_KEY": base64.b64encode(hashlib.sha256(b"sealing:" + shared.encode()).digest()).decode(),
         # the privacy centre's key, shared by consent and dsar like the pseudonym key (derived from it here)
         "CENTRE_KEY": base64.b64encode(hashlib.sha256(b"centre:" + shared.encode()).digest()).decode(),
         "KEY_ENCRYPTION_KEY": b64(),
@@ -146,7 +148,7 @@ async def export_time(others: int) -> float:
                         kind=RequestKind.ACCESS,
                         subject=subject,
                         outcome=Outcome.PROVIDED,
-                        fragment=seal_fragment(ctx.shared_key, request.id, fragment),
+                        fragment=seal_fragment(ctx.rt.sealing, request.id, fragment),
                     ),
                 )
         for _ in range(20):

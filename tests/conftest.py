@@ -101,6 +101,7 @@ def b64key() -> str:
 
 
 SHARED_PSEUDONYM_KEY = b64key()
+SHARED_SEALING_KEY = b64key()
 SHARED_CENTRE_KEY = b64key()
 
 
@@ -147,6 +148,7 @@ def make_settings(tmp_path: Path, topic_prefix: str) -> Callable[..., Any]:
             "KAFKA_TOPIC_PREFIX": topic_prefix,
             "LEDGER_SIGNING_KEY": b64key(),
             "PSEUDONYM_KEY": SHARED_PSEUDONYM_KEY,
+            "SEALING_KEY": SHARED_SEALING_KEY,
             "CENTRE_KEY": SHARED_CENTRE_KEY,
             "KEY_ENCRYPTION_KEY": b64key(),
             "ACTIVECAMPAIGN_WEBHOOK_SECRET": secrets.token_urlsafe(16),

@@ -28,9 +28,7 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
         if request.kind == RequestKind.ACCESS:
             told = await people.told_about(session, request.subject)
             if told:  # GDPR 15: the breaches we told this person about (their contact details stay sealed)
-                fragment = seal_fragment(
-                    rt.settings.secret_bytes("pseudonym_key"), request.request_id, {"notifications": told}
-                )
+                fragment = seal_fragment(rt.sealing, request.request_id, {"notifications": told})
         await rt.recorder.record(
             session,
             HolderAnswered(

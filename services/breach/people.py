@@ -78,11 +78,7 @@ async def on_found(rt: Runtime, s: AsyncSession, found: AffectedSubjectsFound) -
     if found.chunk in mine["received"]:
         return 0
     mine["received"].append(found.chunk)
-    people = (
-        open_fragment(rt.settings.secret_bytes("pseudonym_key"), found.query_id, found.sealed)["people"]
-        if found.sealed
-        else []
-    )
+    people = open_fragment(rt.sealing, found.query_id, found.sealed)["people"] if found.sealed else []
     mine["people"] += len(people)
     query.progress = json.dumps(progress)
     s.add(query)

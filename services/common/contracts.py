@@ -10,6 +10,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -85,21 +88,54 @@ class SubjectShredded(EventData):
     reason: str = Field(max_length=200)
 
 
-def _fragment_key(shared_key: bytes, request_id: str) -> AESGCM:
-    """Per-request key for access fragments, derived from the secret the services share (PSEUDONYM_KEY):
-    personal data never crosses Kafka in the clear."""
-    return AESGCM(HKDF(SHA256(), 32, salt=None, info=f"dsar-fragment:{request_id}".encode()).derive(shared_key))
+SEALED = "s1"  # a sealed value: "s1.<key id>.<base64 of nonce and ciphertext>"
+KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
-def seal_fragment(shared_key: bytes, request_id: str, fragment: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class SealingKeys:
+    """The keys that seal what crosses Kafka for another of our services (access fragments, corrections,
+    the people a breach touches, a reported address): SEALING_KEY, shared by the services and by nothing
+    else. `key` seals, under `key_id`, which each sealed value names; `older` keys (rotated out) still open
+    what they sealed; `legacy` (PSEUDONYM_KEY) opens only values sealed before key ids existed, and seals
+    nothing: the pseudonym key only makes pseudonyms."""
+
+    key_id: str
+    key: bytes
+    older: Mapping[str, bytes] = field(default_factory=dict)
+    legacy: bytes | None = None
+
+    def opening(self, key_id: str) -> bytes:
+        key = self.key if key_id == self.key_id else self.older.get(key_id)
+        if key is None:
+            raise ValueError(f"sealed with key {key_id!r}, which is neither SEALING_KEY_ID nor a retired key")
+        return key
+
+
+def _fragment_key(key: bytes, context: str, key_id: str | None) -> AESGCM:
+    """A key per value's context (a request id, a query id, a report id): what one sealed value opens with
+    opens no other. `key_id` None: the derivation of values sealed before key ids (from PSEUDONYM_KEY)."""
+    info = f"dsar-fragment:{context}" if key_id is None else f"sealed:{key_id}:{context}"
+    return AESGCM(HKDF(SHA256(), 32, salt=None, info=info.encode()).derive(key))
+
+
+def seal_fragment(keys: SealingKeys, context: str, fragment: dict[str, Any]) -> str:
     nonce = os.urandom(12)
     plain = json.dumps(fragment, default=str, ensure_ascii=False).encode()
-    return base64.b64encode(nonce + _fragment_key(shared_key, request_id).encrypt(nonce, plain, None)).decode()
+    sealed = nonce + _fragment_key(keys.key, context, keys.key_id).encrypt(nonce, plain, None)
+    return f"{SEALED}.{keys.key_id}.{base64.b64encode(sealed).decode()}"
 
 
-def open_fragment(shared_key: bytes, request_id: str, sealed: str) -> dict[str, Any]:
-    blob = base64.b64decode(sealed)
-    value: dict[str, Any] = json.loads(_fragment_key(shared_key, request_id).decrypt(blob[:12], blob[12:], None))
+def open_fragment(keys: SealingKeys, context: str, sealed: str) -> dict[str, Any]:
+    if sealed.startswith(SEALED + "."):
+        _version, key_id, blob_text = sealed.split(".", 2)
+        aead = _fragment_key(keys.opening(key_id), context, key_id)
+    elif keys.legacy is not None:  # sealed before key ids, with the key derived from PSEUDONYM_KEY
+        blob_text, aead = sealed, _fragment_key(keys.legacy, context, None)
+    else:
+        raise ValueError("a value sealed before key ids, and opening those is switched off")
+    blob = base64.b64decode(blob_text)
+    value: dict[str, Any] = json.loads(aead.decrypt(blob[:12], blob[12:], None))
     return value
 
 

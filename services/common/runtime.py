@@ -69,6 +69,7 @@ class Runtime:
         blind_key = hmac.new(s.secret_bytes("ledger_signing_key"), b"ledger:blind-subjects", hashlib.sha256).digest()
         self.ledger = Ledger(self.signer, blind_key=blind_key)
         self.vault = SubjectVault(s.secret_bytes("key_encryption_key"))
+        self.sealing = s.sealing()  # what crosses Kafka between our services, sealed (SEALING_KEY)
         self.recorder = Recorder(
             source=f"urn:jzve:privacy:{self.name}",
             ledger=self.ledger,

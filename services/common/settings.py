@@ -9,10 +9,13 @@ import re
 import secrets
 import sys
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from services.common.contracts import SealingKeys
 
 
 class MissingSecretError(RuntimeError):
@@ -53,8 +56,13 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", env_file=None)
 
     service_name: ClassVar[str] = "common"
-    secret_fields: ClassVar[tuple[str, ...]] = ("ledger_signing_key", "pseudonym_key", "key_encryption_key")
-    shared_secret_fields: ClassVar[tuple[str, ...]] = ("pseudonym_key",)
+    secret_fields: ClassVar[tuple[str, ...]] = (
+        "ledger_signing_key",
+        "pseudonym_key",
+        "key_encryption_key",
+        "sealing_key",
+    )
+    shared_secret_fields: ClassVar[tuple[str, ...]] = ("pseudonym_key", "sealing_key")
     path_secret_fields: ClassVar[tuple[str, ...]] = ()  # secrets that stand in a URL path (URL-safe only)
 
     dev_mode: bool = Field(False, description="Local development: generate missing secrets, seed demo keys.")
@@ -79,6 +87,23 @@ class ServiceSettings(BaseSettings):
         None, description="HMAC-SHA256 key for subject pseudonyms, base64; the same in every service."
     )
     key_encryption_key: SecretStr | None = Field(None, description="AES-256 key wrapping per-subject keys, base64.")
+    sealing_key: SecretStr | None = Field(
+        None,
+        description="AES key (base64, 32 bytes) sealing what crosses Kafka between our services (access fragments, "
+        "corrections, affected people); the same in every service, and in no outside system.",
+    )
+    sealing_key_id: str = Field(
+        "k1", pattern=r"^[A-Za-z0-9_-]{1,32}$", description="The id SEALING_KEY seals under (named in each value)."
+    )
+    sealing_keys_retired: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Rotated-out sealing keys (JSON: key id -> base64 key): they still open what they sealed.",
+    )
+    sealing_open_legacy: bool = Field(
+        True,
+        description="Open values sealed before key ids (with a key derived from PSEUDONYM_KEY); switch off once "
+        "none is left in Kafka or the databases.",
+    )
     outbox_poll_seconds: float = Field(0.2, description="Outbox relay poll interval (SQLite; PostgreSQL uses NOTIFY).")
     relay_enabled: bool = Field(True, description="Run the outbox relay inside this process.")
     outbox_keep_hours: float = Field(
@@ -168,6 +193,14 @@ class ServiceSettings(BaseSettings):
             scope = "shared" if field in self.shared_secret_fields else name
             setattr(self, field, SecretStr(dev_secret(scope, field, url_safe=field in self.path_secret_fields)))
         return self
+
+    def sealing(self) -> SealingKeys:
+        """The keys that seal and open what crosses Kafka between our services (common/contracts.py)."""
+        from services.common.contracts import SealingKeys
+
+        retired = {kid: base64.b64decode(key.get_secret_value()) for kid, key in self.sealing_keys_retired.items()}
+        legacy = self.secret_bytes("pseudonym_key") if self.sealing_open_legacy else None
+        return SealingKeys(self.sealing_key_id, self.secret_bytes("sealing_key"), retired, legacy)
 
     def secret_bytes(self, field: str) -> bytes:
         value = getattr(self, field)

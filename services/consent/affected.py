@@ -43,7 +43,7 @@ async def answer(ctx: ConsentContext, s: AsyncSession, q: AffectedSubjectsReques
     categories = set(q.categories)
     seen: set[str] = set()
     found: list[dict[str, Any]] = []
-    shared = ctx.settings.secret_bytes("pseudonym_key")
+    shared = ctx.rt.sealing
     stream = await s.stream(query.execution_options(yield_per=CHUNK))
     async for subject, record_categories, entry, key_id, wrapped in stream:
         if subject in seen:

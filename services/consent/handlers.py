@@ -38,11 +38,7 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
         elif not known:
             answer = Outcome.NOTHING_HELD
         elif request.kind == RequestKind.RECTIFICATION:
-            corrections = (
-                open_fragment(rt.settings.secret_bytes("pseudonym_key"), request.request_id, request.details)
-                if request.details
-                else {}
-            )
+            corrections = open_fragment(rt.sealing, request.request_id, request.details) if request.details else {}
             await rt.recorder.record(
                 session,
                 SubjectRectified(subject=request.subject, request_id=request.request_id, fields=sorted(corrections)),
@@ -59,7 +55,7 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
             data = await subjects.history(ctx, request.subject)
             answer = Outcome.PROVIDED if data["records"] else Outcome.NOTHING_HELD
             fragment = seal_fragment(
-                rt.settings.secret_bytes("pseudonym_key"),
+                rt.sealing,
                 request.request_id,
                 {
                     **data,

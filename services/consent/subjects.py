@@ -210,9 +210,7 @@ async def report_minor(ctx: ConsentContext, body: MinorReportIn, ev: Evidence) -
         "reporter_email": str(body.reporter_email) if body.reporter_email else None,
         "details": body.details,
     }
-    contact = seal_fragment(
-        ctx.settings.secret_bytes("pseudonym_key"), report_id, {"email": str(body.email), "language": body.language}
-    )
+    contact = seal_fragment(ctx.rt.sealing, report_id, {"email": str(body.email), "language": body.language})
     async with ctx.rt.db.transaction() as s:
         await restrict_in(ctx, s, subject, f"minor report {report_id}: restricted until decided (GDPR 18(1))", ev)
         await ctx.rt.recorder.record(

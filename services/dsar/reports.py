@@ -30,7 +30,7 @@ async def open_from_report(
     deadline = domain.response_deadline(now)
     details: dict[str, Any] = {}
     if contact:
-        details = open_fragment(ctx.shared_key, report_id, contact)
+        details = open_fragment(ctx.rt.sealing, report_id, contact)
     request = DsarRequest(
         id=new_request_id(),
         kind=RequestKind.ERASURE.value,

@@ -64,10 +64,6 @@ class DsarContext:
         (per process: N workers allow up to N times the cap)."""
         return not self.mail_caps.take(subject)
 
-    @property
-    def shared_key(self) -> bytes:
-        return self.settings.secret_bytes("pseudonym_key")
-
 
 def new_request_id() -> str:
     """Unguessable: 128 random bits."""
@@ -217,7 +213,7 @@ async def start_verified(ctx: DsarContext, s: AsyncSession, request: DsarRequest
     details = await personal_details(ctx, s, request)
     sealed = None
     if request.kind == RequestKind.RECTIFICATION and details.get("corrections"):
-        sealed = seal_fragment(ctx.shared_key, request.id, details["corrections"])
+        sealed = seal_fragment(ctx.rt.sealing, request.id, details["corrections"])
     request.state = State.IN_PROGRESS.value
     s.add(request)
     await ctx.rt.recorder.record(
@@ -250,7 +246,7 @@ async def record_answer(ctx: DsarContext, s: AsyncSession, answer: HolderAnswere
         request_id=request.id, holder=answer.holder, outcome=answer.outcome.value, reason=answer.reason, answered_by=by
     )
     if answer.fragment:
-        fragment = open_fragment(ctx.shared_key, request.id, answer.fragment)
+        fragment = open_fragment(ctx.rt.sealing, request.id, answer.fragment)
         row.key_id, row.fragment = await ctx.rt.vault.encrypt(s, request.subject, fragment)
     s.add(row)
     await s.flush()

@@ -139,7 +139,7 @@ async def _crm_answers(kafka: str, prefix: str, breach_rt: Any, breach_id: str, 
         chunk=0,
         chunks=1,
         count=1,
-        sealed=seal_fragment(breach_rt.settings.secret_bytes("pseudonym_key"), query_id, {"people": [person]}),
+        sealed=seal_fragment(breach_rt.sealing, query_id, {"people": [person]}),
     )
     key, value, headers = CloudEvent.of(found, source="urn:crm").to_kafka()
     producer = AIOKafkaProducer(bootstrap_servers=kafka)

@@ -201,7 +201,7 @@ async def test_a_person_erased_after_being_found_is_not_told_and_gets_no_new_key
         {"subject": rt.recorder.pseudonym(f"{who}@example.nl"), "email": f"{who}@example.nl", "name": who}
         for who in ("blijft", "gewist")
     ]
-    sealed = seal_fragment(rt.settings.secret_bytes("pseudonym_key"), query_id, {"people": people})
+    sealed = seal_fragment(rt.sealing, query_id, {"people": people})
     found = AffectedSubjectsFound(
         breach_id=b["id"], query_id=query_id, holder="crm", chunk=0, chunks=1, count=2, sealed=sealed
     )

@@ -109,7 +109,7 @@ async def test_access_request_gets_a_sealed_fragment(kafka: str, consent: Any, t
     events = await read_topic(kafka, topic_prefix + "consent.events.v1", 2)
     answer = json.loads(next(e.value for e in events if header(e, "ce_type").endswith("holder.answered")))
     assert answer["outcome"] == "provided" and "inzage@example.nl" not in json.dumps(answer)
-    fragment = open_fragment(rt.settings.secret_bytes("pseudonym_key"), "dsr_access0001", answer["fragment"])
+    fragment = open_fragment(rt.sealing, "dsr_access0001", answer["fragment"])
     assert fragment["records"][0]["evidence"]["email"] == "inzage@example.nl"
     assert fragment["records"][0]["purpose"] == "contact" and len(fragment["recipients"]) == 13
     assert fragment["purposes"]["contact"]["retention_days"] == 365
