@@ -183,16 +183,26 @@ def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _refused(request: Request, status: int, detail: str, scheme: str) -> HTTPException:
-    """A credential refused: counted per client address, and past `FAILED_PER_MINUTE` a minute the address
-    gets 429 before any lookup (guessing keys, or filling caches with made-up ones, costs the caller)."""
+def _refused(request: Request, detail: str, scheme: str) -> HTTPException:
+    """A credential refused (401): counted per client address, and past `FAILED_PER_MINUTE` a minute the
+    address gets 429 (guessing keys, or filling caches with made-up ones, costs the caller)."""
     credentials: Credentials = request.app.state.credentials
     wait = credentials.failures.take(f"failed:{_client_ip(request)}")
     if wait:
         return HTTPException(
             429, "too many refused credentials; slow down", headers={"Retry-After": str(int(wait) + 1)}
         )
-    return HTTPException(status, detail, headers={"WWW-Authenticate": scheme})
+    return HTTPException(401, detail, headers={"WWW-Authenticate": scheme})
+
+
+def _before_lookup(request: Request, credential: str, what: str, scheme: str) -> None:
+    """Refused unread: a credential longer than any real one, or from an address whose refusals are used up
+    this minute (429 without a lookup)."""
+    credentials: Credentials = request.app.state.credentials
+    if len(credential) > MAX_KEY_CHARS:
+        raise _refused(request, f"a {what} is at most {MAX_KEY_CHARS} characters", scheme)
+    if credentials.failures.exhausted(f"failed:{_client_ip(request)}"):
+        raise _refused(request, f"unknown or revoked {what}", scheme)
 
 
 def _limit(request: Request, key: str) -> None:
@@ -234,14 +244,11 @@ class Public(Access):
             raise HTTPException(
                 401, "a site key is required (X-Site-Key header)", headers={"WWW-Authenticate": "SiteKey"}
             )
+        _before_lookup(request, key, "site key", "SiteKey")
         credentials: Credentials = request.app.state.credentials
-        if len(key) > MAX_KEY_CHARS:
-            raise _refused(request, 401, f"a site key is at most {MAX_KEY_CHARS} characters", "SiteKey")
-        if credentials.failures.exhausted(f"failed:{_client_ip(request)}"):
-            raise _refused(request, 401, "unknown or revoked site key", "SiteKey")  # 429, no lookup
         site = await credentials.site(key)
         if site is None:
-            raise _refused(request, 401, "unknown or revoked site key", "SiteKey")
+            raise _refused(request, "unknown or revoked site key", "SiteKey")
         origin = request.headers.get("origin")
         if origin is not None and origin not in site.origins:
             raise HTTPException(403, f"origin {origin} is not allowed for this site key")
@@ -264,12 +271,11 @@ class Scoped(Access):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        _before_lookup(request, token.strip(), "token", "Bearer")
         credentials: Credentials = request.app.state.credentials
-        if len(token.strip()) > MAX_KEY_CHARS:
-            raise _refused(request, 401, f"a token is at most {MAX_KEY_CHARS} characters", "Bearer")
         principal = await credentials.principal(token.strip())
         if principal is None:
-            raise _refused(request, 401, "unknown or revoked token", "Bearer")
+            raise _refused(request, "unknown or revoked token", "Bearer")
         if not principal.scopes & self.scopes:
             needed = " or ".join(sorted(self.scopes))
             raise HTTPException(403, f"this route needs the scope {needed}")

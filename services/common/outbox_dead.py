@@ -102,29 +102,28 @@ async def listing(runtime: Runtime, limit: int = 200) -> list[dict[str, Any]]:
     """The dead rows, oldest first, with how many rows of their key wait behind each."""
     async with runtime.db.read() as s:
         rows = (await s.execute(select(DEAD).order_by(DEAD.c.id).limit(limit))).all()
-        out = []
-        for row in rows:
-            waiting = 0
-            if row.key is not None:
-                waiting = (
-                    await s.execute(
-                        select(func.count())
-                        .select_from(OUTBOX)
-                        .where(OUTBOX.c.key == row.key)
-                        .where(OUTBOX.c.published_at.is_(None))
-                    )
-                ).scalar_one()
-            out.append(
-                {
-                    "id": row.id,
-                    "topic": row.topic,
-                    "reason": row.reason,
-                    "created_at": row.created_at,
-                    "dead_at": row.dead_at,
-                    "waiting_behind": int(waiting),
-                }
-            )
-    return out
+        keys = {row.key for row in rows if row.key is not None}
+        waiting: dict[str, int] = dict(
+            (
+                await s.execute(
+                    select(OUTBOX.c.key, func.count())
+                    .where(OUTBOX.c.key.in_(keys))
+                    .where(OUTBOX.c.published_at.is_(None))
+                    .group_by(OUTBOX.c.key)
+                )
+            ).all()
+        )
+    return [
+        {
+            "id": row.id,
+            "topic": row.topic,
+            "reason": row.reason,
+            "created_at": row.created_at,
+            "dead_at": row.dead_at,
+            "waiting_behind": int(waiting.get(row.key, 0)) if row.key is not None else 0,
+        }
+        for row in rows
+    ]
 
 
 class OutboxRowRequeued(EventData):

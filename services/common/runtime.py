@@ -19,6 +19,7 @@ from services.common import registry
 from services.common.auth import Credentials, create_site_key
 from services.common.catalog import load_all
 from services.common.consumer import EventConsumer, Handler
+from services.common.contracts import SealingKeys
 from services.common.crypto import SubjectVault
 from services.common.db import Database
 from services.common.events import CloudEvent, EventData, Topic, dead_letter_topic
@@ -69,7 +70,13 @@ class Runtime:
         blind_key = hmac.new(s.secret_bytes("ledger_signing_key"), b"ledger:blind-subjects", hashlib.sha256).digest()
         self.ledger = Ledger(self.signer, blind_key=blind_key)
         self.vault = SubjectVault(s.secret_bytes("key_encryption_key"))
-        self.sealing = s.sealing()  # what crosses Kafka between our services, sealed (SEALING_KEY)
+        # what crosses Kafka between our services is sealed with SEALING_KEY (common/contracts.py)
+        self.sealing = SealingKeys(
+            s.sealing_key_id,
+            s.secret_bytes("sealing_key"),
+            {kid: base64.b64decode(key.get_secret_value()) for kid, key in s.sealing_keys_retired.items()},
+            s.secret_bytes("pseudonym_key") if s.sealing_open_legacy else None,
+        )
         self.recorder = Recorder(
             source=f"urn:jzve:privacy:{self.name}",
             ledger=self.ledger,

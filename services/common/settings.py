@@ -9,13 +9,10 @@ import re
 import secrets
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-if TYPE_CHECKING:
-    from services.common.contracts import SealingKeys
 
 
 class MissingSecretError(RuntimeError):
@@ -193,14 +190,6 @@ class ServiceSettings(BaseSettings):
             scope = "shared" if field in self.shared_secret_fields else name
             setattr(self, field, SecretStr(dev_secret(scope, field, url_safe=field in self.path_secret_fields)))
         return self
-
-    def sealing(self) -> SealingKeys:
-        """The keys that seal and open what crosses Kafka between our services (common/contracts.py)."""
-        from services.common.contracts import SealingKeys
-
-        retired = {kid: base64.b64decode(key.get_secret_value()) for kid, key in self.sealing_keys_retired.items()}
-        legacy = self.secret_bytes("pseudonym_key") if self.sealing_open_legacy else None
-        return SealingKeys(self.sealing_key_id, self.secret_bytes("sealing_key"), retired, legacy)
 
     def secret_bytes(self, field: str) -> bytes:
         value = getattr(self, field)

@@ -19,7 +19,7 @@ from services.common.models import LedgerEntry, SubjectKey
 from services.common.outbox import enqueue_raw
 from services.consent.context import ConsentContext
 from services.consent.decisions import Decision, Evidence, Item, current_states, decide
-from services.consent.domain import GIVEN_OR_PENDING, State
+from services.consent.domain import GIVEN_OR_PENDING, LegalBasis, State
 from services.consent.events import MinorDataReported
 from services.consent.models import ConsentRecord, ConsentState, ConsentSubject, OptInToken, RetainedEvidence
 from services.consent.schemas import MinorReportIn
@@ -133,7 +133,7 @@ async def retain_in(ctx: ConsentContext, s: AsyncSession, subject: str, now: dat
             await s.execute(
                 select(ConsentRecord)
                 .where(col(ConsentRecord.subject) == subject)
-                .where(col(ConsentRecord.legal_basis) == "legal_obligation")
+                .where(col(ConsentRecord.legal_basis) == LegalBasis.LEGAL_OBLIGATION.value)
             )
         )
         .scalars()

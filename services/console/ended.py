@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import time
-from pathlib import Path
 
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from services.common.db import Database, insert_ignoring_duplicates
 
 METADATA = MetaData()
 ENDED = Table(
@@ -24,30 +23,25 @@ ENDED = Table(
 
 class EndedSessions:
     def __init__(self, url: str) -> None:
-        if url.startswith("sqlite") and ":///" in url:
-            Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=True)
+        self.db = Database(url, pool_size=2)
 
     async def start(self) -> None:
-        async with self.engine.begin() as conn:
+        async with self.db.engine.begin() as conn:
             await conn.run_sync(METADATA.create_all)
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        await self.db.dispose()
 
     @staticmethod
     def _digest(sid: str) -> str:
         return hashlib.sha256(sid.encode()).hexdigest()
 
     async def end(self, sid: str, until: float) -> None:
-        now = int(time.time())
-        async with self.engine.begin() as conn:
-            await conn.execute(delete(ENDED).where(ENDED.c.until < now))  # forget what has expired anyway
-            dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-            row = {"sid_hash": self._digest(sid), "until": int(until)}
-            await conn.execute(dialect.insert(ENDED).values(row).on_conflict_do_nothing())
+        async with self.db.transaction(span=None) as s:
+            await s.execute(delete(ENDED).where(ENDED.c.until < int(time.time())))  # expired anyway
+            await s.execute(insert_ignoring_duplicates(s, ENDED, {"sid_hash": self._digest(sid), "until": int(until)}))
 
     async def is_ended(self, sid: str) -> bool:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(ENDED.c.until).where(ENDED.c.sid_hash == self._digest(sid)))).first()
+        async with self.db.read() as s:
+            row = (await s.execute(select(ENDED.c.until).where(ENDED.c.sid_hash == self._digest(sid)))).first()
         return row is not None
