@@ -144,6 +144,7 @@ CHANNELS = {
         "unsubscribe_link": "de afmeldlink in een mail",
         "dsar": "een verzoek over je gegevens",
         "retention": "het einde van de bewaartermijn",
+        "minor_report": "een melding dat het om gegevens van een kind onder de 16 gaat",
     },
     "en": {
         "contact_form": "the contact form",
@@ -163,6 +164,7 @@ CHANNELS = {
         "unsubscribe_link": "the unsubscribe link in a mail",
         "dsar": "a request about your data",
         "retention": "the end of the retention period",
+        "minor_report": "a report that this is the data of a child under 16",
     },
 }
 
@@ -238,6 +240,7 @@ REASONS = {
         "objection (GDPR 21)": "je maakte bezwaar (AVG art. 21)",
         "restriction (GDPR 18)": "je vroeg de verwerking te beperken (AVG art. 18)",
         "retention period over": "de bewaartermijn was voorbij",
+        "minor report: restricted until decided (GDPR 18(1))": "niet gebruikt tot er een besluit is (AVG art. 18)",
     },
     "en": {
         "gpc": "your browser sent Global Privacy Control, which counts as an objection",
@@ -253,6 +256,7 @@ REASONS = {
         "objection (GDPR 21)": "you objected (GDPR Art. 21)",
         "restriction (GDPR 18)": "you asked to restrict the processing (GDPR Art. 18)",
         "retention period over": "the retention period was over",
+        "minor report: restricted until decided (GDPR 18(1))": "not used until a decision is made (GDPR Art. 18)",
     },
 }
 
@@ -306,6 +310,7 @@ _EVIDENCE = {
         "clicked_at": "Bevestigd met de link op {v}.",
         "kvk_number": "KvK-nummer {v}.",
         "company_name": "Bedrijf: {v}.",
+        "kept_until": "Je gegevens zijn gewist, maar dit bewaren we tot {v}: de wet verplicht ons daartoe.",
     },
     "en": {
         "at": "Recorded on {v}.",
@@ -321,9 +326,10 @@ _EVIDENCE = {
         "clicked_at": "Confirmed with the link on {v}.",
         "kvk_number": "KvK number {v}.",
         "company_name": "Company: {v}.",
+        "kept_until": "Your data was erased, but this we keep until {v}: the law obliges us to.",
     },
 }
-_DATES = frozenset({"at", "mail_sent_at", "clicked_at"})
+_DATES = frozenset({"at", "mail_sent_at", "clicked_at", "kept_until"})
 
 
 def evidence(value: Any, lang: str) -> list[str]:

@@ -83,7 +83,7 @@ async def history(ctx: ConsentContext, subject: str) -> dict[str, Any]:
                         opened = await ctx.rt.vault.decrypt(
                             s, retained_key_subject(r.subject), kept.key_id, kept.ciphertext
                         )
-                        evidence = {**opened, "kept_because": kept.reason}
+                        evidence = {**opened, "kept_until": kept.until}  # in words: words.evidence
                     except ShreddedError:
                         evidence = "erased"
                 else:
@@ -212,7 +212,7 @@ async def report_minor(ctx: ConsentContext, body: MinorReportIn, ev: Evidence) -
     }
     contact = seal_fragment(ctx.rt.sealing, report_id, {"email": str(body.email), "language": body.language})
     async with ctx.rt.db.transaction() as s:
-        await restrict_in(ctx, s, subject, f"minor report {report_id}: restricted until decided (GDPR 18(1))", ev)
+        await restrict_in(ctx, s, subject, MINOR_RESTRICTED, ev)  # the report's id is in its own entry
         await ctx.rt.recorder.record(
             s,
             MinorDataReported(subject=subject, report_id=report_id, contact=contact),
@@ -221,6 +221,9 @@ async def report_minor(ctx: ConsentContext, body: MinorReportIn, ev: Evidence) -
             digest_only=("contact",),
         )
     return report_id
+
+
+MINOR_RESTRICTED = "minor report: restricted until decided (GDPR 18(1))"  # words.REASONS says it in words
 
 
 async def restrict_in(ctx: ConsentContext, s: AsyncSession, subject: str, reason: str, ev: Evidence) -> int:

@@ -206,7 +206,7 @@ async def test_an_erasure_keeps_what_a_legal_obligation_keeps_until_its_period_e
     history = await subjects.history(ctx, subject)
     evidence = {rec["purpose"]: rec["evidence"] for rec in history["records"]}
     assert evidence["contact"] == "erased"
-    assert evidence["invoicing"]["company_name"] == "Bakkerij B.V." and evidence["invoicing"]["kept_because"] == kept[0]
+    assert evidence["invoicing"]["company_name"] == "Bakkerij B.V." and evidence["invoicing"]["kept_until"].year >= 2033
     assert (await retention.run(ctx, datetime.now(UTC) + timedelta(days=2558)))["shredded"] >= 1
     history = await subjects.history(ctx, subject)
     assert {rec["purpose"]: rec["evidence"] for rec in history["records"]}["invoicing"] == "erased", "then it goes"
