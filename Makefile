@@ -58,12 +58,12 @@ infra-stop:
 	scripts/postgres.sh stop
 
 lint: install
-	$(BIN)/ruff check services tests scripts benchmarks
-	$(BIN)/ruff format --check services tests scripts benchmarks
+	$(BIN)/ruff check services tests scripts benchmarks examples
+	$(BIN)/ruff format --check services tests scripts benchmarks examples
 
 fmt: install
-	$(BIN)/ruff format services tests scripts benchmarks
-	$(BIN)/ruff check --fix services tests scripts benchmarks
+	$(BIN)/ruff format services tests scripts benchmarks examples
+	$(BIN)/ruff check --fix services tests scripts benchmarks examples
 
 typecheck: install
 	$(BIN)/mypy

@@ -34,6 +34,7 @@ class Scope(StrEnum):
     ADMIN = "admin"
     DPO = "dpo"
     SYSTEM = "system"
+    LOOKUP = "lookup"  # other systems: "may I mail this person?" (POST /v1/lookup), nothing that opens data
 
 
 ALL_SCOPES = frozenset(Scope)
@@ -78,18 +79,18 @@ class RateLimiter:
         tokens, last = self.buckets.get(key, (self.capacity, time.monotonic()))
         return min(self.capacity, tokens + (time.monotonic() - last) * self.refill) < 1.0
 
-    def take(self, key: str) -> float:
-        """0 when allowed; otherwise the seconds to wait."""
+    def take(self, key: str, cost: float = 1.0) -> float:
+        """0 when allowed (and `cost` is taken); otherwise the seconds to wait until it would be."""
         now = time.monotonic()
         tokens, last = self.buckets.get(key, (self.capacity, now))
         tokens = min(self.capacity, tokens + (now - last) * self.refill)
-        if tokens >= 1.0:
-            self.buckets[key] = (tokens - 1.0, now)
+        if tokens >= cost:
+            self.buckets[key] = (tokens - cost, now)
             if len(self.buckets) > 100_000:  # forget idle clients
                 self.buckets = {k: v for k, v in self.buckets.items() if now - v[1] < 120}
             return 0.0
         self.buckets[key] = (tokens, now)
-        return (1.0 - tokens) / self.refill
+        return (min(cost, self.capacity) - tokens) / self.refill
 
 
 MAX_KEY_CHARS = 100  # a site key is "sk_" and 24 characters, a token "pt_" and 43: longer is no credential

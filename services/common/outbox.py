@@ -94,6 +94,25 @@ def _traceparent(stored: str) -> str | None:
     return stored[at + 1 : at + 56] if stored.startswith('"', at) else None
 
 
+async def take_lease(db: Database, name: str, owner: str, lease: timedelta) -> bool:
+    """Take or renew the lease row `name` for `owner`: True while no other owner holds an unexpired one
+    (one relay of a kind publishes at a time, across workers and hosts)."""
+    now = datetime.now(UTC)
+    async with db.transaction(span=None) as session:
+        await session.execute(
+            insert_ignoring_duplicates(
+                session, table_of(RelayLease), {"name": name, "owner": owner, "expires_at": now + lease}
+            )
+        )
+        result = await session.execute(
+            update(RelayLease)
+            .where(col(RelayLease.name) == name)
+            .where((col(RelayLease.owner) == owner) | (col(RelayLease.expires_at) < now))
+            .values(owner=owner, expires_at=now + lease)
+        )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def _headers(stored: str) -> list[tuple[str, bytes]]:
     return [(k, v.encode()) for k, v in orjson.loads(stored)]
 
@@ -198,22 +217,7 @@ class OutboxRelay:
         if time.monotonic() < self._renew_at:
             return True
         self._renew_at = 0.0
-        now = datetime.now(UTC)
-        async with self.db.transaction(span=None) as session:
-            await session.execute(
-                insert_ignoring_duplicates(
-                    session,
-                    table_of(RelayLease),
-                    {"name": self.LEASE, "owner": self.owner, "expires_at": now + self.lease},
-                )
-            )
-            result = await session.execute(
-                update(RelayLease)
-                .where(col(RelayLease.name) == self.LEASE)
-                .where((col(RelayLease.owner) == self.owner) | (col(RelayLease.expires_at) < now))
-                .values(owner=self.owner, expires_at=now + self.lease)
-            )
-            held = bool(result.rowcount)  # type: ignore[attr-defined]
+        held = await take_lease(self.db, self.LEASE, self.owner, self.lease)
         if held:
             self._renew_at = time.monotonic() + self.lease.total_seconds() / 3
         return held

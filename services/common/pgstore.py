@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Integer, Table, text
+from sqlalchemy import Boolean, Integer, Table, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -215,7 +215,8 @@ async def _nothing_to_reset(_conn: Any) -> None:
 
 @functools.lru_cache(maxsize=64)
 def _rows_in_sql(table: Any, columns: tuple[str, ...], key: str) -> str:
-    kind = "bigint" if isinstance(table.c[key].type, Integer) else "text"
+    column_type = table.c[key].type
+    kind = "bigint" if isinstance(column_type, Integer) else "boolean" if isinstance(column_type, Boolean) else "text"
     return f'SELECT {quoted_columns(table, columns)} FROM "{table.name}" WHERE "{key}" = ANY($1::{kind}[])'  # noqa: S608
 
 

@@ -12,7 +12,7 @@ from services.common.auth import RateLimiter
 from services.common.batch import GroupCommit
 from services.common.links import LinkSigner
 from services.common.runtime import Runtime
-from services.consent import decisions
+from services.consent import decisions, pushes
 from services.consent.domain import DEFAULT_CONFIG, Catalogue, catalogue_from
 from services.consent.dsar_client import DsarClient
 from services.consent.kvk_client import KvkClient
@@ -34,6 +34,8 @@ class ConsentContext:
     metrics: ConsentMetrics = field(init=False)
     sign_in_limits: tuple[RateLimiter, RateLimiter] = field(init=False)  # per address, per IP (an hour)
     mail_caps: RateLimiter = field(init=False)  # mails a public call triggers, per recipient (an hour)
+    lookup_limit: RateLimiter = field(init=False)  # addresses a lookup token asks about, a minute
+    pushes: pushes.Targets = field(init=False, default_factory=pushes.Targets)  # webhook endpoints
     _notices: dict[str, dict[str, Any]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -46,6 +48,7 @@ class ConsentContext:
         per_hour = self.settings.centre_mails_per_hour
         self.sign_in_limits = (RateLimiter(per_hour, window=3600), RateLimiter(4 * per_hour, window=3600))
         self.mail_caps = RateLimiter(self.settings.public_mails_per_hour, window=3600)
+        self.lookup_limit = RateLimiter(self.settings.lookup_addresses_per_minute)
         # two batches in flight; one subject's captures never in both (see services/common/batch.py)
         self.captures = GroupCommit(
             self.rt.db, functools.partial(decisions.flush_captures, self), in_flight=2, key=lambda item: item.subject

@@ -24,7 +24,7 @@ from services.common.ids import uuid4_hex
 from services.common.ledger.store import LedgerRecord
 from services.common.models import table_of
 from services.common.unit import Unit, flush
-from services.consent import domain
+from services.consent import domain, pushes
 from services.consent.domain import State
 from services.consent.events import DECISION_EVENTS, ConsentStateSnapshot
 from services.consent.models import ConsentRecord, ConsentState, ConsentSubject
@@ -111,6 +111,8 @@ class Known:
 
     states: dict[str, dict[str, str]]
     keys: dict[str, tuple[str, bytes]]
+    before: dict[str, dict[str, str]] | None = None  # the states as read, before the unit: what changed
+    targets: tuple[pushes.Target, ...] = ()  # the webhook endpoints told of changes
 
 
 def key_of(purpose: str, third_party: str) -> str:
@@ -122,7 +124,9 @@ async def know(ctx: ConsentContext, tx: Tx, items: Sequence[Item], unit: Unit) -
     states = await _states_of(tx, {i.subject for i in items})
     sealed = {i.subject for i in items if i.personal}
     keys = await ctx.rt.vault.keys_for_many(tx, sealed, unit.writes) if sealed else {}
-    return Known(states, keys)
+    targets = await ctx.pushes.fresh(tx)
+    before = {subject: dict(held) for subject, held in states.items()} if targets else None
+    return Known(states, keys, before, targets)
 
 
 async def _states_of(tx: Tx, subjects: set[str]) -> dict[str, dict[str, str]]:
@@ -238,13 +242,24 @@ def snapshot(
     *,
     at: datetime | None = None,
     traceparent: str | None = None,
+    address: str | None = None,
 ) -> None:
-    """The compacted consent.state.v1 record: everything the subject allows once the unit is written."""
+    """The compacted consent.state.v1 record: everything the subject allows once the unit is written, and the
+    webhook deliveries of the change (`address`: the person's, where the change carried it)."""
     state = ConsentStateSnapshot(
         subject=subject, purposes=dict(known.states[subject]), updated_at=at or datetime.now(UTC)
     )
     event = CloudEvent.of(state, source=ctx.rt.recorder.source, subject=subject, traceparent=traceparent)
     unit.publish(ctx.settings.kafka_topic_prefix + CONSENT_STATE.name, event)
+    if known.targets:  # the same change for systems not on Kafka (webhooks), in the same transaction
+        sealed = None
+        if address and subject in known.keys:
+            key_id, key = known.keys[subject]
+            sealed = (key_id, ctx.rt.vault.seal(subject, key_id, key, {"email": address}))
+        before = known.before.get(subject) if known.before is not None else None
+        found = pushes.rows(known.targets, subject, known.states[subject], before, state.updated_at, sealed)
+        if found:
+            unit.insert(pushes.DELIVERIES, found)
 
 
 def recorded(ctx: ConsentContext, records: list[dict[str, Any]]) -> list[Recorded]:
@@ -285,8 +300,17 @@ async def flush_captures(
     snapshots = Unit()
     if publish:
         traced = {i.subject: i.traceparent for i in items}
+        addresses = {i.subject: i.personal["email"] for i in items if i.personal and i.personal.get("email")}
         for subject in sorted(known.states):
-            snapshot(ctx, known, subject, snapshots, at=items[-1].at, traceparent=traced.get(subject))
+            snapshot(
+                ctx,
+                known,
+                subject,
+                snapshots,
+                at=items[-1].at,
+                traceparent=traced.get(subject),
+                address=addresses.get(subject),
+            )
     await flush(tx, ctx.rt.ledger, [reads, *units, snapshots])
     return [recorded(ctx, records) for records in written]
 
@@ -315,7 +339,7 @@ async def publish_state(ctx: ConsentContext, s: AsyncSession, subject: str) -> N
     await s.flush()
     tx = Tx.of(s)
     unit = Unit()
-    snapshot(ctx, Known(await _states_of(tx, {subject}), {}), subject, unit)
+    snapshot(ctx, Known(await _states_of(tx, {subject}), {}, None, await ctx.pushes.fresh(tx)), subject, unit)
     await flush(tx, ctx.rt.ledger, [unit])
 
 

@@ -93,6 +93,7 @@ class Purpose:
     standing: bool = False  # a consent that lasts until withdrawn (the newsletter); others expire
     processors: tuple[str, ...] = ()  # statement Art. 8: who processes this purpose's data for us
     data_subjects: tuple[str, ...] = ()  # GDPR 30(1)(c): whose data this is
+    allows: tuple[str, ...] = ()  # what a grant lets other systems do (ACTIONS), as the lookup answers it
 
     @property
     def needs_confirmation(self) -> bool:
@@ -167,7 +168,18 @@ def _purpose(p: dict[str, Any]) -> Purpose:
         standing=p.get("standing", False),
         processors=tuple(p.get("processors", ())),
         data_subjects=tuple(p.get("data_subjects", ())),
+        allows=_allows(name, p.get("allows", [])),
     )
+
+
+ACTIONS = ("mail", "track", "call")  # what another system asks before it acts (POST /v1/lookup)
+
+
+def _allows(name: str, raw: Any) -> tuple[str, ...]:
+    unknown = [a for a in raw if a not in ACTIONS] if isinstance(raw, list) else [raw]
+    if unknown:
+        raise CatalogueError(f"purpose {name!r}: allows must be a list among {', '.join(ACTIONS)}; got {unknown}")
+    return tuple(raw)
 
 
 def catalogue_from(raw: dict[str, Any]) -> Catalogue:
@@ -192,6 +204,8 @@ def catalogue_from(raw: dict[str, Any]) -> Catalogue:
         )
     names = {p.name for p in processors}
     for purpose in purposes.values():
+        if purpose.allows and not purpose.requires_consent:
+            raise CatalogueError(f"purpose {purpose.id!r}: only a consent lets other systems act (allows)")
         unknown = [n for n in purpose.processors if n not in names]
         if unknown:
             raise CatalogueError(f"purpose {purpose.id!r} names unknown processors: {', '.join(unknown)}")

@@ -154,3 +154,30 @@ DECISION_EVENTS: dict[str, type[_ConsentDecision]] = {
     "expired": ConsentExpired,
     "restricted": ConsentRestricted,
 }
+
+
+class LookupPerformed(EventData):
+    """Another system asked which of its addresses may be mailed (POST /v1/lookup): a processing of personal
+    data, recorded by who asked, how many and when; the addresses themselves are not recorded. A ledger entry
+    only, never published (so not in the event registry)."""
+
+    event_type = "consent.lookup.performed"
+    topic = None  # a ledger entry only
+    system: str = Field(max_length=200, description="The lookup token's name: which system asked")
+    addresses: int = Field(ge=0, le=1000)
+    browser_ids: int = Field(ge=0, le=1000)
+
+
+class WebhookRegistered(EventData):
+    """A privacy officer registered or changed where consent changes are pushed (PUT /admin/webhooks/{name}).
+    A ledger entry only."""
+
+    event_type = "consent.webhook.registered"
+    topic = None  # a ledger entry only
+    name: str = Field(max_length=80)
+    host: str = Field(max_length=300, description="The endpoint's host (the full URL stays in the database)")
+    purposes: list[str] = Field(max_length=50)
+    include_email: bool
+    enabled: bool
+    secret_rotated: bool
+    by: str = Field(max_length=200)

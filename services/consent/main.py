@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from services.common.app import create_app
 from services.common.contract import mark_enum
 from services.common.runtime import Runtime
-from services.consent import kvk, processing, retention, webhooks
+from services.consent import kvk, processing, push_relay, retention, webhooks
 from services.consent.admin_routes import router as admin_router
 from services.consent.centre_routes import router as centre_router
 from services.consent.context import ConsentContext
@@ -19,6 +19,7 @@ from services.consent.routes import router
 from services.consent.schemas import PURPOSE_MARK
 from services.consent.settings import ConsentSettings
 from services.consent.site_routes import router as site_router
+from services.consent.system_routes import router as system_router
 
 
 def _retention(rt: Runtime) -> Any:
@@ -37,12 +38,16 @@ def _kvk_retries(rt: Runtime) -> Any:
     return kvk.worker(ConsentContext.of(rt))
 
 
+def _pushes(rt: Runtime) -> Any:
+    return push_relay.worker(ConsentContext.of(rt))
+
+
 def build_runtime(settings: ConsentSettings | None = None) -> Runtime:
     rt = Runtime(
         settings or ConsentSettings(),
         Path(__file__).parent / "migrations",
         CONSUMERS,
-        workers=[_retention, _webhook_retries, _register, _kvk_retries],
+        workers=[_retention, _webhook_retries, _register, _kvk_retries, _pushes],
     )
     ConsentContext.of(rt)
     return rt
@@ -53,7 +58,7 @@ def create(runtime: Runtime | None = None) -> FastAPI:
     purposes = sorted(ConsentContext.of(rt).catalogue.purposes)
     return create_app(
         rt,
-        routers=[router, site_router, centre_router, admin_router],
+        routers=[router, site_router, centre_router, admin_router, system_router],
         title="consent",
         description="Records consent and its withdrawal with evidence (GDPR Art. 7), double opt-in, "
         "cookies, ActiveCampaign unsubscribes; receipts backed by the ledger.",

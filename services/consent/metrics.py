@@ -1,10 +1,16 @@
 """consent's metrics: captures by purpose and state, withdrawals and GPC refusals per purpose, and the
-retention job's erasures. Counted once the transaction that recorded them has committed."""
+retention job's erasures, lookups, webhook deliveries (and, at each scrape, those given up on). Counted once
+the transaction that recorded them has committed."""
 
 from __future__ import annotations
 
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
 from services.common.metrics import Metrics
 from services.consent.domain import State
+from services.consent.models import PushDelivery
 
 
 class ConsentMetrics:
@@ -20,6 +26,33 @@ class ConsentMetrics:
         self.retention_erasures = m.counter(
             "consent_retention_erasures", "People crypto-shredded because every retention period was over"
         )
+        self.lookups = m.counter("consent_lookups", "Addresses and browser ids other systems looked up", "system")
+        self.pushes = m.counter(
+            "consent_webhook_deliveries", "Webhook delivery attempts, by endpoint and outcome", "endpoint", "outcome"
+        )
+        dead = m.gauge("consent_webhook_dead_deliveries", "Webhook deliveries given up on, by endpoint", "endpoint")
+        seen: set[str] = set()
+
+        async def scrape(s: AsyncSession) -> None:
+            rows = (
+                await s.execute(
+                    select(PushDelivery.endpoint, func.count())
+                    .where(col(PushDelivery.dead_at).is_not(None))
+                    .group_by(col(PushDelivery.endpoint))
+                )
+            ).all()
+            current = {endpoint: int(n) for endpoint, n in rows}
+            for endpoint in seen | current.keys():  # one that was sent again shows 0, not its last value
+                m.child(dead, endpoint).set(current.get(endpoint, 0))
+            seen.update(current)
+
+        m.on_scrape(scrape)
+
+    def looked_up(self, system: str, count: int) -> None:
+        self.m.inc(self.lookups, system, amount=count)
+
+    def pushed(self, endpoint: str, outcome: str) -> None:
+        self.m.inc(self.pushes, endpoint, outcome)
 
     def decided(self, purpose: str, state: str, reason: str | None) -> None:
         if not self.m.enabled:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, LargeBinary, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, Text, text
 from sqlmodel import Field, SQLModel
 
 from services.common.models import ts_column, utcnow
@@ -166,3 +166,57 @@ class CentreSignIn(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
     expires_at: datetime = Field(sa_column=ts_column())
     used_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+
+
+class PushEndpoint(SQLModel, table=True):
+    """Another system told of consent changes (Standard Webhooks): its URL, the purposes it follows, and its
+    signing secret sealed with the key-encryption key (the previous one signs beside it for a day)."""
+
+    __tablename__ = "push_endpoints"
+    name: str = Field(primary_key=True, max_length=80)
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    purposes: str = Field(sa_column=Column(Text, nullable=False), description="JSON list")
+    include_email: bool = False
+    enabled: bool = True
+    secret: bytes = Field(sa_column=Column(LargeBinary, nullable=False), description="sealed whsec_ secret")
+    previous_secret: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    previous_until: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    updated_by: str = Field(max_length=200)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class PushDelivery(SQLModel, table=True):
+    """One consent change for one endpoint, written with the change (an outbox for webhooks): delivered in
+    order per person and endpoint, retried with back-off, dead-lettered after WEBHOOK_RETRY_HOURS."""
+
+    __tablename__ = "push_deliveries"
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    )
+    endpoint: str = Field(max_length=80)
+    subject: str = Field(max_length=64, description="the person's pseudonym: deliveries of one are ordered")
+    message_id: str = Field(max_length=40, description="webhook-id: the same on every retry")
+    payload: str = Field(sa_column=Column(Text, nullable=False), description="the JSON body, without an address")
+    key_id: str | None = Field(default=None, max_length=40)
+    sealed_email: str | None = Field(
+        default=None, sa_column=Column(Text, nullable=True), description="the address, for an endpoint that may hold it"
+    )
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    last_status: int | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    delivered_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    dead_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+
+    # the relay scans only what waits, per endpoint: a partial index
+    __table_args__ = (
+        Index(
+            "ix_push_deliveries_waiting",
+            "endpoint",
+            "id",
+            postgresql_where=text("delivered_at IS NULL AND dead_at IS NULL"),
+            sqlite_where=text("delivered_at IS NULL AND dead_at IS NULL"),
+        ),
+    )

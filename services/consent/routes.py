@@ -114,6 +114,7 @@ async def purposes(ctx: Ctx) -> dict[str, Any]:
                 "article": p.article,
                 "requires_consent": p.requires_consent,
                 "double_opt_in": p.double_opt_in,
+                "allows": list(p.allows),
                 "description_nl": p.description_nl,
                 "description_en": p.description_en,
             }

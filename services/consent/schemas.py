@@ -200,3 +200,70 @@ class HistoryOut(BaseModel):
     records: list[dict[str, Any]]
     linked_browsers: int
     generated_at: datetime
+
+
+# --- other systems: the lookup and pushed changes (issue 35) ---------------------------------------------
+
+LOOKUP_MAX = 1000
+BrowserId = Annotated[str, Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_\-]+$")]
+
+
+class LookupIn(Strict):
+    """Up to 1,000 addresses or browser ids in all, answered in the order sent."""
+
+    emails: list[Email] = Field(default_factory=list, max_length=LOOKUP_MAX)
+    browser_ids: list[BrowserId] = Field(default_factory=list, max_length=LOOKUP_MAX)
+
+    @model_validator(mode="after")
+    def _size(self) -> LookupIn:
+        count = len(self.emails) + len(self.browser_ids)
+        if not count:
+            raise ValueError("give emails or browser_ids to look up")
+        if count > LOOKUP_MAX:
+            raise ValueError(f"at most {LOOKUP_MAX} addresses and browser ids in all per call; got {count}")
+        return self
+
+
+class LookupAnswer(BaseModel):
+    email: str | None = None
+    browser_id: str | None = None
+    pseudonym: str = Field(description="The key of this person's record on consent.state.v1")
+    may: dict[str, bool] = Field(description="mail, track, call: whether a given consent allows it now")
+    purposes: dict[str, bool] = Field(description="Each consent purpose: given now (true) or not (false)")
+    third_parties: dict[str, list[str]] = Field(
+        default_factory=dict, description="Per-third-party purposes: the parties consent is given for now"
+    )
+
+
+class LookupOut(BaseModel):
+    results: list[LookupAnswer]
+    as_of: datetime
+
+
+class WebhookIn(Strict):
+    """An endpoint of another system that is told of each consent change (Standard Webhooks)."""
+
+    url: str = Field(
+        min_length=10,
+        max_length=2000,
+        pattern=r"^https?://[^\s]+$",
+        description="https:// to a public host (http and private hosts only on a developer machine)",
+    )
+    purposes: list[PurposeId] = Field(min_length=1, max_length=50, description="The purposes it is told about")
+    include_email: StrictBool = Field(
+        False, description="Also send the address where the change carried it (only a system allowed to hold it)"
+    )
+    rotate_secret: StrictBool = Field(
+        False, description="Issue a new signing secret; the old one keeps signing beside it for a day"
+    )
+    enabled: StrictBool = True
+
+
+class WebhookOut(BaseModel):
+    name: str
+    url: str
+    purposes: list[str]
+    include_email: bool
+    enabled: bool
+    secret: str | None = Field(None, description="whsec_...: shown once, when created or rotated")
+    updated_at: datetime

@@ -53,6 +53,27 @@ class ConsentSettings(ServiceSettings):
     policy_url: str = Field("https://www.jezaakvoorelkaar.nl/privacyverklaring", description="The statement's URL.")
     optin_token_hours: int = Field(72, description="How long a double opt-in link stays valid.")
     history_link_days: int = Field(30, description="How long a link to a person's consent history stays valid.")
+    lookup_addresses_per_minute: int = Field(
+        20_000,
+        ge=1000,
+        le=10_000_000,
+        description="POST /v1/lookup: addresses and browser ids one lookup token may ask about a minute (429 past it).",
+    )
+    webhook_retry_hours: float = Field(
+        24.0, gt=0, le=168, description="A webhook delivery is retried with back-off this long, then dead-lettered."
+    )
+    webhook_backoff_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="First wait before a failed webhook delivery is retried (doubling, at most 1 h).",
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=60, description="How long a webhook endpoint may take.")
+    webhook_private_targets: bool = Field(
+        False,
+        description="Let webhooks reach loopback, private and link-local addresses, and plain http (always so in "
+        "dev mode).",
+    )
     retention_interval_seconds: float = Field(3600.0, description="How often the retention job runs.")
     kvk_base_url: str = Field(
         "", description="KvK API base, e.g. https://api.kvk.nl/api (empty: KvK numbers are not checked)."

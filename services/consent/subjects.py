@@ -17,6 +17,7 @@ from services.common.crypto import ShreddedError
 from services.common.events import CONSENT_EVENTS, CONSENT_STATE
 from services.common.models import LedgerEntry, SubjectKey
 from services.common.outbox import enqueue_raw
+from services.consent import pushes
 from services.consent.context import ConsentContext
 from services.consent.decisions import Decision, Evidence, Item, current_states, decide
 from services.consent.domain import GIVEN_OR_PENDING, LegalBasis, State
@@ -194,6 +195,7 @@ async def erase_in(
         for table in (ConsentState, OptInToken, ConsentSubject):
             await s.execute(delete(table).where(col(table.subject) == who))
         await enqueue_raw(s, ctx.settings.kafka_topic_prefix + CONSENT_STATE.name, who, None, [])
+        await pushes.enqueue_erased(ctx, s, who)
     return key_id
 
 

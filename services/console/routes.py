@@ -240,9 +240,11 @@ async def set_agreement(
 @router.get("/ledgers", response_class=HTMLResponse)
 async def ledgers(request: Request) -> HTMLResponse:
     session = await session_of(request)
-    found = await service.ledgers(calls_for(request, session))
+    calls = calls_for(request, session)
+    found, hooks = await service.ledgers(calls), await service.webhooks(calls)
     urls = request.app.state.settings.urls()
-    return show(request, "console/ledgers.html", {"found": found, "verdict": None, "urls": urls}, session=session)
+    context = {"found": found, "hooks": hooks, "verdict": None, "urls": urls}
+    return show(request, "console/ledgers.html", context, session=session)
 
 
 @router.post("/ledgers/{name}/verify", response_class=HTMLResponse)
@@ -254,9 +256,9 @@ async def verify(request: Request, name: Service, csrf: CSRF = "") -> Response:
         verdict = await service.verify(calls, name)
     except ServiceDown as exc:
         return refusal_page(request, session, exc)
-    found = await service.ledgers(calls)
+    found, hooks = await service.ledgers(calls), await service.webhooks(calls)
     urls = request.app.state.settings.urls()
-    context = {"found": found, "verdict": verdict, "urls": urls}
+    context = {"found": found, "hooks": hooks, "verdict": verdict, "urls": urls}
     return show(request, "console/ledgers.html", context, session=session, status=200 if verdict.ok else 409)
 
 

@@ -161,6 +161,11 @@ async def ledgers(calls: Calls) -> dict[str, Outcome]:
     return await each({s: (lambda s=s: calls.get(s, "/admin/operations")) for s in SERVICES})  # type: ignore[misc]
 
 
+async def webhooks(calls: Calls) -> Outcome:
+    """The systems consent pushes changes to, and their deliveries waiting, delivered and given up on."""
+    return (await each({"webhooks": lambda: calls.get("consent", "/admin/webhooks")}))["webhooks"]
+
+
 @dataclass(frozen=True)
 class Verdict:
     service: str

@@ -180,8 +180,23 @@ async def test_the_officers_morning(console: tuple[Centre, str], chromium: Any) 
         await submit(v, "form[action$='/submission'] button[type=submit]")
         assert "Gemeld bij de AP" in await v.page.inner_text(".clock")
 
+        # a system told of consent changes by webhook, one of whose deliveries was given up on after a day
+        hook = {"url": "https://crm.jezaakvoorelkaar.invalid/hooks/consent", "purposes": ["newsletter", "leads"]}
+        async with httpx.AsyncClient(headers={"authorization": f"Bearer {TOKEN}"}) as api:
+            assert (await api.put(centre.urls["consent"] + "/admin/webhooks/crm", json=hook)).status_code == 200
+        async with centre.apps["consent"].state.runtime.db.transaction() as tx:
+            await tx.execute(
+                sql(
+                    "INSERT INTO push_deliveries (endpoint, subject, message_id, payload, attempts, last_error,"
+                    " created_at, dead_at) VALUES ('crm', 'p', 'msg_1', '{\"type\": \"consent.state.changed\"}', 14,"
+                    " 'answered 503', :at, :at)"
+                ),
+                {"at": datetime.now(ZoneInfo("UTC"))},
+            )
         # a ledger verifies; a tampered export does not, offline
         await v.page.goto(url + "/ledgers")
+        hooks = await v.page.inner_text("section[aria-labelledby=h-webhooks]")
+        assert "crm" in hooks and "leads, newsletter" in hooks and "GET /admin/webhooks/deliveries/dead" in hooks
         await submit(v, "#consent form button")
         assert "het grootboek klopt" in await v.page.inner_text("#verdict")
         await page_shots(v, "ledgers")

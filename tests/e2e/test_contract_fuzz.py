@@ -44,6 +44,8 @@ BEYOND_THE_SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "POST /admin/outbox/{row_id}/requeue": ("422", "a topic this service publishes on; a dead row's own is none"),
         "GET /ledger/proof/inclusion": ("422", "exactly one of seq or event_id"),
         "GET /ledger/proof/consistency": ("422", "old_size <= new_size <= the latest checkpoint's size"),
+        "PUT /admin/webhooks/{name}": ("422", "an https URL of a public host; purposes of purposes.json"),
+        "POST /v1/lookup": ("422", "1 to 1,000 addresses and browser ids in all; a special-use domain is none"),
     },
     "dsar": {
         "POST /v1/requests": ("422", "an address at a special-use domain is none; received_at not in the future"),
@@ -149,7 +151,7 @@ async def test_schemathesis_finds_no_failure(service: str, make_settings: Any, p
     app = build_app(service, settings)
     async with serve_production(app, settings) as address:
         db = app.state.runtime.db
-        token = await create_token(db, "schemathesis", ["admin", "dpo", "system"])
+        token = await create_token(db, "schemathesis", ["admin", "dpo", "system", "lookup"])
         key = await create_site_key(db, "fuzzed site", ["https://www.example.nl"])
         parameters = await seed(service, address, settings, token)
         (tmp_path / "schemathesis.toml").write_text(config(service, parameters))
