@@ -63,6 +63,7 @@ async def ask_affected(rt: Runtime, breach_id: str, body: AffectedQueryIn) -> Af
                 categories=categories,
                 window_start=start,
                 window_end=end,
+                reach=body.reach,
             ),
         )
     return query

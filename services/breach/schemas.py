@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, field_validator, model_validator
 
@@ -145,6 +145,11 @@ class AffectedQueryIn(Strict):
     window_start: Moment | None = Field(None, description="Default: when the breach started (or awareness)")
     window_end: Moment | None = Field(None, description="Default: now, or when it ended")
     processors: list[str] | None = Field(None, description="Default: the breach's processors")
+    reach: Literal["held", "collected"] = Field(
+        "held",
+        description="held (default): everyone whose data was held during the window and not erased since, as a "
+        "leak of stored data reaches them; collected: only data collected during the window",
+    )
 
 
 class NotifyIn(Strict):

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
@@ -151,6 +151,11 @@ class AffectedSubjectsRequested(EventData):
     categories: list[str] = Field(default_factory=list, description="Data categories involved (empty: any)")
     window_start: datetime
     window_end: datetime
+    reach: Literal["held", "collected"] = Field(
+        "held",
+        description="held: everyone whose data was held at any moment of the window and not erased since (a "
+        "leak of stored data); collected: only data collected during the window (a form that leaked as it was sent)",
+    )
 
 
 @event_type

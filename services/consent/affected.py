@@ -1,8 +1,12 @@
 """Who is touched by a breach (GDPR 34): the breach service asks, consent answers from its records.
 
-People are found by the purposes the breached processors work on, the data categories and the time
-window; only people whose key still exists are returned, so an erased person is never brought back.
-Contact details travel sealed for the breach service, in chunks."""
+People are found by the purposes the breached processors work on, the data categories and the time window.
+By default (`reach` "held") that is everyone whose data was held at any moment of the window: recorded
+before it ended, and not erased since (only people whose key still exists are returned, so an erased person
+is never brought back). A leak of stored data reaches people who signed up years before it began. With
+`reach` "collected", only data collected during the window counts (a form that leaked as it was sent). A
+record that names no categories has its purpose's. Contact details travel sealed for the breach service,
+in chunks."""
 
 from __future__ import annotations
 
@@ -23,9 +27,11 @@ CHUNK = 1000
 
 async def answer(ctx: ConsentContext, s: AsyncSession, q: AffectedSubjectsRequested) -> int:
     wanted = {p.casefold() for p in q.processors}
-    purposes = [
-        p.id for p in ctx.catalogue.purposes.values() if not wanted or wanted & {x.casefold() for x in p.processors}
-    ]
+    purposes = {
+        p.id: set(p.categories)
+        for p in ctx.catalogue.purposes.values()
+        if not wanted or wanted & {x.casefold() for x in p.processors}
+    }
     r, e, k, who = (
         table_of(ConsentRecord).c,
         table_of(LedgerEntry).c,
@@ -33,22 +39,25 @@ async def answer(ctx: ConsentContext, s: AsyncSession, q: AffectedSubjectsReques
         table_of(ConsentSubject).c,
     )
     query = (
-        select(r.subject, r.categories, e.entry, k.key_id, k.wrapped_key)
+        select(r.subject, r.purpose, r.categories, e.entry, k.key_id, k.wrapped_key)
         .join_from(table_of(ConsentRecord), table_of(LedgerEntry), e.event_id == r.event_id)
         .join(table_of(SubjectKey), k.subject == r.subject)
         .join(table_of(ConsentSubject), and_(who.subject == r.subject, who.kind == "email"))
-        .where(r.purpose.in_(purposes), r.created_at >= q.window_start, r.created_at <= q.window_end)
+        .where(r.purpose.in_(list(purposes)), r.created_at <= q.window_end)
         .order_by(r.subject, r.created_at.desc())
     )
+    if q.reach == "collected":
+        query = query.where(r.created_at >= q.window_start)
     categories = set(q.categories)
     seen: set[str] = set()
     found: list[dict[str, Any]] = []
     shared = ctx.rt.sealing
     stream = await s.stream(query.execution_options(yield_per=CHUNK))
-    async for subject, record_categories, entry, key_id, wrapped in stream:
+    async for subject, purpose, record_categories, entry, key_id, wrapped in stream:
         if subject in seen:
             continue
-        if categories and not categories & set(json.loads(record_categories)):
+        held = set(json.loads(record_categories)) or purposes[purpose]  # what consent.js sends names none
+        if categories and not categories & held:
             continue
         leaf = json.loads(entry)
         if not leaf.get("ciphertext") or leaf.get("key_id") != key_id:

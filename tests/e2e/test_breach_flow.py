@@ -148,3 +148,74 @@ async def _crm_answers(kafka: str, prefix: str, breach_rt: Any, breach_id: str, 
         await producer.send_and_wait(prefix + "dsar.answers.v1", value, key=key, headers=headers)
     finally:
         await producer.stop()
+
+
+async def test_a_stored_data_breach_reaches_people_who_signed_up_long_before_it(make_settings: Any) -> None:
+    """GDPR 34: the newsletter list exported by mistake reaches everyone on it, not only those who signed up
+    while it was exposed. A record that names no categories (consent.js sends none) has its purpose's."""
+    async with system(make_settings, ("consent", "breach")) as (apps, c):
+        consent_rt, breach_rt = apps["consent"].state.runtime, apps["breach"].state.runtime
+        admin = {"authorization": f"Bearer {await create_token(consent_rt.db, 'staff', ['admin'])}"}
+        now = datetime.now(UTC)
+        signed_up = {  # who, purpose, categories sent, when they signed up
+            "years": ("newsletter", ["name", "email"], now - timedelta(days=700)),
+            "months": ("leads", [], now - timedelta(days=240)),
+            "during": ("leads", [], now - timedelta(days=3)),
+            "after": ("leads", [], now - timedelta(hours=2)),
+            "chat": ("chat", [], now - timedelta(days=30)),  # not at ActiveCampaign
+            "gone": ("leads", [], now - timedelta(days=100)),
+        }
+        for who, (purpose, categories, _) in signed_up.items():
+            body = {
+                "email": f"{who}@example.nl",
+                "channel": "email",
+                "notice": NOTICE,
+                "data_categories": categories,
+                "purposes": [{"purpose": purpose, "granted": True}],
+            }
+            assert (await c["consent"].post("/admin/consents", headers=admin, json=body)).status_code == 201
+        from sqlalchemy import text
+
+        from services.consent import subjects
+        from services.consent.context import ConsentContext
+
+        async with consent_rt.db.transaction() as s:
+            for who, (_, _, at) in signed_up.items():
+                subject = consent_rt.recorder.pseudonym(f"{who}@example.nl")
+                await s.execute(
+                    text("UPDATE consent_records SET created_at = :at WHERE subject = :s"), {"at": at, "s": subject}
+                )
+            gone = consent_rt.recorder.pseudonym("gone@example.nl")
+            await subjects.erase_in(ConsentContext.of(consent_rt), s, gone, "erasure request (test)")
+
+        dpo = {"authorization": f"Bearer {await create_token(breach_rt.db, 'dpo', ['dpo'])}"}
+        leak = breach_body(
+            awareness_at=(now - timedelta(hours=5)).isoformat(),
+            started_at=(now - timedelta(days=7)).isoformat(),
+            ended_at=(now - timedelta(days=1)).isoformat(),
+            categories=["email"],
+            processors=["ActiveCampaign"],
+        )
+        b = (await c["breach"].post("/admin/breaches", headers=dpo, json=leak)).json()
+
+        async def reached(reach: str, expected: int) -> int:
+            r = await c["breach"].post(
+                f"/admin/breaches/{b['id']}/affected-queries", headers=dpo, json={"reach": reach}
+            )
+            assert r.status_code == 202, r.text
+
+            async def found() -> Any:
+                summary = (await c["breach"].get(f"/admin/breaches/{b['id']}/recipients", headers=dpo)).json()
+                return summary if summary["found"] >= expected else None
+
+            return int((await eventually(found, within=60))["found"])
+
+        # the officer first asks who gave their data during the window: one person
+        assert await reached("collected", 1) == 1
+        # then who was on the list while it was exposed: also those who signed up months and years before
+        assert await reached("held", 3) == 3, "years, months and during; not after, not chat, not the erased"
+        async with breach_rt.db.read() as s:
+            subjects_found = set((await s.execute(text("SELECT subject FROM breach_recipients"))).scalars())
+        assert subjects_found == {
+            consent_rt.recorder.pseudonym(f"{w}@example.nl") for w in ("years", "months", "during")
+        }
