@@ -125,6 +125,50 @@ BASES = {
     },
 }
 
+IN_USE = {  # a purpose that needs no consent, in use: on what basis (where a consent would read "given")
+    "nl": {
+        "contract": "in gebruik voor onze overeenkomst met je",
+        "legal_obligation": "in gebruik omdat de wet het vraagt",
+        "legitimate_interest": "in gebruik op grond van ons gerechtvaardigd belang",
+    },
+    "en": {
+        "contract": "in use for our agreement with you",
+        "legal_obligation": "in use because the law requires it",
+        "legitimate_interest": "in use on our legitimate interest",
+    },
+}
+
+RIGHTS = {  # what the law gives a person for a purpose on each basis (GDPR 15-22), in a sentence
+    "nl": {
+        "consent": "Je kunt je toestemming altijd intrekken. Je kunt je gegevens ook inzien, laten corrigeren of "
+        "laten verwijderen.",
+        "contract": "Intrekken kan niet: we hebben deze gegevens nodig voor de overeenkomst. Je kunt ze wel inzien, "
+        "laten corrigeren, de verwerking laten beperken en ze meenemen naar een ander (overdraagbaarheid).",
+        "legal_obligation": "Intrekken of verwijderen kan niet zolang de wet ons verplicht deze gegevens te bewaren. "
+        "Je kunt ze wel inzien, laten corrigeren en de verwerking laten beperken als je de juistheid betwist.",
+        "legitimate_interest": "Je kunt bezwaar maken: dan wegen we jouw belang opnieuw af. Je kunt je gegevens ook "
+        "inzien, laten corrigeren en de verwerking laten beperken.",
+    },
+    "en": {
+        "consent": "You can withdraw your consent at any time. You can also see your data, have it corrected or "
+        "have it erased.",
+        "contract": "There is nothing to withdraw: we need this data for the agreement. You can see it, have it "
+        "corrected, restrict its processing and take it to someone else (portability).",
+        "legal_obligation": "It cannot be withdrawn or erased while the law requires us to keep it. You can see it, "
+        "have it corrected, and restrict its processing while you contest its accuracy.",
+        "legitimate_interest": "You can object: we then weigh your interest again. You can also see your data, have "
+        "it corrected and restrict its processing.",
+    },
+}
+
+
+def state_word(state: str, basis: str, lang: str) -> str:
+    """A state as the person reads it: a purpose that needs no consent is never "given", it is in use on its basis."""
+    if state == "granted" and basis != "consent":
+        return word(IN_USE, basis, lang)
+    return word(STATES, state, lang)
+
+
 CHANNELS = {
     "nl": {
         "contact_form": "het contactformulier",

@@ -190,11 +190,21 @@ async def overview(ctx: ConsentContext, subject: str, lang: str) -> dict[str, An
     return {
         "consents": consents,
         "history": [
-            {**r, "name": _name(ctx, r["purpose"], lang), "sentences": words.evidence(r["evidence"], lang)}
+            {
+                **r,
+                "name": _name(ctx, r["purpose"], lang),
+                "basis": _basis(ctx, r["purpose"]),
+                "sentences": words.evidence(r["evidence"], lang),
+            }
             for r in reversed(data["records"])
         ],
         "recipients": [p for p in ctx.catalogue.processors if p.name in names],
     }
+
+
+def _basis(ctx: ConsentContext, purpose_id: str) -> str:
+    purpose = ctx.catalogue.purpose(purpose_id)
+    return purpose.legal_basis.value if purpose else "consent"
 
 
 def _name(ctx: ConsentContext, purpose_id: str, lang: str) -> str:

@@ -94,6 +94,7 @@ class Purpose:
     processors: tuple[str, ...] = ()  # statement Art. 8: who processes this purpose's data for us
     data_subjects: tuple[str, ...] = ()  # GDPR 30(1)(c): whose data this is
     allows: tuple[str, ...] = ()  # what a grant lets other systems do (ACTIONS), as the lookup answers it
+    basis_note: str = ""  # why this basis: the company's own words, for the register and the officer
 
     @property
     def needs_confirmation(self) -> bool:
@@ -169,7 +170,27 @@ def _purpose(p: dict[str, Any]) -> Purpose:
         processors=tuple(p.get("processors", ())),
         data_subjects=tuple(p.get("data_subjects", ())),
         allows=_allows(name, p.get("allows", [])),
+        basis_note=str(p.get("basis_note", "")),
     )
+
+
+def _check_basis(purpose: Purpose) -> None:
+    """A purpose asks consent exactly when consent is its basis. Consent is no fallback for another basis
+    (EDPB guidelines 05/2020, 121-123): a box for invoicing would promise that unticking it stops what the
+    law requires, and a withdraw button would break that promise."""
+    consent = purpose.legal_basis is LegalBasis.CONSENT
+    if purpose.requires_consent and not consent:
+        raise CatalogueError(
+            f"purpose {purpose.id!r} rests on {purpose.legal_basis.value} but asks for consent (requires_consent is "
+            'true): consent is no fallback basis. Set "requires_consent": false, or make consent its basis'
+        )
+    if consent and not purpose.requires_consent:
+        raise CatalogueError(f"purpose {purpose.id!r} rests on consent, so it must ask for it (requires_consent)")
+    if not consent and (purpose.double_opt_in or purpose.confirm or purpose.standing or purpose.per_third_party):
+        raise CatalogueError(
+            f"purpose {purpose.id!r} rests on {purpose.legal_basis.value}: double_opt_in, confirm, standing and "
+            "per_third_party describe a consent"
+        )
 
 
 ACTIONS = ("mail", "track", "call")  # what another system asks before it acts (POST /v1/lookup)
@@ -204,6 +225,7 @@ def catalogue_from(raw: dict[str, Any]) -> Catalogue:
         )
     names = {p.name for p in processors}
     for purpose in purposes.values():
+        _check_basis(purpose)
         if purpose.allows and not purpose.requires_consent:
             raise CatalogueError(f"purpose {purpose.id!r}: only a consent lets other systems act (allows)")
         unknown = [n for n in purpose.processors if n not in names]

@@ -63,15 +63,15 @@ router.add_api_route(
 
 @router.post("/v1/cookies", status_code=201)
 async def cookies(body: CookiesIn, request: Request, ctx: Ctx, _site: SiteKey) -> CaptureOut:
-    """The cookie banner (statement Art. 16): functional cookies need no consent; GPC (`Sec-GPC: 1` or
-    `gpc`) refuses tracking with reason gpc, unless the person switched it on themselves (`tracking_over_gpc`)."""
+    """The cookie banner (statement Art. 16): functional cookies need no consent and are not recorded as one;
+    GPC (`Sec-GPC: 1` or `gpc`) refuses tracking with reason gpc, unless the person switched it on themselves
+    (`tracking_over_gpc`)."""
     capture_in = CaptureIn(
         browser_id=body.browser_id,
         channel=Channel.COOKIE_BANNER,
         notice=body.notice,
         page=body.page,
-        purposes=[
-            PurposeChoice(purpose="functional_cookies", granted=True),
+        purposes=[  # functional cookies need no consent (statement Art. 16): nothing to record for them
             PurposeChoice(purpose="analytics_cookies", granted=body.analytics),
             PurposeChoice(purpose="tracking_cookies", granted=body.tracking, over_gpc=body.tracking_over_gpc),
         ],

@@ -194,6 +194,12 @@ def _validated_choices(ctx: ConsentContext, cmd: CaptureIn) -> list[tuple[domain
                 ("purposes", i, "legal_basis"),
                 f"{purpose.id} rests on {purpose.legal_basis.value}, not {choice.legal_basis.value}",
             )
+        if not purpose.requires_consent and not choice.granted:
+            raise FieldError(
+                ("purposes", i, "granted"),
+                f"{purpose.id} rests on {purpose.legal_basis.value}, not on consent: there is no consent to refuse. "
+                "A person may object, or ask for restriction or rectification, in the privacy centre",
+            )
         third_party = (choice.third_party or "").strip()
         if purpose.per_third_party and not third_party:
             raise FieldError(("purposes", i, "third_party"), "name the third party the data would be shared with")

@@ -123,6 +123,7 @@ def readable(export: dict[str, Any], language: str) -> dict[str, Any]:
             "name": name(r["purpose"]),
             "third_party": r.get("third_party"),
             "state": r["state"],
+            "basis": (purposes.get(r["purpose"]) or {}).get("legal_basis") or r.get("legal_basis"),
             "channel": r["channel"],
             "browser": r.get("browser", False),
             "reason": r.get("reason"),

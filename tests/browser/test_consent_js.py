@@ -63,9 +63,8 @@ async def test_refuse_all_runs_nothing_and_the_server_holds_the_refusal(chromium
         assert await v.page.locator("iframe.video").get_attribute("src") is None
         assert "geblokkeerd" in await v.page.locator("#status-analytics").inner_text()
 
-        records = await records_of(site, await v.browser_id(), 3)
+        records = await records_of(site, await v.browser_id(), 2)
         assert states(records) == {
-            "functional_cookies": "granted",
             "analytics_cookies": "denied",
             "tracking_cookies": "denied",
         }
@@ -111,7 +110,7 @@ async def test_accept_all_runs_the_blocked_scripts_once_with_the_pages_nonce(chr
             "ad_user_data": "granted",
             "ad_personalization": "granted",
         }
-        records = await records_of(site, await v.browser_id(), 3)
+        records = await records_of(site, await v.browser_id(), 2)
         assert states(records)["tracking_cookies"] == "granted"
         # the next page: the choice applies at once, no banner
         await v.page.reload()
@@ -140,9 +139,8 @@ async def test_withdrawing_in_the_settings_is_one_click_and_reloads_without_the_
         assert await v.run(RAN) == [None, None, None], "nothing keeps running after a withdrawal"
         assert not {"demo_tracking", "demo_analytics"} & {c["name"] for c in await v.context.cookies()}
 
-        records = await records_of(site, await v.browser_id(), 6)
+        records = await records_of(site, await v.browser_id(), 4)
         assert states(records) == {
-            "functional_cookies": "granted",
             "analytics_cookies": "withdrawn",
             "tracking_cookies": "withdrawn",
         }
@@ -158,7 +156,7 @@ async def test_gpc_refuses_tracking_with_reason_gpc_and_only_the_settings_layer_
         await banner.get_by_role("button", name="Alles accepteren").click()
         await v.until("window.demoRan?.analytics === 1")
         assert await v.run("window.demoRan?.tracking ?? null") is None
-        records = await records_of(site, await v.browser_id(), 3)
+        records = await records_of(site, await v.browser_id(), 2)
         tracking = [r for r in records if r["purpose"] == "tracking_cookies"][-1]
         assert (tracking["state"], tracking["reason"]) == ("denied", "gpc") and tracking["evidence"]["gpc"] is True
         assert states(records)["analytics_cookies"] == "granted"
@@ -172,7 +170,7 @@ async def test_gpc_refuses_tracking_with_reason_gpc_and_only_the_settings_layer_
         await box.check()
         await settings.get_by_role("button", name="Keuze opslaan").click()
         await v.until("window.demoRan?.tracking === 1")
-        records = await records_of(site, await v.browser_id(), 6)
+        records = await records_of(site, await v.browser_id(), 4)
         tracking = [r for r in records if r["purpose"] == "tracking_cookies"][-1]
         assert (tracking["state"], tracking["reason"]) == ("granted", "explicit choice over gpc")
 
@@ -188,7 +186,7 @@ async def test_a_new_notice_version_or_an_old_choice_brings_the_banner_back(chro
         await v.page.get_by_role("dialog", name="Cookies op deze site").wait_for()
         assert await v.run(RAN) == [None, None, None], "a choice for another notice does not apply"
         await v.page.get_by_role("button", name="Alles accepteren").click()
-        records = await records_of(site, await v.browser_id(), 6)
+        records = await records_of(site, await v.browser_id(), 4)
         assert records[-1]["notice_version"] == "2027-02-01"
 
         # twelve months later (renew_after_days 365) the banner asks again
@@ -235,7 +233,7 @@ async def test_keyboard_only_through_both_layers(chromium: Any, site: Site) -> N
         await v.page.keyboard.press("Enter")
         await v.until("window.demoRan?.analytics === 1")
         assert await v.run("window.demoRan?.tracking ?? null") is None
-        records = await records_of(site, await v.browser_id(), 3)
+        records = await records_of(site, await v.browser_id(), 2)
         assert states(records)["analytics_cookies"] == "granted"
         assert states(records)["tracking_cookies"] == "denied"
 
@@ -271,9 +269,9 @@ async def test_offline_then_online_the_choice_arrives_once(chromium: Any, site: 
         assert (await site.history_of_browser(await v.browser_id()))["records"] == []
         await v.context.set_offline(False)
         await v.until(f"{QUEUE} === 0", within=20)
-        records = await records_of(site, await v.browser_id(), 3)
+        records = await records_of(site, await v.browser_id(), 2)
         await v.page.wait_for_timeout(2500)  # a second delivery would show by now
-        assert len((await site.history_of_browser(await v.browser_id()))["records"]) == 3 == len(records)
+        assert len((await site.history_of_browser(await v.browser_id()))["records"]) == 2 == len(records)
         assert v.errors == []
 
 
@@ -296,8 +294,8 @@ async def test_a_failing_api_still_applies_the_choice_and_retries(chromium: Any,
         await v.until("window.demoRan?.tracking === 1")  # applied locally at once
         await v.until(f"{QUEUE} === 0", within=20)
         assert failed == [status]
-        records = await records_of(site, await v.browser_id(), 3)
-        assert states(records)["analytics_cookies"] == "granted" and len(records) == 3
+        records = await records_of(site, await v.browser_id(), 2)
+        assert states(records)["analytics_cookies"] == "granted" and len(records) == 2
         assert v.errors == []
 
 

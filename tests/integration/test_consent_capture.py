@@ -130,7 +130,6 @@ async def test_cookie_banner_and_global_privacy_control(consent: Any) -> None:
     r = await client.post("/v1/cookies", json=body, headers={"sec-gpc": "1"})
     assert r.status_code == 201, r.text
     assert r.json()["states"] == {
-        "functional_cookies": "granted",
         "analytics_cookies": "granted",
         "tracking_cookies": "denied",
     }

@@ -278,3 +278,54 @@ async def test_no_token_or_address_in_the_logs(centre: Stack, caplog: pytest.Log
     logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records if not r.name.startswith("mail.log"))
     assert "/privacy/sign-in/{token}" in logged, "the route's template is logged"
     assert token not in logged and EMAIL not in logged and csrf not in logged
+
+
+async def test_a_purpose_on_another_basis_offers_no_consent_and_says_what_the_law_gives(centre: Stack) -> None:
+    """GDPR 6, EDPB 05/2020: invoicing (a legal obligation) and support (a contract) are never asked, never
+    refused and never withdrawn; the centre says on what basis they are used and what the person can do."""
+    from services.consent import service
+    from services.consent.decisions import Evidence
+    from services.consent.domain import Channel
+    from services.consent.schemas import CaptureIn, Notice, PurposeChoice
+
+    cmd = CaptureIn(
+        email=EMAIL,
+        purposes=[
+            PurposeChoice(purpose="invoicing", granted=True),
+            PurposeChoice(purpose="support", granted=True),
+            PurposeChoice(purpose="newsletter", granted=True),
+        ],
+        channel=Channel.EMAIL,
+        notice=Notice(version="mail-1", hash="0" * 64),
+        company_name="Bakkerij B.V.",
+    )
+    await service.capture(centre.ctx, cmd, Evidence(None, None, None, False, None), actor="staff:test")
+    await centre.signed_in(EMAIL)
+    page = (await centre.client.get("/privacy")).text
+    other = page.split("Wat we gebruiken zonder om toestemming te vragen", 1)[1].split('<h2 id="requests">')[0]
+    assert "In gebruik omdat de wet het vraagt" in other and "In gebruik voor onze overeenkomst met je" in other
+    assert "Intrekken of verwijderen kan niet zolang de wet ons verplicht" in other
+    assert "meenemen naar een ander (overdraagbaarheid)" in other
+    assert 'action="/privacy/withdraw"' not in other, "no withdraw button for them"
+    assert ">Gegeven<" not in other and "Gegeven op" not in other
+    history = page.split('id="history"', 1)[1]
+    assert (
+        "Facturen sturen en administratie (fiscale bewaarplicht 7 jaar) in gebruik omdat de wet het vraagt" in history
+    )
+
+    # a form cannot refuse it, nor offer a box for it
+    refusal = {
+        "email": EMAIL,
+        "channel": "contact_form",
+        "notice": {"version": "1", "hash": "0" * 64},
+        "purposes": [{"purpose": "invoicing", "granted": False}],
+    }
+    from services.common.auth import create_site_key
+
+    key = await create_site_key(centre.ctx.rt.db, "site", ["https://www.example.nl"])
+    r = await centre.client.post("/v1/consents", json=refusal, headers={"x-site-key": key})
+    assert r.status_code == 422 and "rests on legal_obligation, not on consent: there is no consent to refuse" in r.text
+    purposes = {p["id"]: p for p in (await centre.client.get("/v1/purposes")).json()["purposes"]}
+    assert not purposes["invoicing"]["requires_consent"] and not purposes["support"]["requires_consent"]
+    banner = (await centre.client.get("/v1/banner", params={"site_key": key})).json()
+    assert "newsletter" in banner["purposes"] and not {"invoicing", "support"} & set(banner["purposes"])

@@ -131,6 +131,14 @@ def _raw() -> dict[str, Any]:
         (lambda raw: raw["purposes"][2].pop("legal_basis"), "'leads' has no legal_basis"),
         (lambda raw: raw["purposes"][3].update(legal_basis="whim"), "'invoicing': unknown legal_basis 'whim'"),
         (lambda raw: raw["processors"][0].update(safeguard=None), "'ActiveCampaign' transfers data outside the EEA"),
+        # consent is no fallback basis (EDPB 05/2020): invoicing asking consent would promise what law forbids
+        (
+            lambda raw: raw["purposes"][3].update(requires_consent=True),
+            "'invoicing' rests on legal_obligation but asks for consent",
+        ),
+        (lambda raw: raw["purposes"][0].update(requires_consent=False), "'newsletter' rests on consent, so it must"),
+        (lambda raw: raw["purposes"][5].update(double_opt_in=True), "'support' rests on contract: double_opt_in"),
+        (lambda raw: raw["purposes"][3].update(allows=["mail"]), "'invoicing': only a consent lets other systems"),
     ],
 )
 def test_a_purposes_file_that_cannot_make_a_register_is_refused_naming_the_entry(breaks: Any, named: str) -> None:
