@@ -12,7 +12,7 @@ import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -150,8 +150,11 @@ def write(ctx: ConsentContext, known: Known, item: Item, unit: Unit) -> list[dic
     key_id = ciphertext = None
     if item.personal:
         key_id, key = known.keys[item.subject]
-        ciphertext = ctx.rt.vault.seal(item.subject, key_id, key, item.personal)
+        refusing = all(d.state == State.DENIED for d in item.decisions)
+        personal = domain.refusal_evidence(item.personal) if refusing else item.personal
+        ciphertext = ctx.rt.vault.seal(item.subject, key_id, key, personal)
     current = known.states[item.subject]
+    link_lifetime = timedelta(hours=ctx.settings.optin_token_hours)
     records: list[dict[str, Any]] = []
     states: list[dict[str, Any]] = []
     for d in item.decisions:
@@ -217,7 +220,7 @@ def write(ctx: ConsentContext, known: Known, item: Item, unit: Unit) -> list[dic
                 "state": state.value,
                 "record_id": record_id,
                 "changed_at": item.at,
-                "expires_at": domain.retention_end(d.purpose, state, item.at),
+                "expires_at": domain.retention_end(d.purpose, state, item.at, link_lifetime=link_lifetime),
             }
         )
         unit.after_commit(functools.partial(ctx.metrics.decided, d.purpose.id, state, d.reason))

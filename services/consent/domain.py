@@ -301,9 +301,29 @@ def held_for_person(previous: str | None, state: State) -> bool:
     return previous in GIVEN_OR_PENDING and state == State.DENIED
 
 
-def retention_end(purpose: Purpose, state: State, changed_at: datetime) -> datetime | None:
-    """Art. 7: when the data kept for this purpose must go: `retention_days` after the last change,
-    except while a standing consent (the newsletter) is given, and while restricted (GDPR 18: kept until decided)."""
+PENDING = frozenset({State.PENDING_CONFIRMATION, State.PENDING_PARENT})
+PENDING_GRACE = timedelta(hours=24)  # after the mailed link died: a click that was on its way still counts
+
+
+def retention_end(
+    purpose: Purpose, state: State, changed_at: datetime, *, link_lifetime: timedelta | None = None
+) -> datetime | None:
+    """Art. 7 and GDPR 5(1)(c), (e): when the data kept for this purpose must go: `retention_days` after the
+    last change, except while a standing consent (the newsletter) is given, and while restricted (GDPR 18:
+    kept until decided). A grant waiting for the person's or a parent's click goes with its link (plus
+    PENDING_GRACE): without that click nothing may be done with the data, so nothing is kept for it."""
     if state in (State.EXPIRED, State.RESTRICTED) or (state in ACTIVE and purpose.standing):
         return None
+    if state in PENDING and link_lifetime is not None:
+        return changed_at + link_lifetime + PENDING_GRACE
     return changed_at + timedelta(days=purpose.retention_days)
+
+
+PROOF_OF_REFUSAL = frozenset({"email", "at", "page", "site", "gpc"})
+
+
+def refusal_evidence(personal: dict[str, Any]) -> dict[str, Any]:
+    """What a refusal keeps: whose it was and when and where it was made (and whether the browser objected by
+    GPC). A refusal needs no proof of an informed act, so a name, a date of birth, a note, the company, an
+    internet address or the browser are not kept for it (GDPR 5(1)(c))."""
+    return {k: v for k, v in personal.items() if k in PROOF_OF_REFUSAL}

@@ -210,3 +210,67 @@ async def test_an_erasure_keeps_what_a_legal_obligation_keeps_until_its_period_e
     assert (await retention.run(ctx, datetime.now(UTC) + timedelta(days=2558)))["shredded"] >= 1
     history = await subjects.history(ctx, subject)
     assert {rec["purpose"]: rec["evidence"] for rec in history["records"]}["invoicing"] == "erased", "then it goes"
+
+
+async def test_an_unconfirmed_sign_up_and_a_childs_data_go_with_their_link(consent: Any) -> None:
+    """GDPR 5(1)(c), (e): a sign-up nobody confirmed, and a child's data no parent confirmed, are kept as long as
+    the mailed link works and a day more, then expire and are shredded: not the purpose's whole period."""
+    from services.consent import retention
+    from services.consent.context import ConsentContext
+
+    app, client, smtp = consent
+    ctx = ConsentContext.of(app.state.runtime)
+    signed_up = datetime.now(UTC)
+    for body in (
+        {
+            "email": "kees@example.nl",
+            "channel": "newsletter_signup",
+            "purposes": [{"purpose": "newsletter", "granted": True}],
+        },
+        {
+            "email": "sam@example.nl",
+            "channel": "opt_in_form",
+            "date_of_birth": "2013-03-01",
+            "parent_email": "ouder@example.nl",
+            "name": "Sam",
+            "purposes": [{"purpose": "leads", "granted": True}],
+        },
+    ):
+        assert (await client.post("/v1/consents", json={**body, "notice": NOTICE})).status_code == 201
+    await eventually(lambda: smtp.to("ouder@example.nl") and smtp.to("kees@example.nl"), within=20)
+    parent_mail = smtp.to("ouder@example.nl")[0].get_body(preferencelist=("plain",)).get_content()
+    assert "wij verwijderen ze een dag nadat de link is verlopen. De link werkt 72 uur." in parent_mail
+    optin_mail = smtp.to("kees@example.nl")[0].get_body(preferencelist=("plain",)).get_content()
+    assert "zonder klik verwijderen we de gegevens een dag nadat de link is verlopen" in optin_mail
+
+    # the link's 72 hours and the day after: still kept (a click on its way still counts)
+    assert await retention.run(ctx, signed_up + timedelta(hours=95)) == {"expired": 0, "shredded": 0}
+    # then they go: both people had nothing else, so both are shredded (not after 2 years and 1 year)
+    assert await retention.run(ctx, signed_up + timedelta(hours=97)) == {"expired": 2, "shredded": 2}
+    for email in ("kees@example.nl", "sam@example.nl"):
+        history = await _history(app, client, email)
+        assert history["states"] == {} and all(r["evidence"] in ("erased", None) for r in history["records"]), history
+        assert history["records"][0]["evidence"] == "erased", "the sign-up's details are gone"
+
+
+async def test_a_refusal_keeps_only_what_proves_it(consent: Any) -> None:
+    """A refusal needs no proof of an informed act: whose it was, when and where; not the name, the note, the
+    internet address or the browser that a form sent along."""
+    app, client, _ = consent
+    body = {
+        "email": "lot@example.nl",
+        "name": "Lot de Vries",
+        "note": "bel me liever niet",
+        "channel": "contact_form",
+        "notice": NOTICE,
+        "page": "https://www.jezaakvoorelkaar.nl/contact",
+        "purposes": [{"purpose": "contact", "granted": False}],
+    }
+    assert (await client.post("/v1/consents", json=body, headers={"user-agent": "Firefox/140"})).status_code == 201
+    given = {**body, "email": "eva@example.nl", "purposes": [{"purpose": "contact", "granted": True}]}
+    assert (await client.post("/v1/consents", json=given, headers={"user-agent": "Firefox/140"})).status_code == 201
+    refused = (await _history(app, client, "lot@example.nl"))["records"][0]["evidence"]
+    assert set(refused) <= {"email", "at", "page", "site", "gpc"} and refused["email"] == "lot@example.nl"
+    assert refused["page"] == "https://www.jezaakvoorelkaar.nl/contact"
+    kept = (await _history(app, client, "eva@example.nl"))["records"][0]["evidence"]
+    assert kept["name"] == "Lot de Vries" and kept["user_agent"] == "Firefox/140", "a consent keeps its proof"

@@ -118,6 +118,18 @@ def test_retention_runs_from_the_last_change_except_for_a_standing_consent() -> 
     assert consent.retention_end(purpose(), S.EXPIRED, changed) is None
 
 
+def test_a_pending_grant_goes_with_its_link_and_a_refusal_keeps_only_its_proof() -> None:
+    S, link = consent.State, timedelta(hours=72)
+    changed = datetime(2026, 1, 1, tzinfo=UTC)
+    for pending in (S.PENDING_CONFIRMATION, S.PENDING_PARENT):
+        assert consent.retention_end(purpose(standing=True), pending, changed, link_lifetime=link) == changed + link + (
+            consent.PENDING_GRACE
+        )
+    assert consent.retention_end(purpose(), S.GRANTED, changed, link_lifetime=link) == changed + timedelta(days=30)
+    sent = {"email": "a@b.nl", "name": "A", "ip": "203.0.113.7", "user_agent": "x", "at": "t", "page": "p", "gpc": True}
+    assert consent.refusal_evidence(sent) == {"email": "a@b.nl", "at": "t", "page": "p", "gpc": True}
+
+
 # --- breach -----------------------------------------------------------------------------------------------
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
