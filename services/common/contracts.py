@@ -39,7 +39,8 @@ class Outcome(StrEnum):
     ERASED = "erased"  # the holder destroyed (crypto-shredded) the subject's data
     NOTHING_HELD = "nothing_held"
     RECTIFIED = "rectified"  # the corrected data was applied
-    APPLIED = "applied"  # restriction or objection: processing stopped where it applies
+    APPLIED = "applied"  # objection: processing stopped where it applies (direct marketing; weighed otherwise)
+    RESTRICTED = "restricted"  # restriction (GDPR 18): the data kept, not used, no retention clock, until lifted
     REFUSED = "refused"  # with a legal reason (GDPR 17(3), statement Art. 11.3)
 
 

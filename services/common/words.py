@@ -256,7 +256,8 @@ OUTCOMES = {
         "erased": "heeft je gegevens verwijderd",
         "nothing_held": "had geen gegevens van je",
         "rectified": "heeft je gegevens gecorrigeerd",
-        "applied": "heeft de verwerking gestopt",
+        "applied": "heeft de verwerking gestopt waar je bezwaar geldt",
+        "restricted": "heeft de verwerking beperkt: je gegevens worden bewaard, maar niet gebruikt",
         "refused": "heeft geweigerd, met een wettelijke reden",
     },
     "en": {
@@ -264,7 +265,8 @@ OUTCOMES = {
         "erased": "erased your data",
         "nothing_held": "held no data about you",
         "rectified": "corrected your data",
-        "applied": "stopped the processing",
+        "applied": "stopped the processing your objection applies to",
+        "restricted": "restricted the processing: your data is kept, but not used",
         "refused": "refused, with a legal reason",
     },
 }
@@ -283,6 +285,10 @@ REASONS = {
         "activecampaign unsubscribe": "afgemeld bij onze mailingdienst",
         "objection (GDPR 21)": "je maakte bezwaar (AVG art. 21)",
         "restriction (GDPR 18)": "je vroeg de verwerking te beperken (AVG art. 18)",
+        "restriction lifted (GDPR 18(3))": "de beperking is opgeheven, nadat we je dat eerst lieten weten "
+        "(AVG art. 18 lid 3)",
+        "objection to direct marketing (GDPR 21(3))": "je maakte bezwaar tegen direct marketing: dat stopt altijd "
+        "(AVG art. 21 lid 3)",
         "retention period over": "de bewaartermijn was voorbij",
         "minor report: restricted until decided (GDPR 18(1))": "niet gebruikt tot er een besluit is (AVG art. 18)",
     },
@@ -299,6 +305,9 @@ REASONS = {
         "activecampaign unsubscribe": "unsubscribed at our mailing service",
         "objection (GDPR 21)": "you objected (GDPR Art. 21)",
         "restriction (GDPR 18)": "you asked to restrict the processing (GDPR Art. 18)",
+        "restriction lifted (GDPR 18(3))": "the restriction was lifted, after we told you first (GDPR Art. 18(3))",
+        "objection to direct marketing (GDPR 21(3))": "you objected to direct marketing, which always ends it "
+        "(GDPR Art. 21(3))",
         "retention period over": "the retention period was over",
         "minor report: restricted until decided (GDPR 18(1))": "not used until a decision is made (GDPR Art. 18)",
     },

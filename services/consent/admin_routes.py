@@ -14,8 +14,8 @@ from services.common.auth import Principal, Scope, Scoped
 from services.common.contract import refusals
 from services.common.moments import Tally
 from services.common.pages import page, templates
-from services.consent import processing, register, retention, service, stats, subjects
-from services.consent.schemas import CaptureIn, CaptureOut, EmailIn, ProcessorUpdate
+from services.consent import processing, register, restrictions, retention, service, stats, subjects
+from services.consent.schemas import CaptureIn, CaptureOut, EmailIn, LiftIn, ProcessorUpdate
 from services.consent.web import Ctx, evidence, jsonable
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -33,6 +33,14 @@ async def staff_capture(body: CaptureIn, request: Request, ctx: Ctx, principal: 
 async def subject_history(body: EmailIn, ctx: Ctx, _: Dpo) -> dict[str, Any]:
     """A person's full consent history with evidence (the email is in the body, not in URLs or logs)."""
     return jsonable(await subjects.history(ctx, ctx.rt.recorder.pseudonym(str(body.email))))
+
+
+@router.post("/subjects/restriction/lift", responses=refusals(404))
+async def lift_restriction(body: LiftIn, ctx: Ctx, principal: Dpo) -> dict[str, Any]:
+    """GDPR 18(3): lift a person's restriction of processing. The person is mailed first, with the date and the
+    reason; it takes effect RESTRICTION_LIFT_NOTICE_DAYS later (the retention job lifts it then)."""
+    lift_at = await restrictions.announce_lift(ctx, str(body.email), body.why, principal.name, body.language)
+    return {"lift_at": lift_at, "person_told": True}
 
 
 @router.get("/stats/consents")

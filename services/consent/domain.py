@@ -95,6 +95,7 @@ class Purpose:
     data_subjects: tuple[str, ...] = ()  # GDPR 30(1)(c): whose data this is
     allows: tuple[str, ...] = ()  # what a grant lets other systems do (ACTIONS), as the lookup answers it
     basis_note: str = ""  # why this basis: the company's own words, for the register and the officer
+    direct_marketing: bool = False  # GDPR 21(2), (3): an objection ends it, always
 
     @property
     def needs_confirmation(self) -> bool:
@@ -171,6 +172,7 @@ def _purpose(p: dict[str, Any]) -> Purpose:
         data_subjects=tuple(p.get("data_subjects", ())),
         allows=_allows(name, p.get("allows", [])),
         basis_note=str(p.get("basis_note", "")),
+        direct_marketing=bool(p.get("direct_marketing", False)),
     )
 
 

@@ -181,3 +181,14 @@ class WebhookRegistered(EventData):
     enabled: bool
     secret_rotated: bool
     by: str = Field(max_length=200)
+
+
+class RestrictionLiftAnnounced(EventData):
+    """GDPR 18(3): a privacy officer decided to lift a person's restriction, and the person was told when
+    (the reason is in the entry's sealed evidence). A ledger entry only."""
+
+    event_type = "consent.restriction.lift_announced"
+    topic = None
+    subject: str = PSEUDONYM
+    lift_at: datetime
+    by: str = Field(max_length=200)

@@ -15,11 +15,13 @@ from services.common.contracts import (
 )
 from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, DSAR_EVENTS, CloudEvent
 from services.common.runtime import ConsumerSpec, Runtime
-from services.consent import affected, decisions, service, subjects
+from services.consent import affected, objections, restrictions, subjects
 from services.consent.context import ConsentContext
+from services.consent.decisions import Evidence
 from services.consent.events import SubjectRectified
 
 HOLDER = "consent"
+RESTRICTED = "restriction (GDPR 18)"  # words.REASONS says it in words
 
 
 def _handlers(rt: Runtime) -> dict[Any, Any]:
@@ -46,11 +48,12 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
                 personal={"corrections": corrections},
             )
             answer = Outcome.RECTIFIED
-        elif request.kind in (RequestKind.RESTRICTION, RequestKind.OBJECTION):
-            reason = "objection (GDPR 21)" if request.kind == RequestKind.OBJECTION else "restriction (GDPR 18)"
-            await service.withdraw_in(ctx, session, request.subject, None, None, "dsar", None, reason)
-            await decisions.publish_state(ctx, session, request.subject)
-            answer = Outcome.APPLIED
+        elif request.kind == RequestKind.RESTRICTION:
+            now = Evidence(None, None, None, False, None)
+            await restrictions.restrict(ctx, session, request.subject, RESTRICTED, now, channel="dsar")
+            answer, reason = Outcome.RESTRICTED, "kept, not used, no retention period running, until lifted"
+        elif request.kind == RequestKind.OBJECTION:
+            answer, reason = await objections.apply(ctx, session, request.subject)
         else:
             data = await subjects.history(ctx, request.subject)
             answer = Outcome.PROVIDED if data["records"] else Outcome.NOTHING_HELD

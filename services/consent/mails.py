@@ -60,3 +60,11 @@ def withdrawal_confirmation(
         centre_url=centre_url,
         purposes=purposes,
     )
+
+
+def restriction_lift(*, to: str, lang: str, lift_on: str, why: str, centre_url: str, purposes: list[Purpose]) -> Mail:
+    """GDPR 18(3): the person is told before a restriction of their data is lifted, and when, and why."""
+    names = ", ".join(p.described(lang) for p in purposes) or ("nothing" if lang == "en" else "niets")
+    return compose(
+        ENV, "restriction_lift", to=to, lang=lang, lift_on=lift_on, why=why, centre_url=centre_url, names=names
+    )

@@ -220,3 +220,18 @@ class PushDelivery(SQLModel, table=True):
             sqlite_where=text("delivered_at IS NULL AND dead_at IS NULL"),
         ),
     )
+
+
+class Restriction(SQLModel, table=True):
+    """GDPR 18: a person's processing is restricted: what they had given or pending reads `restricted` (kept,
+    not used), and no retention clock of theirs runs. `previous` keeps the states it replaced, so that lifting
+    it (never before the person was told, 18(3): `lift_at`) gives back exactly what was there."""
+
+    __tablename__ = "restrictions"
+    subject: str = Field(primary_key=True, max_length=64)
+    reason: str = Field(max_length=200)
+    previous: str = Field(sa_column=Column(Text, nullable=False), description="JSON: state key -> state before")
+    since: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    lift_told_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    lift_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True, index=True))
+    lifted_by: str | None = Field(default=None, max_length=200)

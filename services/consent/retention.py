@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import col, select
 
-from services.consent import decisions, subjects
+from services.consent import decisions, restrictions, subjects
 from services.consent.context import ConsentContext
 from services.consent.domain import State
 from services.consent.models import ConsentRecord, ConsentState, RetainedEvidence
@@ -21,8 +21,11 @@ REASON = "retention period over (statement Art. 7)"
 async def run(ctx: ConsentContext, now: datetime | None = None) -> dict[str, int]:
     now = now or datetime.now(UTC)
     expired = shredded = 0
+    await restrictions.lift_due(ctx, now)  # told at least RESTRICTION_LIFT_NOTICE_DAYS before (GDPR 18(3))
     async with ctx.rt.db.transaction() as s:
         due = (await s.execute(select(ConsentState).where(col(ConsentState.expires_at) <= now))).scalars().all()
+        held = await restrictions.restricted_subjects(s, {row.subject for row in due})
+        due = [row for row in due if row.subject not in held]  # GDPR 18: no retention clock runs meanwhile
         touched = sorted({row.subject for row in due})
         items = []
         for row in due:

@@ -162,6 +162,14 @@ class EmailIn(Strict):
     email: Email
 
 
+class LiftIn(Strict):
+    """GDPR 18(3): lifting a restriction, told to the person first."""
+
+    email: Email
+    why: str = Field(min_length=10, max_length=2000, description="Why it is lifted, in words the person reads")
+    language: Literal["nl", "en"] = "nl"
+
+
 class ProcessorUpdate(Strict):
     agreement: str = Field(pattern="^(unknown|requested|signed|ended)$")
 

@@ -74,6 +74,13 @@ class ConsentSettings(ServiceSettings):
         description="Let webhooks reach loopback, private and link-local addresses, and plain http (always so in "
         "dev mode).",
     )
+    restriction_lift_notice_days: int = Field(
+        14,
+        ge=1,
+        le=365,
+        description="A restriction of processing is lifted no sooner than this many days after the person was told "
+        "(GDPR 18(3)).",
+    )
     retention_interval_seconds: float = Field(3600.0, description="How often the retention job runs.")
     kvk_base_url: str = Field(
         "", description="KvK API base, e.g. https://api.kvk.nl/api (empty: KvK numbers are not checked)."

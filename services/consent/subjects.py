@@ -228,8 +228,11 @@ async def report_minor(ctx: ConsentContext, body: MinorReportIn, ev: Evidence) -
 MINOR_RESTRICTED = "minor report: restricted until decided (GDPR 18(1))"  # words.REASONS says it in words
 
 
-async def restrict_in(ctx: ConsentContext, s: AsyncSession, subject: str, reason: str, ev: Evidence) -> int:
-    """Restrict what the subject has given or has pending (GDPR 18), in the caller's transaction; published."""
+async def restrict_in(
+    ctx: ConsentContext, s: AsyncSession, subject: str, reason: str, ev: Evidence, *, channel: str = "minor_report"
+) -> int:
+    """Restrict what the subject has given or has pending (GDPR 18), in the caller's transaction; published.
+    (`restrictions.restrict` also keeps what it replaced and pauses the person's retention.)"""
     rows = (
         (
             await s.execute(
@@ -249,7 +252,7 @@ async def restrict_in(ctx: ConsentContext, s: AsyncSession, subject: str, reason
         items.append(
             Item(
                 subject=subject,
-                channel="minor_report",
+                channel=channel,
                 categories=[],
                 notice_version="",
                 notice_hash="",

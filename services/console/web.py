@@ -50,6 +50,7 @@ STATES = {  # as staff read them (the person's pages say "your")
     "nothing_held": ("niets bewaard", "nothing held"),
     "rectified": ("gecorrigeerd", "rectified"),
     "applied": ("toegepast", "applied"),
+    "restricted": ("beperkt", "restricted"),
     # a breach's factors and outcome (EDPB, the AP form)
     "low": ("laag", "low"),
     "medium": ("middel", "medium"),

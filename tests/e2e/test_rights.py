@@ -1,0 +1,108 @@
+"""GDPR 18 and 21 end to end (consent and dsar over the real broker, PostgreSQL, a real SMTP server): a
+restriction keeps the data, stops its use and its retention clock, and is lifted only after the person was
+told; an objection ends direct marketing and leaves the rest to what the law gives for each basis."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.common.auth import create_token
+from tests.conftest import eventually, system
+
+EMAIL = "joost@example.nl"
+NOTICE = {"version": "2026-12", "hash": hashlib.sha256(b"n").hexdigest()}
+
+
+async def _setup(apps: Any, c: Any) -> tuple[dict[str, str], dict[str, str]]:
+    consent_rt, dsar_rt = apps["consent"].state.runtime, apps["dsar"].state.runtime
+    staff = {"authorization": f"Bearer {await create_token(consent_rt.db, 'staff', ['admin'])}"}
+    dpo = {"authorization": f"Bearer {await create_token(dsar_rt.db, 'dpo', ['dpo'])}"}
+    body = {
+        "email": EMAIL,
+        "name": "Joost",
+        "channel": "email",
+        "notice": NOTICE,
+        "company_name": "Joost BV",
+        "purposes": [{"purpose": p, "granted": True} for p in ("newsletter", "contact", "invoicing")],
+    }
+    assert (await c["consent"].post("/admin/consents", headers=staff, json=body)).status_code == 201
+    return staff, dpo
+
+
+async def _request(c: Any, dpo: dict[str, str], kind: str) -> dict[str, Any]:
+    body = {"kind": kind, "email": EMAIL, "channel": "email", "identity_verified": True}
+    created = (await c["dsar"].post("/admin/requests", headers=dpo, json=body)).json()
+
+    async def answered() -> Any:
+        found = (await c["dsar"].get(f"/admin/requests/{created['id']}", headers=dpo)).json()
+        return found if found["state"] == "completed" else None
+
+    done: dict[str, Any] = await eventually(answered, within=60)
+    return done
+
+
+async def _states(c: Any, staff: dict[str, str]) -> dict[str, str]:
+    r = await c["consent"].post("/admin/subjects/history", headers=staff, json={"email": EMAIL})
+    return dict(r.json()["states"])
+
+
+async def test_a_restriction_keeps_and_stops_and_is_lifted_only_after_telling(make_settings: Any, smtp: Any) -> None:
+    from services.consent import retention
+    from services.consent.context import ConsentContext
+
+    mail = {"consent": {"mail_enabled": True, "smtp_port": smtp.port}}
+    async with system(make_settings, ("consent", "dsar", "breach"), mail) as (apps, c):
+        staff, dpo = await _setup(apps, c)
+        done = await _request(c, dpo, "restriction")
+        consent = next(a for a in done["answers"] if a["holder"] == "consent")
+        assert consent["outcome"] == "restricted", "not 'stopped', not withdrawn: kept and not used"
+        assert await _states(c, staff) == {
+            "newsletter": "restricted",
+            "contact": "restricted",
+            "invoicing": "restricted",
+        }
+        ctx = ConsentContext.of(apps["consent"].state.runtime)
+        # no retention clock runs: two years on, all of it is still kept (and not used)
+        years = datetime.now(UTC) + timedelta(days=800)
+        assert await retention.run(ctx, years) == {"expired": 0, "shredded": 0}
+
+        # lifting: the person is told first, with the date and the reason; nothing changes until then
+        why = {"email": EMAIL, "why": "De juistheid van je gegevens is nagegaan: ze kloppen.", "language": "nl"}
+        r = await c["consent"].post("/admin/subjects/restriction/lift", headers=staff, json=why)
+        assert r.status_code == 200, r.text
+        lift_at = datetime.fromisoformat(r.json()["lift_at"])
+        assert timedelta(days=13) < lift_at - datetime.now(UTC) <= timedelta(days=14)
+        told = (await eventually(lambda: smtp.to(EMAIL), within=20))[0]
+        text = told.get_body(preferencelist=("plain",)).get_content()
+        assert told["Subject"].startswith("We heffen de beperking van je gegevens op")
+        assert (
+            "Waarom: De juistheid van je gegevens is nagegaan: ze kloppen." in text
+            and "Autoriteit Persoonsgegevens" in text
+        )
+        assert await retention.run(ctx, lift_at - timedelta(hours=1)) == {"expired": 0, "shredded": 0}
+        assert (await _states(c, staff))["newsletter"] == "restricted"
+        await retention.run(ctx, lift_at + timedelta(minutes=1))
+        assert await _states(c, staff) == {"newsletter": "granted", "contact": "granted", "invoicing": "granted"}
+        history = (await c["consent"].post("/admin/subjects/history", headers=staff, json={"email": EMAIL})).json()
+        assert [r["reason"] for r in history["records"]][-1] == "restriction lifted (GDPR 18(3))"
+        unknown = {**why, "email": "nobody@example.nl"}
+        assert (
+            await c["consent"].post("/admin/subjects/restriction/lift", headers=staff, json=unknown)
+        ).status_code == 404
+
+
+async def test_an_objection_ends_direct_marketing_and_touches_nothing_else(make_settings: Any) -> None:
+    async with system(make_settings, ("consent", "dsar", "breach")) as (apps, c):
+        staff, dpo = await _setup(apps, c)
+        done = await _request(c, dpo, "objection")
+        consent = next(a for a in done["answers"] if a["holder"] == "consent")
+        assert consent["outcome"] == "applied"
+        assert consent["reason"] == "direct marketing stopped for good (GDPR 21(3)): newsletter"
+        states = await _states(c, staff)
+        assert states == {"newsletter": "withdrawn", "contact": "granted", "invoicing": "granted"}, (
+            "contact rests on consent (withdraw it in the centre), invoicing on a legal obligation: untouched"
+        )
+        history = (await c["consent"].post("/admin/subjects/history", headers=staff, json={"email": EMAIL})).json()
+        assert history["records"][-1]["reason"] == "objection to direct marketing (GDPR 21(3))"
