@@ -258,7 +258,7 @@ OUTCOMES = {
         "rectified": "heeft je gegevens gecorrigeerd",
         "applied": "heeft de verwerking gestopt waar je bezwaar geldt",
         "restricted": "heeft de verwerking beperkt: je gegevens worden bewaard, maar niet gebruikt",
-        "refused": "heeft geweigerd, met een wettelijke reden",
+        "refused": "heeft geweigerd, en zegt waarom",
     },
     "en": {
         "provided": "provided your data",
@@ -267,7 +267,7 @@ OUTCOMES = {
         "rectified": "corrected your data",
         "applied": "stopped the processing your objection applies to",
         "restricted": "restricted the processing: your data is kept, but not used",
-        "refused": "refused, with a legal reason",
+        "refused": "refused, and says why",
     },
 }
 

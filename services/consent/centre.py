@@ -199,6 +199,7 @@ async def overview(ctx: ConsentContext, subject: str, lang: str) -> dict[str, An
             for r in reversed(data["records"])
         ],
         "recipients": [p for p in ctx.catalogue.processors if p.name in names],
+        "other_recipients": sorted({n for pid in used for n in ctx.catalogue.purposes[pid].other_recipients}),
     }
 
 

@@ -96,6 +96,7 @@ class Purpose:
     allows: tuple[str, ...] = ()  # what a grant lets other systems do (ACTIONS), as the lookup answers it
     basis_note: str = ""  # why this basis: the company's own words, for the register and the officer
     direct_marketing: bool = False  # GDPR 21(2), (3): an objection ends it, always
+    other_recipients: tuple[str, ...] = ()  # recipients that are no processor: the tax authority, ad platforms
 
     @property
     def needs_confirmation(self) -> bool:
@@ -120,12 +121,30 @@ class Processor:
 
 
 @dataclass(frozen=True)
+class Activity:
+    """A processing of the product itself (requests, breaches, sign-ins, the evidence of consent): in the
+    register of processing (GDPR 30) beside the company's purposes. `retention` in words: what the product does."""
+
+    id: str
+    description_nl: str
+    description_en: str
+    legal_basis: LegalBasis
+    article: str
+    data_subjects: tuple[str, ...]
+    categories: tuple[str, ...]
+    recipients: tuple[str, ...]
+    retention_nl: str
+    retention_en: str
+
+
+@dataclass(frozen=True)
 class Catalogue:
     purposes: dict[str, Purpose]
     processors: tuple[Processor, ...]
     controller: dict[str, str]
     security_measures: tuple[str, ...] = ()  # GDPR 32(1), for the register of processing (30(1)(g))
     register_note: str = ""
+    own_processing: tuple[Activity, ...] = ()
 
     def purpose(self, purpose_id: str) -> Purpose | None:
         return self.purposes.get(purpose_id)
@@ -173,6 +192,7 @@ def _purpose(p: dict[str, Any]) -> Purpose:
         allows=_allows(name, p.get("allows", [])),
         basis_note=str(p.get("basis_note", "")),
         direct_marketing=bool(p.get("direct_marketing", False)),
+        other_recipients=tuple(p.get("other_recipients", ())),
     )
 
 
@@ -242,7 +262,27 @@ def catalogue_from(raw: dict[str, Any]) -> Catalogue:
         controller=statement,
         security_measures=measures,
         register_note=note,
+        own_processing=tuple(_activity(a) for a in raw.get("own_processing", [])),
     )
+
+
+def _activity(a: dict[str, Any]) -> Activity:
+    name = a.get("id") or "(an activity without an id)"
+    try:
+        return Activity(
+            id=name,
+            description_nl=a["description_nl"],
+            description_en=a["description_en"],
+            legal_basis=LegalBasis(a["legal_basis"]),
+            article=a.get("article", ""),
+            data_subjects=tuple(a["data_subjects"]),
+            categories=tuple(a["categories"]),
+            recipients=tuple(a.get("recipients", ())),
+            retention_nl=a["retention_nl"],
+            retention_en=a["retention_en"],
+        )
+    except (KeyError, ValueError) as exc:
+        raise CatalogueError(f"own processing {name!r}: missing or wrong {exc} (GDPR 30(1) asks each)") from None
 
 
 # UAVG Art. 5 / GDPR Art. 8: the age of digital consent in the Netherlands.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from services.consent.domain import Catalogue, Purpose
@@ -47,6 +47,7 @@ class BannerCategory:
     cookies: tuple[str, ...]
     consent_mode: tuple[str, ...]
     about: dict[str, str]
+    set_by: dict[str, str] = field(default_factory=dict)  # cookie pattern -> who it reaches (named recipient)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ def parse_banner(raw: dict[str, Any], catalogue: Catalogue) -> Banner:
                 cookies=tuple(c.get("cookies", ())),
                 consent_mode=tuple(c.get("consent_mode", ())),
                 about={lang: c[f"about_{lang}"] for lang in LANGUAGES},
+                set_by={str(k): str(v) for k, v in dict(c.get("set_by", {})).items()},
             )
             for c in raw["categories"]
         )
@@ -84,7 +86,32 @@ def parse_banner(raw: dict[str, Any], catalogue: Catalogue) -> Banner:
         unknown = set(c.consent_mode) - CONSENT_MODE_SIGNALS
         if unknown:
             raise NoticeError(f"banner category {c.id!r}: unknown Consent Mode signals {sorted(unknown)}")
+        _check_recipients(c, purpose, catalogue)
     return Banner(version=version, renew_after_days=renew, categories=categories, texts=texts)
+
+
+def _check_recipients(c: BannerCategory, purpose: Purpose, catalogue: Catalogue) -> None:
+    """Every cookie a category sets names who it reaches, and that one is named to the visitor: a processor
+    of its purpose, another recipient of it, or the company itself. Google's Consent Mode signals reach Google."""
+    named = {*purpose.processors, *purpose.other_recipients, catalogue.controller.get("controller", "")}
+    unmapped = [cookie for cookie in c.cookies if cookie not in c.set_by]
+    if unmapped:
+        raise NoticeError(f"banner category {c.id!r}: say who cookies {unmapped} reach (set_by)")
+    unnamed = sorted({who for who in c.set_by.values() if who not in named})
+    if unnamed:
+        raise NoticeError(
+            f"banner category {c.id!r}: {unnamed} receive its cookies but are not among the recipients of "
+            f"{purpose.id!r} (its processors or other_recipients)"
+        )
+    if c.consent_mode and not any(n.startswith("Google") for n in (*purpose.processors, *purpose.other_recipients)):
+        raise NoticeError(
+            f"banner category {c.id!r}: Consent Mode signals go to Google, which {purpose.id!r} does not name"
+        )
+
+
+def recipients(purpose: Purpose) -> list[str]:
+    """Everyone a purpose's data reaches, as the banner names them: its processors, then other recipients."""
+    return [*purpose.processors, *(r for r in purpose.other_recipients if r not in purpose.processors)]
 
 
 def _months(days: int, lang: str) -> str:
@@ -115,7 +142,7 @@ def public_notice(banner: Banner, catalogue: Catalogue, *, lang: str, policy_url
                 "about": c.about[lang],
                 "required": not purpose.requires_consent,
                 "gpc": purpose.gpc_objection,
-                "processors": list(purpose.processors),
+                "processors": recipients(purpose),  # everyone its cookies reach, not only processors
                 "kept": _months(purpose.retention_days, lang),
                 "cookies": list(c.cookies),
                 "consent_mode": list(c.consent_mode),

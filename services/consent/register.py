@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from services.consent.domain import Catalogue, LegalBasis
+from services.consent.domain import Activity, Catalogue, LegalBasis
 
 FORMAT = "privacy-processing-register/1"
 BASIS = {
@@ -69,6 +69,7 @@ def build(catalogue: Catalogue, agreements: dict[str, str]) -> dict[str, Any]:
     records: list[dict[str, Any]] = []
     for purpose in catalogue.purposes.values():
         recipients = [recipient(n) for n in purpose.processors]
+        recipients += [{"name": n, "role": "recipient"} for n in purpose.other_recipients]
         if purpose.per_third_party:
             recipients.append(
                 {"name": "third parties named in each person's consent", "role": "third party by consent"}
@@ -90,6 +91,7 @@ def build(catalogue: Catalogue, agreements: dict[str, str]) -> dict[str, Any]:
                 "retention": {"days": purpose.retention_days, "standing_until_withdrawn": purpose.standing},
             }
         )
+    records += [_own(activity) for activity in catalogue.own_processing]
     flagged = sorted(
         {str(r["name"]) for rec in records for r in rec["recipients"] if isinstance(r, dict) and r.get("flagged")}
     )
@@ -104,6 +106,22 @@ def build(catalogue: Catalogue, agreements: dict[str, str]) -> dict[str, Any]:
         "note": catalogue.register_note,
         "records": records,
         "processors_without_signed_agreement": flagged,
+    }
+
+
+def _own(a: Activity) -> dict[str, Any]:
+    """One of the product's own processing activities, in the same shape as a purpose's record."""
+    return {
+        "purpose_id": a.id,
+        "purpose": {"nl": a.description_nl, "en": a.description_en},
+        "own": True,
+        "statement_article": a.article,
+        "legal_basis": BASIS[a.legal_basis],
+        "data_subjects": list(a.data_subjects),
+        "personal_data": list(a.categories),
+        "recipients": [{"name": n, "role": "recipient"} for n in a.recipients],
+        "transfers_outside_eea": [],
+        "retention": {"days": None, "words": {"nl": a.retention_nl, "en": a.retention_en}},
     }
 
 

@@ -98,11 +98,13 @@ async def refuse(ctx: DsarContext, request_id: str, *, reason: str, staff: str) 
         request = await load_request(s, request_id)
         if request.state not in domain.OPEN:
             raise ServiceError(409, f"a {request.state} request cannot be refused")
-        request.state, request.refusal_reason, request.completed_at = State.REFUSED.value, reason, datetime.now(UTC)
+        now = datetime.now(UTC)
+        late = domain.refusal_late(request.received_at, now)
+        request.state, request.refusal_reason, request.completed_at = State.REFUSED.value, reason, now
         s.add(request)
         await ctx.rt.recorder.record(
             s,
-            DsarRequestRefused(request_id=request.id, subject=request.subject),
+            DsarRequestRefused(request_id=request.id, subject=request.subject, late=late),
             subject=request.subject,
             personal={"reason": reason, "by": staff},
         )
@@ -118,6 +120,7 @@ async def refuse(ctx: DsarContext, request_id: str, *, reason: str, staff: str) 
                     lang=request.language,
                     centre_url=ctx.settings.privacy_centre_url,
                     reason=reason,
+                    late_since=domain.response_deadline(request.received_at) if late else None,
                 ),
             )
     return request

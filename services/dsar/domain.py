@@ -34,7 +34,9 @@ ERASURE_EXCEPTIONS = {
     "17(3)(c)": "public health",
     "17(3)(d)": "archiving, research or statistics in the public interest",
     "17(3)(e)": "establishing, exercising or defending legal claims",
-    "11.3(a)": "the contract with the person could no longer be performed (statement Art. 11.3 a)",
+    # not a 17(3) exception: while the contract runs, no ground of 17(1) applies (the data is still needed)
+    "11.3(a)": "no ground of GDPR 17(1) applies: the data is still needed to perform the contract with the person "
+    "(statement Art. 11.3 a)",
 }
 
 
@@ -54,6 +56,11 @@ def add_calendar_months(moment: datetime, months: int) -> datetime:
 # GDPR Art. 12(3): answer within one calendar month of receipt.
 def response_deadline(received_at: datetime) -> datetime:
     return add_calendar_months(received_at, 1)
+
+
+def refusal_late(received_at: datetime, now: datetime) -> bool:
+    """GDPR 12(4): the reasons for not acting are due within one month of receipt, an extension or not."""
+    return now > response_deadline(received_at)
 
 
 # GDPR Art. 12(3): extendable by two further months, the subject told within the first month.

@@ -70,6 +70,7 @@ class DsarRequestRefused(EventData):
     topic = DSAR_EVENTS.name
     request_id: str
     subject: str = PSEUDONYM
+    late: bool = Field(False, description="Refused after the first month (GDPR 12(4) asks the reasons within it)")
 
 
 @event_type

@@ -26,8 +26,9 @@ def extended(*, to: str, lang: str, centre_url: str, deadline: datetime, reason:
     return _mail("extended", to=to, lang=lang, centre_url=centre_url, deadline=deadline, reason=reason)
 
 
-def refused(*, to: str, lang: str, centre_url: str, reason: str) -> Mail:
-    return _mail("refused", to=to, lang=lang, centre_url=centre_url, reason=reason)
+def refused(*, to: str, lang: str, centre_url: str, reason: str, late_since: datetime | None = None) -> Mail:
+    """GDPR 12(4): the reasons, the AP and the courts; and, past the first month, that it comes late."""
+    return _mail("refused", to=to, lang=lang, centre_url=centre_url, reason=reason, late_since=late_since)
 
 
 def access_ready(*, to: str, lang: str, centre_url: str, url: str, days: int) -> Mail:

@@ -15,7 +15,7 @@ import pytest
 
 from services.common.auth import create_site_key, revoke_site_key
 from services.consent import assets
-from services.consent.domain import load_catalogue
+from services.consent.domain import catalogue_from, load_catalogue
 from services.consent.notice import NoticeError, parse_banner, public_notice
 from tests.conftest import build_app, running
 
@@ -69,6 +69,14 @@ async def test_the_notice_needs_the_site_key_and_its_origin_and_says_why_not(con
     assert [c["id"] for c in notice["categories"]] == ["functional", "analytics", "tracking"]
     assert notice["categories"][0]["required"] is True and notice["categories"][2]["gpc"] is True
     assert "Google Analytics" in notice["categories"][1]["processors"]
+    # every party the tracking cookies reach is named, not only the two agencies: Meta (_fbp) and Google (ads)
+    assert notice["categories"][2]["processors"] == [
+        "Wendy Kerssens Social Advertising",
+        "Internet Marketing Support",
+        "Meta Platforms Ireland",
+        "Google Ireland",
+    ]
+    assert notice["texts"]["processors"] == "Recipients"
     assert notice["purposes"]["newsletter"]["label"] == "Yes, I consent to: Newsletter."
     body = {k: v for k, v in notice.items() if k != "hash"}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
@@ -164,6 +172,19 @@ def test_the_notice_is_checked_at_start_and_its_hash_follows_its_words() -> None
     broken["categories"][2]["consent_mode"] = ["ad_storage", "tcf_string"]
     with pytest.raises(NoticeError, match="tcf_string"):
         parse_banner(broken, catalogue)
+    # a cookie must say who it reaches, and that one must be named to the visitor
+    broken = json.loads(CONFIG.read_text())["banner"]
+    del broken["categories"][2]["set_by"]["_fbp"]
+    with pytest.raises(NoticeError, match=r"say who cookies \['_fbp'\] reach"):
+        parse_banner(broken, catalogue)
+    broken = json.loads(CONFIG.read_text())["banner"]
+    broken["categories"][2]["set_by"]["_fbp"] = "TikTok"
+    with pytest.raises(NoticeError, match=r"\['TikTok'\] receive its cookies but are not among the recipients"):
+        parse_banner(broken, catalogue)
+    no_google = json.loads(CONFIG.read_text())
+    no_google["purposes"][8]["other_recipients"] = ["Meta Platforms Ireland"]
+    with pytest.raises(NoticeError, match="Consent Mode signals go to Google"):
+        parse_banner(no_google["banner"], catalogue_from(no_google))
     broken = json.loads(CONFIG.read_text())["banner"]
     del broken["texts_en"]["refuse"]
     with pytest.raises(NoticeError, match="refuse"):

@@ -101,7 +101,7 @@ async def test_reminder_then_expiry(dsar: Any) -> None:
 
 
 async def test_extension_within_the_first_month_and_refusal(dsar: Any) -> None:
-    _, client, smtp, auth = dsar
+    app, client, smtp, auth = dsar
     r = await client.post(
         "/admin/requests",
         headers=auth,
@@ -147,7 +147,17 @@ async def test_extension_within_the_first_month_and_refusal(dsar: Any) -> None:
     assert refused.json()["state"] == "refused"
     await eventually(lambda: any("afgewezen" in m["Subject"] for m in smtp.to("lang@example.nl")), within=20)
     refusal = next(m for m in smtp.to("lang@example.nl") if "afgewezen" in m["Subject"])
-    assert "Autoriteit Persoonsgegevens" in refusal.get_body(preferencelist=("plain",)).get_content()
+    text = refusal.get_body(preferencelist=("plain",)).get_content()
+    assert "Autoriteit Persoonsgegevens" in text and "naar de rechter" in text
+    # received on 31 January, refused in December: GDPR 12(4) wanted the reasons by 28 February
+    assert "Dit antwoord komt te laat: we hadden het je uiterlijk op 28 februari 2026 moeten laten weten" in text
+    assert "This answer comes late: we should have told you by 28 February 2026" in text
+    async with app.state.runtime.db.read() as session:
+        from sqlalchemy import text as sql
+
+        entries = [row[0] for row in await session.execute(sql("SELECT entry FROM ledger_entries"))]
+    refused_entry = next(e for e in entries if b"dsar.request.refused" in e)
+    assert b'"late":true' in refused_entry.replace(b" ", b"")
     assert (
         await client.post(f"/admin/requests/{old['id']}/refuse", headers=auth, json={"reason": "nog een keer weigeren"})
     ).status_code == 409
@@ -192,7 +202,8 @@ async def test_manual_holder_task_and_erasure_summary(dsar: Any) -> None:
     assert done.json()["state"] == "completed" and done.json()["answers"][0]["answered_by"] == "dpo"
     mail = next(m for m in await mail_to(smtp, "crm@example.nl") if "verwijderd" in m["Subject"])
     text = mail.get_body(preferencelist=("plain",)).get_content()
-    assert "TeamLeader: GDPR 17(3)(b)" in text
+    assert "Bewaard, en waarom:" in text and "TeamLeader: GDPR 17(3)(b)" in text
+    assert "Autoriteit Persoonsgegevens" in text and "naar de rechter stappen (AVG art. 79)" in text
     again = await client.post(
         f"/admin/requests/{rid}/answers", headers=auth, json={"holder": "TeamLeader", "outcome": "erased"}
     )

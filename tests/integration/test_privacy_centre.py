@@ -308,6 +308,7 @@ async def test_a_purpose_on_another_basis_offers_no_consent_and_says_what_the_la
     assert "meenemen naar een ander (overdraagbaarheid)" in other
     assert 'action="/privacy/withdraw"' not in other, "no withdraw button for them"
     assert ">Gegeven<" not in other and "Gegeven op" not in other
+    assert "Deze ontvangen voor die doelen ook gegevens, zonder onze verwerker te zijn: Belastingdienst." in page
     history = page.split('id="history"', 1)[1]
     assert (
         "Facturen sturen en administratie (fiscale bewaarplicht 7 jaar) in gebruik omdat de wet het vraagt" in history

@@ -42,7 +42,16 @@ async def test_the_register_has_every_article_30_field_and_proves_its_version(co
     jsonschema.validate(reg, SCHEMA)
     assert reg["version"] == 1 and reg["controller"]["name"] == "Je zaak voor Elkaar B.V."
     records = {x["purpose_id"]: x for x in reg["records"]}
-    assert len(records) == 10 and records["invoicing"]["legal_basis"] == "GDPR 6(1)(c) legal obligation"
+    assert len(records) == 14 and records["invoicing"]["legal_basis"] == "GDPR 6(1)(c) legal obligation"
+    # recipients that are no processor: the tax authority, and the ad platforms tracking cookies reach
+    assert {"name": "Belastingdienst", "role": "recipient"} in records["invoicing"]["recipients"]
+    tracking = [x["name"] for x in records["tracking_cookies"]["recipients"]]
+    assert "Meta Platforms Ireland" in tracking and "Google Ireland" in tracking
+    # the product's own processing: requests, breaches, sign-ins, the evidence of consent
+    own = {k for k, x in records.items() if x.get("own")}
+    assert own == {"data_subject_requests", "breach_register", "privacy_centre_sign_in", "consent_evidence"}
+    assert records["breach_register"]["recipients"] == [{"name": "Autoriteit Persoonsgegevens", "role": "recipient"}]
+    assert records["data_subject_requests"]["retention"]["words"]["en"].startswith("Not yet limited by the product")
     newsletter = records["newsletter"]
     assert newsletter["data_subjects"] == ["abonnees van de nieuwsbrief"]
     assert newsletter["retention"] == {"days": 730, "standing_until_withdrawn": True}

@@ -248,3 +248,13 @@ def test_the_verification_link_reminder_completion_and_the_future() -> None:
     assert not dsar.is_complete({"consent", "breach"}, {"consent"})
     assert not dsar.in_the_future(created + timedelta(minutes=4), created), "clock skew is allowed"
     assert dsar.in_the_future(created + timedelta(minutes=6), created)
+
+
+def test_a_contract_that_still_runs_is_no_17_3_exception() -> None:
+    """Statement Art. 11.3(a) is not a GDPR 17(3) ground: while the contract runs, no ground of 17(1) applies."""
+    from services.dsar.domain import ERASURE_EXCEPTIONS, refusal_late
+
+    assert ERASURE_EXCEPTIONS["11.3(a)"].startswith("no ground of GDPR 17(1) applies")
+    received = datetime(2026, 1, 31, 10, tzinfo=UTC)
+    assert not refusal_late(received, datetime(2026, 2, 27, 10, tzinfo=UTC))
+    assert refusal_late(received, datetime(2026, 3, 2, 10, tzinfo=UTC))
