@@ -56,16 +56,21 @@ async def test_retention_expires_and_shreds(kafka: str, consent: Any, topic_pref
     )
     ctx = ConsentContext.of(app.state.runtime)
     assert await retention.run(ctx) == {"expired": 0, "shredded": 0}
+    # an unconfirmed sign-up goes with its link (72 hours and a day), long before the chat's year is over
+    days_later = datetime.now(UTC) + timedelta(hours=97)
+    assert await retention.run(ctx, now=days_later) == {"expired": 1, "shredded": 1}
+    unconfirmed = (await client.post("/admin/subjects/history", json={"email": "blijft@example.nl"}, headers=auth))
+    assert unconfirmed.json()["states"] == {}, "a pending sign-up goes with its link"
+    kept = (await client.post("/admin/subjects/history", json={"email": "oud@example.nl"}, headers=auth)).json()
+    assert kept["states"] == {"chat": "granted"}
     later = datetime.now(UTC) + timedelta(days=366)
     assert await retention.run(ctx, now=later) == {"expired": 1, "shredded": 1}
     gone = (await client.post("/admin/subjects/history", json={"email": "oud@example.nl"}, headers=auth)).json()
     assert gone["states"] == {} and gone["records"][0]["evidence"] == "erased"
     assert [r["state"] for r in gone["records"]] == ["granted", "expired"]
-    kept = (await client.post("/admin/subjects/history", json={"email": "blijft@example.nl"}, headers=auth)).json()
-    assert kept["states"] == {"newsletter": "pending_confirmation"}, "a pending sign-up is not expired yet"
-    types = [header(e, "ce_type") for e in await read_topic(kafka, topic_prefix + "consent.events.v1", 4)]
+    types = [header(e, "ce_type") for e in await read_topic(kafka, topic_prefix + "consent.events.v1", 6)]
     assert "nl.jzve.privacy.consent.expired" in types and "nl.jzve.privacy.subject.shredded" in types
-    state = await read_topic(kafka, topic_prefix + "consent.state.v1", 3)
+    state = await read_topic(kafka, topic_prefix + "consent.state.v1", 4)
     erased = app.state.runtime.recorder.pseudonym("oud@example.nl").encode()
     assert [r.value is None for r in state if r.key == erased] == [False, True], (
         "a tombstone clears the erased subject from the compacted topic"
