@@ -22,10 +22,20 @@ SECTIONS = {
 }
 
 
-def content(breach: Breach, *, phase: str, reason: str | None, public: list[dict[str, Any]]) -> dict[str, Any]:
+def content(
+    breach: Breach,
+    *,
+    phase: str,
+    reason: str | None,
+    public: list[dict[str, Any]],
+    informed: dict[str, Any],
+    delay_reason: str | None = None,
+    late: bool = False,
+) -> dict[str, Any]:
+    """`informed`: what the people were actually told (told.informed, from the mails sent); `late` and
+    `delay_reason`: an initial notification after the 72 hours carries the reasons for the delay (33(1))."""
     d = json.loads(breach.details)
     risk = json.loads(breach.risk) if breach.risk else {}
-    informed = risk.get("outcome") == "high" and not risk.get("exemption")
     return {
         "phase": phase,
         "phase_reason": reason,
@@ -42,6 +52,8 @@ def content(breach: Breach, *, phase: str, reason: str | None, public: list[dict
                 "ended_at": breach.ended_at,
                 "ongoing": breach.ongoing,
                 "ap_deadline": breach.ap_deadline,
+                "late": late,
+                "delay_reason": delay_reason,
             },
             "3": {"nature": d["nature"], "acts": d["acts"], "description": breach.description},
             "4": {"categories": d["categories"], "records_approx": d["records_approx"]},
@@ -49,6 +61,7 @@ def content(breach: Breach, *, phase: str, reason: str | None, public: list[dict
                 "people_min": d["subjects_min"],
                 "people_max": d["subjects_max"],
                 "special_groups": d.get("special_people"),
+                "subject_categories": d.get("subject_categories", []),
             },
             "6": {"encrypted_or_unintelligible": d["encrypted"], "how": d.get("protection")},
             "7": {
@@ -84,6 +97,14 @@ LABELS = {
     "ended_at": "Beëindigd op / Ended at",
     "ongoing": "Duurt nog voort / Ongoing",
     "ap_deadline": "Meldtermijn (72 uur) / Deadline (72 hours)",
+    "late": "Na de 72 uur / After the 72 hours",
+    "delay_reason": "Reden van de vertraging (AVG 33 lid 1) / Reasons for the delay (GDPR 33(1))",
+    "subject_categories": "Categorieën betrokkenen / Categories of data subjects",
+    "answer": "Antwoord / Answer",
+    "mailed": "Per mail geïnformeerd / Told by mail",
+    "found": "Gevonden / Found",
+    "waiting": "Wacht op verzending / Waiting to be sent",
+    "undeliverable": "Niet aangekomen / Undeliverable",
     "nature": "Soort lek / Kind of breach",
     "acts": "Wat er met de gegevens gebeurde / What happened to the data",
     "description": "Beschrijving / Description",
@@ -145,6 +166,11 @@ VALUES = {
     "special_categories": "bijzondere persoonsgegevens / special categories",
     "criminal_data": "strafrechtelijke gegevens / criminal data",
     "other": "andere / other",
+    "yes": "ja, per mail / yes, by mail",
+    "partly": "deels, per mail / partly, by mail",
+    "publicly": "met een openbare mededeling / by a public communication",
+    "not required": "niet nodig (geen hoog risico, of een uitzondering van AVG 34 lid 3) / not required",
+    "not yet": "nog niet / not yet",
     "low": "laag / low",
     "medium": "middel / medium",
     "high": "hoog / high",

@@ -7,11 +7,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import select
 
+from services.breach import apform, told
 from services.breach.events import (
     PublicCommunicationRecorded,
     SubjectsNotified,
@@ -102,22 +103,42 @@ async def on_found(rt: Runtime, s: AsyncSession, found: AffectedSubjectsFound) -
     return len(people)
 
 
+def _kinds(codes: list[str], lang: str) -> str:
+    """The AP form's categories of data in words, in one language (apform.VALUES holds "nl / en")."""
+    index = 1 if lang == "en" else 0
+    return ", ".join(apform.VALUES.get(c, c).split(" / ")[index] for c in codes)
+
+
 def _notice(breach: Breach, body: NotifyIn, name: str | None, centre_url: str = "") -> tuple[str, str]:
+    """GDPR 34(2): in plain language, the nature of the breach, who to ask, the likely consequences and the
+    measures. We do not know each person's language: Dutch first, then the same in English below; what the
+    officer wrote only in Dutch is marked as such in the English part."""
     d = json.loads(breach.details)
     contact = d.get("contact") or d["reporter"]
-    greeting = f"Beste {name}," if name else "Beste,"
-    text = (
-        f"{greeting}\n\nBij ons is een datalek ontstaan waarbij jouw gegevens betrokken zijn "
-        f"({', '.join(d['categories'])}). Wat er gebeurde: {breach.description}\n\n"
+    who = f"{contact['name']} ({contact.get('email') or 'team@jezaakvoorelkaar.nl'})"
+    in_dutch = "(described in Dutch above)"
+    nl = (
+        f"{f'Beste {name},' if name else 'Beste,'}\n\n"
+        f"Bij ons is een datalek ontstaan waarbij jouw gegevens betrokken zijn: {_kinds(d['categories'], 'nl')}.\n"
+        f"Wat er gebeurde: {breach.description}\n\n"
         f"Mogelijke gevolgen: {body.likely_consequences}\nWat wij doen: {body.measures}\n"
         + (f"Wat je zelf kunt doen: {body.advice}\n" if body.advice else "")
-        + f"\nVragen? {contact['name']} ({contact.get('email') or 'team@jezaakvoorelkaar.nl'}).\n"
-        "Je kunt ook een klacht indienen bij de Autoriteit Persoonsgegevens.\n"
-        + (f"Wat we van je hebben zie je in je privacycentrum: {centre_url}\n" if centre_url else "")
-        + "\nA data breach at our company involved your data; details above in Dutch. Questions: reply to this mail.\n"
+        + f"\nVragen? {who}, of antwoord op deze mail.\n"
+        "Je kunt een klacht indienen bij de Autoriteit Persoonsgegevens (autoriteitpersoonsgegevens.nl).\n"
+        + (f"Wat we van je hebben, zie je in je privacycentrum: {centre_url}\n" if centre_url else "")
+    )
+    en = (
+        f"{f'Dear {name},' if name else 'Hello,'}\n\n"
+        f"A data breach at our company involved your data: {_kinds(d['categories'], 'en')}.\n"
+        f"What happened: {body.description_en or in_dutch}\n\n"
+        f"Likely consequences: {body.likely_consequences_en or in_dutch}\n"
+        f"What we do: {body.measures_en or in_dutch}\n"
+        + (f"What you can do yourself: {body.advice_en or in_dutch}\n" if body.advice else "")
+        + f"\nQuestions? {who}, or reply to this mail.\n"
+        "You may complain to the Dutch Data Protection Authority (autoriteitpersoonsgegevens.nl).\n"
         + (f"See what we hold about you in your privacy centre: {centre_url}?lang=en\n" if centre_url else "")
     )
-    return "Belangrijk: datalek met jouw gegevens / Data breach notice", text
+    return "Belangrijk: datalek met jouw gegevens / Data breach notice", nl + "\n---\n\n" + en
 
 
 async def notify_subjects(rt: Runtime, breach_id: str, body: NotifyIn, *, staff: str, chunk: int = 2000) -> int:
@@ -220,22 +241,7 @@ async def public_communication(
 async def recipients_summary(rt: Runtime, breach_id: str) -> dict[str, int]:
     """People found and how their notification stands (sent, bounced, queued ...), from the mail outbox."""
     async with rt.db.read() as s:
-        rows = (
-            await s.execute(
-                select(col(Recipient.status), col(MailMessage.status), func.count())
-                .select_from(Recipient)
-                .join(MailMessage, col(MailMessage.id) == col(Recipient.mail_id), isouter=True)
-                .where(col(Recipient.breach_id) == breach_id)
-                .group_by(col(Recipient.status), col(MailMessage.status))
-            )
-        ).all()
-    summary = {"found": 0, "queued": 0, "sent": 0, "bounced": 0, "failed": 0, "dropped": 0}
-    for recipient_status, mail_status, n in rows:
-        summary["found"] += n
-        key = mail_status or recipient_status
-        if key in summary and key != "found":
-            summary[key] += n
-    return summary
+        return await told.tally(s, breach_id)
 
 
 async def told_about(s: AsyncSession, subject: str) -> list[dict[str, Any]]:

@@ -138,7 +138,9 @@ async def assess(breach_id: BreachId, body: AssessmentIn, rt: Ctx, staff: Staff)
 @router.post("/{breach_id}/ap-notifications", status_code=201, responses=refusals(404, 409))
 async def prepare(breach_id: BreachId, body: PrepareIn, rt: Ctx, staff: Staff) -> dict[str, Any]:
     """Prepare the AP form's content for a phase: initial, supplement or withdrawal (GDPR 33(4))."""
-    note = await service.prepare_notification(rt, breach_id, body.phase, body.reason, staff=staff.name)
+    note = await service.prepare_notification(
+        rt, breach_id, body.phase, body.reason, staff=staff.name, delay_reason=body.delay_reason
+    )
     return {"id": note.id, "phase": note.phase, "content": json.loads(note.content)}
 
 

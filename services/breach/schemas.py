@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, field_validator, model_validator
 
@@ -32,6 +32,11 @@ class BreachIn(Strict):
     acts: list[Act] = Field(default_factory=list)
     categories: list[Category] = Field(min_length=1, description="AP form section 4")
     special_people: str | None = Field(None, max_length=500, description="E.g. children, patients (section 5)")
+    subject_categories: list[Annotated[str, Field(min_length=2, max_length=200)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Section 5: the categories of people concerned, e.g. newsletter subscribers, customers",
+    )
     systems: list[str] = Field(default_factory=list, max_length=50)
     processors: list[str] = Field(default_factory=list, max_length=50)
     subjects_min: People
@@ -66,6 +71,7 @@ KEPT = (  # what a change may give but never clear
     "subjects_min",
     "subjects_max",
     "records_approx",
+    "subject_categories",
 )
 
 
@@ -95,6 +101,7 @@ class BreachUpdate(Strict):
     subjects_min: People | None = None
     subjects_max: People | None = None
     records_approx: Records | None = None
+    subject_categories: list[Annotated[str, Field(min_length=2, max_length=200)]] | None = Field(None, max_length=20)
 
     @field_validator(*KEPT, mode="before")
     @classmethod
@@ -139,6 +146,11 @@ class SubmissionIn(Strict):
 class PrepareIn(Strict):
     phase: Phase
     reason: str | None = Field(None, max_length=5000, description="Required for a withdrawal")
+    delay_reason: str | None = Field(
+        None,
+        max_length=5000,
+        description="GDPR 33(1): required for an initial notification prepared after the 72 hours; part of its content",
+    )
 
 
 class AffectedQueryIn(Strict):
@@ -156,6 +168,10 @@ class NotifyIn(Strict):
     likely_consequences: str = Field(min_length=10, max_length=5000, description="GDPR 34(2) / 33(3)(c)")
     measures: str = Field(min_length=10, max_length=5000, description="GDPR 34(2) / 33(3)(d)")
     advice: str | None = Field(None, max_length=5000, description="What people can do themselves")
+    description_en: str | None = Field(None, max_length=10000, description="What happened, in English")
+    likely_consequences_en: str | None = Field(None, max_length=5000)
+    measures_en: str | None = Field(None, max_length=5000)
+    advice_en: str | None = Field(None, max_length=5000)
 
 
 class PublicCommunicationIn(Strict):

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from services.breach import apform, domain
+from services.breach import apform, domain, told
 from services.breach.events import (
     ApNotificationPrepared,
     ApNotificationSubmitted,
@@ -167,7 +167,13 @@ async def assess(rt: Runtime, breach_id: str, body: AssessmentIn, *, staff: str)
 
 
 async def prepare_notification(
-    rt: Runtime, breach_id: str, phase: domain.Phase, reason: str | None, *, staff: str
+    rt: Runtime,
+    breach_id: str,
+    phase: domain.Phase,
+    reason: str | None,
+    *,
+    staff: str,
+    delay_reason: str | None = None,
 ) -> ApNotification:
     if phase == domain.Phase.WITHDRAWAL and not (reason or "").strip():
         raise FieldError(("reason",), "a withdrawal of a notification needs its reason (GDPR 33(4))")
@@ -193,7 +199,22 @@ async def prepare_notification(
                 await s.execute(select(PublicCommunication).where(col(PublicCommunication.breach_id) == breach_id))
             ).scalars()
         ]
-        prepared = apform.content(breach, phase=phase.value, reason=reason, public=public)
+        late = phase == domain.Phase.INITIAL and datetime.now(UTC) > breach.ap_deadline
+        if late and not (delay_reason or "").strip():
+            raise FieldError(("delay_reason",), "the 72 hours have passed: give the reasons for the delay (GDPR 33(1))")
+        risk = json.loads(breach.risk) if breach.risk else {}
+        informed = told.informed(
+            await told.tally(s, breach_id), public, bool(risk.get("required", {}).get("subject_notification"))
+        )
+        prepared = apform.content(
+            breach,
+            phase=phase.value,
+            reason=reason,
+            public=public,
+            informed=informed,
+            delay_reason=delay_reason if late else None,
+            late=late,
+        )
         note = ApNotification(
             id="apn_" + uuid.uuid4().hex[:16],
             breach_id=breach_id,
@@ -230,6 +251,7 @@ async def submit_notification(
         if note.submitted_at is not None:
             raise ServiceError(409, "this notification was already submitted")
         late = note.phase == domain.Phase.INITIAL and when > breach.ap_deadline
+        late_reason = late_reason or json.loads(note.content)["sections"]["2"].get("delay_reason")
         if late and not (late_reason or "").strip():
             raise FieldError(
                 ("late_reason",), "submitted after the 72 hours: the reasons for the delay are required (GDPR 33(1))"

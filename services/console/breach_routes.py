@@ -91,6 +91,7 @@ async def register(request: Request) -> Response:
         "categories": form["categories"],
         "subjects_min": number(form.get("subjects_min", "")),
         "subjects_max": number(form.get("subjects_max", "")),
+        "subject_categories": [c.strip() for c in form.get("subject_categories", "").split(",") if c.strip()],
         "encrypted": form.get("encrypted") == "on",
         "consequences": form.get("consequences") or None,
         "measures": form.get("measures") or None,
@@ -195,9 +196,10 @@ async def prepare(
     csrf: CSRF = "",
     phase: Annotated[str, Form(pattern="^(initial|supplement|withdrawal)$")] = "initial",
     reason: Text = "",
+    delay_reason: Text = "",
 ) -> Response:
-    form = {"csrf": csrf, "phase": phase, "reason": reason}
-    act = lambda c: service.prepare_notification(c, breach_id, phase, reason)  # noqa: E731
+    form = {"csrf": csrf, "phase": phase, "reason": reason, "delay_reason": delay_reason}
+    act = lambda c: service.prepare_notification(c, breach_id, phase, reason, delay_reason)  # noqa: E731
     return await _act(request, breach_id, form, act, "prepared")
 
 

@@ -111,10 +111,11 @@ async def assess(calls: Calls, breach_id: str, body: dict[str, Any]) -> Any:
     return await calls.post("breach", f"/admin/breaches/{breach_id}/assessment", body)
 
 
-async def prepare_notification(calls: Calls, breach_id: str, phase: str, reason: str | None) -> dict[str, Any]:
-    made: dict[str, Any] = await calls.post(
-        "breach", f"/admin/breaches/{breach_id}/ap-notifications", {"phase": phase, "reason": reason or None}
-    )
+async def prepare_notification(
+    calls: Calls, breach_id: str, phase: str, reason: str | None, delay_reason: str | None = None
+) -> dict[str, Any]:
+    body = {"phase": phase, "reason": reason or None, "delay_reason": delay_reason or None}
+    made: dict[str, Any] = await calls.post("breach", f"/admin/breaches/{breach_id}/ap-notifications", body)
     return made
 
 

@@ -98,9 +98,19 @@ async def test_breach_finds_and_notifies_the_affected(
         assert sorted(m["To"] for m in smtp.messages) == ["a@example.nl", "b@example.nl", "c@example.nl"]
         body = smtp.to("a@example.nl")[0].get_body(preferencelist=("plain",)).get_content()
         assert "Beste A," in body and "phishing" in body and "Autoriteit Persoonsgegevens" in body
+        # words, not codes; Dutch first, the same in English below (what was written in Dutch only, said so)
+        assert "waarbij jouw gegevens betrokken zijn: e-mailadres, naam, adres." in body and "name_address" not in body
+        assert "Dear A," in body and "involved your data: email address, name, address." in body
+        assert "Likely consequences: (described in Dutch above)" in body
         assert "de export is verwijderd" in body and "Sanne" in body
         summary = await eventually(lambda: _all_sent(c["breach"], b["id"], dpo), within=30)
         assert summary["sent"] == 3 and summary["bounced"] == 1, "the refused address is tracked as bounced"
+        # the AP form says who was actually told: 3 of the 4 found, one mail did not arrive
+        r = await c["breach"].post(
+            f"/admin/breaches/{b['id']}/ap-notifications", headers=dpo, json={"phase": "initial"}
+        )
+        informed = r.json()["content"]["sections"]["8"]["people_informed"]
+        assert informed == {"answer": "partly", "mailed": 3, "found": 4, "waiting": 0, "undeliverable": 1}
         types = [
             header(e, "ce_type").split("privacy.")[1]
             for e in await read_topic(kafka, topic_prefix + "breach.events.v1", 4)

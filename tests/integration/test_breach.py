@@ -34,6 +34,7 @@ def breach_body(**change: Any) -> dict[str, Any]:
         "categories": ["email", "name_address"],
         "systems": ["Google Drive"],
         "processors": ["ActiveCampaign"],
+        "subject_categories": ["abonnees van de nieuwsbrief"],
         "subjects_min": 800,
         "subjects_max": 1200,
         "records_approx": 1200,
@@ -75,7 +76,17 @@ async def test_register_assess_notify_the_ap(breach: Any) -> None:
     sections = note["content"]["sections"]
     assert list(sections) == [str(i) for i in range(10)]
     assert sections["3"]["nature"] == ["confidentiality"] and sections["5"]["people_max"] == 1200
-    assert sections["8"]["people_informed"] is True and sections["1"]["reporter"]["name"] == "Sanne"
+    # people informed: what was sent, not what the risk decision asks (nobody was mailed yet)
+    assert sections["8"]["people_informed"] == {
+        "answer": "not yet",
+        "mailed": 0,
+        "found": 0,
+        "waiting": 0,
+        "undeliverable": 0,
+    }
+    assert sections["1"]["reporter"]["name"] == "Sanne"
+    assert sections["5"]["subject_categories"] == ["abonnees van de nieuwsbrief"]
+    assert sections["2"]["late"] is False and sections["2"]["delay_reason"] is None
     page = await client.get(f"/admin/breaches/{b['id']}/ap-notifications/{note['id']}")
     assert page.status_code == 200 and "Melding datalek" in page.text and "Aard van het lek" in page.text
     supplement = await client.post(f"/admin/breaches/{b['id']}/ap-notifications", json={"phase": "supplement"})
@@ -109,16 +120,20 @@ async def test_late_notification_needs_the_reason(breach: Any) -> None:
         )
     ).json()
     assert b["ap_overdue"] and b["hours_left"] < 0
-    note = (await client.post(f"/admin/breaches/{b['id']}/ap-notifications", json={"phase": "initial"})).json()
+    # GDPR 33(1): a notification after the 72 hours carries the reasons for the delay, in its content
+    r = await client.post(f"/admin/breaches/{b['id']}/ap-notifications", json={"phase": "initial"})
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "delay_reason"]
+    why = "het lek werd pas na onderzoek van de IT-partner bevestigd"
+    note = (
+        await client.post(f"/admin/breaches/{b['id']}/ap-notifications", json={"phase": "initial", "delay_reason": why})
+    ).json()
+    assert note["content"]["sections"]["2"]["late"] is True and note["content"]["sections"]["2"]["delay_reason"] == why
+    page = await client.get(f"/admin/breaches/{b['id']}/ap-notifications/{note['id']}")
+    assert "Reden van de vertraging" in page.text and why in page.text
     r = await client.post(
         f"/admin/breaches/{b['id']}/ap-notifications/{note['id']}/submission", json={"ap_reference": "AP-1"}
     )
-    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "late_reason"]
-    r = await client.post(
-        f"/admin/breaches/{b['id']}/ap-notifications/{note['id']}/submission",
-        json={"ap_reference": "AP-1", "late_reason": "het lek werd pas na onderzoek van de IT-partner bevestigd"},
-    )
-    assert r.status_code == 200 and r.json()["notifications"][0]["late_reason"].startswith("het lek")
+    assert r.status_code == 200 and r.json()["notifications"][0]["late_reason"] == why, "the prepared reason counts"
 
 
 async def test_outcome_decides_what_is_required(breach: Any) -> None:

@@ -59,7 +59,7 @@ async def test_retention_expires_and_shreds(kafka: str, consent: Any, topic_pref
     # an unconfirmed sign-up goes with its link (72 hours and a day), long before the chat's year is over
     days_later = datetime.now(UTC) + timedelta(hours=97)
     assert await retention.run(ctx, now=days_later) == {"expired": 1, "shredded": 1}
-    unconfirmed = (await client.post("/admin/subjects/history", json={"email": "blijft@example.nl"}, headers=auth))
+    unconfirmed = await client.post("/admin/subjects/history", json={"email": "blijft@example.nl"}, headers=auth)
     assert unconfirmed.json()["states"] == {}, "a pending sign-up goes with its link"
     kept = (await client.post("/admin/subjects/history", json={"email": "oud@example.nl"}, headers=auth)).json()
     assert kept["states"] == {"chat": "granted"}
