@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common import words
+from services.common import categories, words
 from services.common.auth import Open
 
 HERE = Path(__file__).parent
@@ -62,6 +62,7 @@ def templates(service_dir: Path) -> Jinja2Templates:
     )
     env.filters["holder_name"] = words.holder_name
     env.filters["first_upper"] = words.first_upper
+    env.filters["data_word"] = categories.data_word
     return Jinja2Templates(env=env)
 
 

@@ -15,7 +15,7 @@ from services.common.contracts import (
 )
 from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, DSAR_EVENTS, CloudEvent
 from services.common.runtime import ConsumerSpec, Runtime
-from services.consent import affected, objections, restrictions, subjects
+from services.consent import access, affected, objections, restrictions, subjects
 from services.consent.context import ConsentContext
 from services.consent.decisions import Evidence
 from services.consent.events import SubjectRectified
@@ -55,29 +55,9 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
         elif request.kind == RequestKind.OBJECTION:
             answer, reason = await objections.apply(ctx, session, request.subject)
         else:
-            data = await subjects.history(ctx, request.subject)
+            data = await access.fragment(ctx, request.subject)
             answer = Outcome.PROVIDED if data["records"] else Outcome.NOTHING_HELD
-            fragment = seal_fragment(
-                rt.sealing,
-                request.request_id,
-                {
-                    **data,
-                    "purposes": {
-                        p.id: {
-                            "legal_basis": p.legal_basis.value,
-                            "retention_days": p.retention_days,
-                            "description_nl": p.description_nl,
-                            "description_en": p.description_en,
-                        }
-                        for p in ctx.catalogue.purposes.values()
-                    },
-                    "recipients": [
-                        {"name": p.name, "service": p.service, "service_en": p.service_en}
-                        for p in ctx.catalogue.processors
-                    ],
-                    "source": "the person, through the channels listed per record (statement Art. 3)",
-                },
-            )
+            fragment = seal_fragment(rt.sealing, request.request_id, data)
         await rt.recorder.record(
             session,
             HolderAnswered(

@@ -14,16 +14,20 @@ from services.common.errors import ServiceError
 from services.dsar.models import DsarRequest, HolderAnswer
 from services.dsar.service import DsarContext
 
-RIGHTS = {
+RIGHTS = {  # GDPR 15(1)(e), (f): every right, and where to complain
     "nl": (
-        "Je kunt je gegevens laten corrigeren of verwijderen, de verwerking laten beperken en bezwaar maken. "
-        "Een klacht kun je indienen bij de Autoriteit Persoonsgegevens. Er vindt geen geautomatiseerde "
-        "besluitvorming plaats (privacyverklaring art. 6)."
+        "Je kunt een toestemming altijd intrekken, met één klik in je privacycentrum. Je kunt je gegevens inzien, "
+        "laten corrigeren of laten verwijderen, de verwerking laten beperken, bezwaar maken (tegen direct marketing "
+        "altijd), en gegevens die je ons zelf gaf meenemen naar een ander (overdraagbaarheid). Een klacht kun je "
+        "indienen bij de Autoriteit Persoonsgegevens (autoriteitpersoonsgegevens.nl), en je kunt naar de rechter "
+        "stappen. Er vindt geen geautomatiseerde besluitvorming over je plaats (privacyverklaring art. 6)."
     ),
     "en": (
-        "You may have your data corrected or erased, restrict its processing and object. You may complain to "
-        "the Dutch Data Protection Authority (Autoriteit Persoonsgegevens). No automated decisions are made "
-        "about you (statement Art. 6)."
+        "You can withdraw a consent at any time, with one click in your privacy centre. You can see your data, have "
+        "it corrected or erased, restrict its processing, object (to direct marketing always), and take the data "
+        "you gave us to someone else (portability). You may complain to the Dutch Data Protection Authority "
+        "(autoriteitpersoonsgegevens.nl) and go to court. No automated decisions are made about you (statement "
+        "Art. 6)."
     ),
 }
 CONTROLLER = "Je zaak voor Elkaar B.V., Ambachtweg 12, 2841 LZ Moordrecht, team@jezaakvoorelkaar.nl"
@@ -115,6 +119,9 @@ def readable(export: dict[str, Any], language: str) -> dict[str, Any]:
                 "state": state,
                 "basis": p.get("legal_basis"),
                 "retention_days": p.get("retention_days"),
+                "retention": (p.get("retention") or {}).get(lang),
+                "categories": p.get("categories", []),
+                "recipients": p.get("recipients", []),
             }
         )
     history = [
@@ -132,6 +139,8 @@ def readable(export: dict[str, Any], language: str) -> dict[str, Any]:
         for r in consent.get("records", [])
     ]
     breach = holders.get("breach", {}).get("data")
+    # GDPR 15: say only what the breach register answered; no answer is no statement that none involved you
+    breach_answered = holders.get("breach", {}).get("outcome") in ("provided", "nothing_held")
     others = {h: a for h, a in holders.items() if h not in ("consent", "breach") and isinstance(a.get("data"), dict)}
     return {
         "lang": lang,
@@ -141,6 +150,8 @@ def readable(export: dict[str, Any], language: str) -> dict[str, Any]:
         "recipients": consent.get("recipients", []),
         "requests": export.get("requests", []),
         "breaches": breach.get("notifications", []) if isinstance(breach, dict) else [],
+        "breach_answered": breach_answered,
+        "sources": consent.get("sources", []),
         "answers": [(h, a) for h, a in holders.items()],
         "others": others,
         "rights": export["rights"][lang],

@@ -68,7 +68,15 @@ async def test_access_then_erasure(kafka: str, make_settings: Any, smtp: Any) ->
         assert [(r["purpose"], r["state"]) for r in records] == [("contact", "granted"), ("leads", "denied")]
         assert records[0]["evidence"]["email"] == EMAIL and records[0]["evidence"]["page"].endswith("/contact")
         assert consent_part["data"]["purposes"]["contact"]["legal_basis"] == "consent"
-        assert len(consent_part["data"]["recipients"]) == 13
+        # only what is true of this person (GDPR 15): the contact form's recipients (the refused leads reached
+        # no one), not all 13 processors; each purpose with its data, retention in words, and recipients
+        recipients = {r["name"] for r in consent_part["data"]["recipients"]}
+        assert recipients == {"WordPress", "GravityForms", "Google Drive", "TeamLeader"}
+        assert set(consent_part["data"]["purposes"]) == {"contact", "leads"}
+        contact = consent_part["data"]["purposes"]["contact"]
+        assert contact["retention"]["nl"] == "Hoogstens 12 maanden na de laatste wijziging; daarna verwijderd."
+        drive = next(r for r in contact["recipients"] if r["name"] == "Google Drive")
+        assert drive["outside_eea"] and drive["safeguard"] == "EU-US Data Privacy Framework"
         html_nl = (await c["dsar"].get(export_path)).text
         html_en = (await c["dsar"].get(export_path, params={"lang": "en"})).text
         assert "Alle gegevens die we van je hebben" in html_nl and "All the data we hold about you" in html_en
@@ -76,6 +84,10 @@ async def test_access_then_erasure(kafka: str, make_settings: Any, smtp: Any) ->
         assert "Replying to the contact form" in html_en and "through the contact form" in html_en.lower()
         assert "contact_form" not in html_en and ">Given<" in html_en, "no ids or state codes for a person"
         assert "Contact opnemen na het contactformulier" in html_nl and "gegeven" in html_nl
+        assert "Gegevens: e-mailadres, naam" in html_nl and "buiten de EER, beschermd door" in html_nl
+        assert "ActiveCampaign" not in html_nl and "Zapier" not in html_nl, "not a recipient of this person's data"
+        assert "Ons register van datalekken noemt geen datalek waarover we jou hebben ingelicht" in html_nl
+        assert "naar de rechter" in html_nl and "overdraagbaarheid" in html_nl
         assert (await c["dsar"].get(export_path[:-4] + "AAAA")).status_code == 404
 
         # erasure: every holder erases; the person is told; nothing readable remains in consent

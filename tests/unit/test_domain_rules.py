@@ -258,3 +258,26 @@ def test_a_contract_that_still_runs_is_no_17_3_exception() -> None:
     received = datetime(2026, 1, 31, 10, tzinfo=UTC)
     assert not refusal_late(received, datetime(2026, 2, 27, 10, tzinfo=UTC))
     assert refusal_late(received, datetime(2026, 3, 2, 10, tzinfo=UTC))
+
+
+def test_the_export_says_only_what_the_holders_answered() -> None:
+    """GDPR 15: no 'no breach involved you' when the breach register never answered; the source named where
+    data came from someone else; a refusal's retention in words that fit the purpose."""
+    from services.consent.access import retention_words
+    from services.dsar.export import RIGHTS, readable
+
+    consent_data = {
+        "states": {"third_party_sharing:Acme": "granted"},
+        "records": [],
+        "purposes": {},
+        "recipients": [],
+        "sources": [{"channel": "third_party", "from_someone_else": True}],
+    }
+    export = {"holders": {"consent": {"outcome": "provided", "data": consent_data}}, "rights": RIGHTS, "requests": []}
+    view = readable(export, "nl")
+    assert view["breach_answered"] is False and view["breaches"] == []
+    assert view["sources"] == [{"channel": "third_party", "from_someone_else": True}]
+    export["holders"]["breach"] = {"outcome": "nothing_held", "data": None}
+    assert readable(export, "en")["breach_answered"] is True
+    assert "naar de rechter" in RIGHTS["nl"] and "portability" in RIGHTS["en"]
+    assert retention_words(purpose(standing=True, retention_days=730))["nl"].startswith("Zolang je toestemming staat")
