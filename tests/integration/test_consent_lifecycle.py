@@ -116,7 +116,9 @@ async def test_access_request_gets_a_sealed_fragment(kafka: str, consent: Any, t
     assert answer["outcome"] == "provided" and "inzage@example.nl" not in json.dumps(answer)
     fragment = open_fragment(rt.sealing, "dsr_access0001", answer["fragment"])
     assert fragment["records"][0]["evidence"]["email"] == "inzage@example.nl"
-    assert fragment["records"][0]["purpose"] == "contact" and len(fragment["recipients"]) == 13
+    assert fragment["records"][0]["purpose"] == "contact"
+    # GDPR 15(1)(c): the recipients of this person's purposes (the contact form's four), not all 13 processors
+    assert {r["name"] for r in fragment["recipients"]} == {"WordPress", "GravityForms", "Google Drive", "TeamLeader"}
     assert fragment["purposes"]["contact"]["retention_days"] == 365
     async with rt.db.read() as s:
         entry = await rt.ledger.entry(
