@@ -364,6 +364,7 @@ _EVIDENCE = {
         "kvk_number": "KvK-nummer {v}.",
         "company_name": "Bedrijf: {v}.",
         "kept_until": "Je gegevens zijn gewist, maar dit bewaren we tot {v}: de wet verplicht ons daartoe.",
+        "corrected_at": "Op je verzoek gecorrigeerd op {v} (AVG art. 16): hierboven staat wat nu geldt.",
     },
     "en": {
         "at": "Recorded on {v}.",
@@ -380,9 +381,10 @@ _EVIDENCE = {
         "kvk_number": "KvK number {v}.",
         "company_name": "Company: {v}.",
         "kept_until": "Your data was erased, but this we keep until {v}: the law obliges us to.",
+        "corrected_at": "Corrected at your request on {v} (GDPR Art. 16): above is what holds now.",
     },
 }
-_DATES = frozenset({"at", "mail_sent_at", "clicked_at", "kept_until"})
+_DATES = frozenset({"at", "mail_sent_at", "clicked_at", "kept_until", "corrected_at"})
 
 
 def evidence(value: Any, lang: str) -> list[str]:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.contracts import AffectedSubjectsFound, AffectedSubjectsRequested, seal_fragment
 from services.common.events import CONSENT_EVENTS
 from services.common.models import LedgerEntry, SubjectKey, table_of
+from services.consent import rectification
 from services.consent.context import ConsentContext
 from services.consent.models import ConsentRecord, ConsentSubject
 
@@ -67,6 +68,10 @@ async def answer(ctx: ConsentContext, s: AsyncSession, q: AffectedSubjectsReques
             continue
         seen.add(subject)
         found.append({"subject": subject, "email": evidence["email"], "name": evidence.get("name")})
+    corrected = await rectification.current(ctx, s, {p["subject"] for p in found})  # GDPR 16: as it reads now
+    for p in found:
+        now = corrected.get(p["subject"], {})
+        p["email"], p["name"] = now.get("email", p["email"]), now.get("name", p["name"])
     total = max(1, -(-len(found) // CHUNK))
     for i in range(total):
         part = found[i * CHUNK : (i + 1) * CHUNK]

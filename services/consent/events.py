@@ -95,13 +95,17 @@ class ActiveCampaignNoted(EventData):
 
 @event_type
 class SubjectRectified(EventData):
-    """GDPR 16: corrected data recorded (encrypted) beside the original evidence, which stays as it was."""
+    """GDPR 16: corrected data applied: what is read from now on (history, export, breach notices) shows the
+    corrected values, kept sealed for the person; the ledger keeps the fact and a digest, not a value."""
 
     event_type = "consent.subject.rectified"
     topic = CONSENT_EVENTS.name
     subject: str = PSEUDONYM
     request_id: str
     fields: list[str]
+    digest: str | None = Field(
+        None, pattern="^[0-9a-f]{64}$", description="SHA-256 of the corrected values (canonical JSON)"
+    )
 
 
 @event_type

@@ -15,10 +15,9 @@ from services.common.contracts import (
 )
 from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, DSAR_EVENTS, CloudEvent
 from services.common.runtime import ConsumerSpec, Runtime
-from services.consent import access, affected, objections, restrictions, subjects
+from services.consent import access, affected, objections, rectification, restrictions, subjects
 from services.consent.context import ConsentContext
 from services.consent.decisions import Evidence
-from services.consent.events import SubjectRectified
 
 HOLDER = "consent"
 RESTRICTED = "restriction (GDPR 18)"  # words.REASONS says it in words
@@ -41,13 +40,9 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
             answer = Outcome.NOTHING_HELD
         elif request.kind == RequestKind.RECTIFICATION:
             corrections = open_fragment(rt.sealing, request.request_id, request.details) if request.details else {}
-            await rt.recorder.record(
-                session,
-                SubjectRectified(subject=request.subject, request_id=request.request_id, fields=sorted(corrections)),
-                subject=request.subject,
-                personal={"corrections": corrections},
-            )
+            applied = await rectification.apply(ctx, session, request.subject, request.request_id, corrections)
             answer = Outcome.RECTIFIED
+            reason = f"applied: {', '.join(applied)}" if applied else "none of these fields is held here"
         elif request.kind == RequestKind.RESTRICTION:
             now = Evidence(None, None, None, False, None)
             await restrictions.restrict(ctx, session, request.subject, RESTRICTED, now, channel="dsar")

@@ -235,3 +235,16 @@ class Restriction(SQLModel, table=True):
     lift_told_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
     lift_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True, index=True))
     lifted_by: str | None = Field(default=None, max_length=200)
+
+
+class Correction(SQLModel, table=True):
+    """GDPR 16: a person's corrected value of one field, sealed with their key (so an erasure takes it too).
+    The evidence in the ledger stays as it was recorded; what is read from now on overlays these."""
+
+    __tablename__ = "corrections"
+    subject: str = Field(primary_key=True, max_length=64)
+    field: str = Field(primary_key=True, max_length=40)
+    key_id: str = Field(max_length=40)
+    sealed: str = Field(sa_column=Column(Text, nullable=False))
+    request_id: str = Field(max_length=60)
+    applied_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())

@@ -17,7 +17,7 @@ from services.common.crypto import ShreddedError
 from services.common.events import CONSENT_EVENTS, CONSENT_STATE
 from services.common.models import LedgerEntry, SubjectKey
 from services.common.outbox import enqueue_raw
-from services.consent import pushes
+from services.consent import pushes, rectification
 from services.consent.context import ConsentContext
 from services.consent.decisions import Decision, Evidence, Item, current_states, decide
 from services.consent.domain import GIVEN_OR_PENDING, LegalBasis, State
@@ -70,6 +70,7 @@ async def history(ctx: ConsentContext, subject: str) -> dict[str, Any]:
                 await s.execute(select(RetainedEvidence).where(col(RetainedEvidence.subject).in_(subjects)))
             ).scalars()
         }
+        corrected = await rectification.current(ctx, s, set(subjects))
         out = []
         for r in records:
             leaf = json.loads(entries[r.event_id]) if r.event_id in entries else {}
@@ -89,6 +90,8 @@ async def history(ctx: ConsentContext, subject: str) -> dict[str, Any]:
                         evidence = "erased"
                 else:
                     evidence = "erased"
+            if isinstance(evidence, dict) and r.subject in corrected:
+                evidence = rectification.overlay(evidence, corrected[r.subject])  # GDPR 16: as it reads now
             out.append(
                 {
                     "record_id": r.id,
@@ -114,6 +117,7 @@ async def history(ctx: ConsentContext, subject: str) -> dict[str, Any]:
     return {
         "subject": subject,
         "states": states,
+        "corrections": {k: v for k, v in corrected.get(subject, {}).items()},
         "records": out,
         "linked_browsers": len(browsers),
         "generated_at": datetime.now(UTC),

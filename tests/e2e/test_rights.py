@@ -106,3 +106,79 @@ async def test_an_objection_ends_direct_marketing_and_touches_nothing_else(make_
         )
         history = (await c["consent"].post("/admin/subjects/history", headers=staff, json={"email": EMAIL})).json()
         assert history["records"][-1]["reason"] == "objection to direct marketing (GDPR 21(3))"
+
+
+async def test_a_rectification_changes_what_is_read_and_the_ledger_keeps_no_value(
+    make_settings: Any, smtp: Any
+) -> None:
+    """GDPR 16: after a correction the history, the access export and a breach notice's address show the new
+    value; the recorded evidence stays as proof, marked as corrected; the ledger holds the fact and a digest."""
+    from sqlalchemy import text
+
+    mail = {"dsar": {"mail_enabled": True, "smtp_port": smtp.port}}
+    async with system(make_settings, ("consent", "dsar", "breach"), mail) as (apps, c):
+        staff, dpo = await _setup(apps, c)
+        body = {
+            "kind": "rectification",
+            "email": EMAIL,
+            "channel": "email",
+            "identity_verified": True,
+            "corrections": {"name": "Joost van Dam", "phone": "0612345678"},
+        }
+        created = (await c["dsar"].post("/admin/requests", headers=dpo, json=body)).json()
+
+        async def answered() -> Any:
+            found = (await c["dsar"].get(f"/admin/requests/{created['id']}", headers=dpo)).json()
+            return found if found["state"] == "completed" else None
+
+        done = await eventually(answered, within=60)
+        consent = next(a for a in done["answers"] if a["holder"] == "consent")
+        assert (consent["outcome"], consent["reason"]) == ("rectified", "applied: name, phone")
+
+        history = (await c["consent"].post("/admin/subjects/history", headers=staff, json={"email": EMAIL})).json()
+        assert history["corrections"]["name"] == "Joost van Dam"
+        evidence = history["records"][0]["evidence"]
+        assert evidence["name"] == "Joost van Dam" and evidence["corrected_at"], "read as it holds now, marked"
+
+        # the ledger: the fact, the fields and a digest; no value, old or new
+        async with apps["consent"].state.runtime.db.read() as s:
+            entries = [row[0] for row in await s.execute(text("SELECT entry FROM ledger_entries"))]
+        rectified = next(e for e in entries if b"consent.subject.rectified" in e)
+        assert b"Joost van Dam" not in rectified and b'"digest"' in rectified and b'"ciphertext":null' in rectified
+
+        # the person's mail says where it was applied, and what that means
+        text_of = (await eventually(lambda: smtp.to(EMAIL), within=30))[-1].get_body(preferencelist=("plain",))
+        said = text_of.get_content()
+        assert "Je correctie is doorgevoerd in: ons toestemmingenregister" in said
+        assert "heeft de gecorrigeerde gegevens" in said
+
+        # a breach notice goes out with the corrected name
+        from services.common.contracts import AffectedSubjectsRequested
+        from services.consent import affected
+        from services.consent.context import ConsentContext
+
+        consent_rt = apps["consent"].state.runtime
+        ctx = ConsentContext.of(consent_rt)
+        query = AffectedSubjectsRequested(
+            breach_id="brc_test",
+            query_id="aq_test",
+            processors=[],
+            categories=[],
+            window_start=datetime.now(UTC) - timedelta(days=1),
+            window_end=datetime.now(UTC),
+        )
+        async with consent_rt.db.transaction() as s:
+            assert await affected.answer(ctx, s, query) == 1
+        async with consent_rt.db.read() as s:
+            sealed = [row[0] for row in await s.execute(text("SELECT entry FROM ledger_entries"))]
+        found_entry = next(e for e in sealed if b"breach.affected.found" in e)
+        assert found_entry  # the people travel sealed; opened below as the breach service would
+        from services.common.contracts import open_fragment
+
+        async with consent_rt.db.read() as s:
+            rows = (await s.execute(text("SELECT value FROM outbox ORDER BY id DESC"))).all()
+        import json
+
+        payloads = [json.loads(r[0]) for r in rows if r[0] and b"aq_test" in r[0]]
+        people = open_fragment(consent_rt.sealing, "aq_test", payloads[0]["sealed"])["people"]
+        assert people[0]["name"] == "Joost van Dam"
