@@ -19,6 +19,9 @@ CATEGORIES = {
         "browsing_behaviour": "surfgedrag",
         "browser_device": "browser en apparaat",
         "message": "bericht",
+        "postcode": "postcode",
+        "house_number": "huisnummer",
+        "note": "notitie",
     },
     "en": {
         "name": "name",
@@ -35,6 +38,9 @@ CATEGORIES = {
         "browsing_behaviour": "browsing behaviour",
         "browser_device": "browser and device",
         "message": "message",
+        "postcode": "postcode",
+        "house_number": "house number",
+        "note": "note",
     },
 }
 

@@ -32,6 +32,7 @@ class RequestKind(StrEnum):
     RECTIFICATION = "rectification"
     RESTRICTION = "restriction"
     OBJECTION = "objection"
+    PORTABILITY = "portability"  # GDPR 20: what the person provided, on consent or contract, to take along
 
 
 class Outcome(StrEnum):

@@ -219,6 +219,7 @@ KINDS = {
         "rectification": "correctie",
         "restriction": "beperking van de verwerking",
         "objection": "bezwaar",
+        "portability": "je gegevens meenemen (overdraagbaarheid)",
     },
     "en": {
         "access": "access",
@@ -226,6 +227,7 @@ KINDS = {
         "rectification": "rectification",
         "restriction": "restriction of processing",
         "objection": "objection",
+        "portability": "taking your data along (portability)",
     },
 }
 

@@ -96,3 +96,38 @@ async def fragment(ctx: ConsentContext, subject: str) -> dict[str, Any]:
         "recipients": list(recipients.values()),
         "sources": [{"channel": c, "from_someone_else": c in FROM_SOMEONE_ELSE} for c in sources],
     }
+
+
+# GDPR 20: what the person gave us themselves (filled in, chosen), not what we observed about the request
+PROVIDED_FIELDS = ("email", "name", "date_of_birth", "company_name", "kvk_number", "postcode", "house_number", "note")
+PORTABLE_BASES = frozenset({LegalBasis.CONSENT.value, LegalBasis.CONTRACT.value})
+
+
+async def portable(ctx: ConsentContext, subject: str) -> dict[str, Any]:
+    """The data the person provided, on consent or a contract (GDPR 20(1)), one row per recorded choice, in a
+    structured, machine-readable form: the fields they gave, the purpose and what they chose, and when."""
+    data = await subjects.history(ctx, subject)
+    rows = []
+    for r in data["records"]:
+        if r["legal_basis"] not in PORTABLE_BASES or r["browser"]:
+            continue
+        evidence = r["evidence"] if isinstance(r["evidence"], dict) else {}
+        rows.append(
+            {
+                "purpose": r["purpose"],
+                "third_party": r["third_party"],
+                "choice": r["state"],
+                "recorded_at": r["recorded_at"],
+                **{f: evidence.get(f) for f in PROVIDED_FIELDS},
+            }
+        )
+    names = {
+        pid: {"nl": p.description_nl, "en": p.description_en}
+        for pid in {r["purpose"] for r in rows}
+        if (p := ctx.catalogue.purpose(pid)) is not None
+    }
+    return {
+        "provided": rows,
+        "fields": ["purpose", "third_party", "choice", "recorded_at", *PROVIDED_FIELDS],
+        "purpose_names": names,
+    }

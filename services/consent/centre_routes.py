@@ -28,7 +28,7 @@ LANG = Annotated[str | None, Query(pattern="^(nl|en)$")]
 FORM_LANG = Annotated[str, Form(pattern="^(nl|en|)$", description="nl or en; empty: nl")]
 CSRF = Annotated[str, Form(min_length=1, max_length=100)]
 PURPOSE = Annotated[str, Form(min_length=1, max_length=60)]
-KINDS = ("access", "erasure", "rectification", "restriction", "objection")
+KINDS = ("access", "portability", "erasure", "rectification", "restriction", "objection")
 FIELDS = ("name", "email", "phone", "address", "company_name", "date_of_birth")
 SESSION = refusals(401, 403)  # no session (or it ended): 401; a form without its CSRF token: 403
 DONE = frozenset({"withdrawn", "granted", "confirm", "nothing", "started", "linked", "signed_out", "unavailable"})

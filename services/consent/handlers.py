@@ -49,6 +49,10 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
             answer, reason = Outcome.RESTRICTED, "kept, not used, no retention period running, until lifted"
         elif request.kind == RequestKind.OBJECTION:
             answer, reason = await objections.apply(ctx, session, request.subject)
+        elif request.kind == RequestKind.PORTABILITY:
+            data = await access.portable(ctx, request.subject)
+            answer = Outcome.PROVIDED if data["provided"] else Outcome.NOTHING_HELD
+            fragment = seal_fragment(rt.sealing, request.request_id, data)
         else:
             data = await access.fragment(ctx, request.subject)
             answer = Outcome.PROVIDED if data["records"] else Outcome.NOTHING_HELD

@@ -38,7 +38,8 @@ async def requests_of(ctx: DsarContext, email: str) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         export_url = None
-        if r.kind == RequestKind.ACCESS and r.state == domain.State.COMPLETED and r.completed_at is not None:
+        readable = r.kind in (RequestKind.ACCESS, RequestKind.PORTABILITY)
+        if readable and r.state == domain.State.COMPLETED and r.completed_at is not None:
             left = ctx.settings.export_link_days * 86400 - (now - r.completed_at).total_seconds()
             if left > 0:  # the same lifetime as the mailed link, counted from completion
                 export_url = ctx.url("/v1/exports/" + ctx.links.sign("export", int(left), r=r.id))

@@ -36,7 +36,7 @@ CONTROLLER = "Je zaak voor Elkaar B.V., Ambachtweg 12, 2841 LZ Moordrecht, team@
 async def compile_export(ctx: DsarContext, request_id: str) -> dict[str, Any]:
     async with ctx.rt.db.read() as s:
         request = await s.get(DsarRequest, request_id)
-        if request is None or request.kind != "access" or request.state != "completed":
+        if request is None or request.kind not in ("access", "portability") or request.state != "completed":
             raise ServiceError(404, "no export for this link")
         answers = (
             (
@@ -156,3 +156,32 @@ def readable(export: dict[str, Any], language: str) -> dict[str, Any]:
         "others": others,
         "rights": export["rights"][lang],
     }
+
+
+def portable(export: dict[str, Any]) -> list[dict[str, Any]]:
+    """GDPR 20: the rows each holder gave of what the person provided (consent's, and any other holder's that
+    answers in the same shape), each with its holder and its purpose in words (nl, en)."""
+    rows = []
+    for holder, answer in sorted(export["holders"].items()):
+        data = answer.get("data")
+        if isinstance(data, dict):
+            names = data.get("purpose_names", {})
+            for row in data.get("provided", []):
+                named = names.get(row.get("purpose"), {})
+                rows.append({"holder": holder, **row, "purpose_nl": named.get("nl"), "purpose_en": named.get("en")})
+    return rows
+
+
+def as_csv(rows: list[dict[str, Any]]) -> str:
+    """The same rows as CSV (RFC 4180, a header row, UTF-8): a format any other service reads."""
+    import csv
+    import io
+
+    fields = ["holder", "purpose", "third_party", "choice", "recorded_at"]
+    fields += sorted({k for row in rows for k in row} - set(fields))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in fields})
+    return out.getvalue()

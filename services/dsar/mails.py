@@ -31,8 +31,9 @@ def refused(*, to: str, lang: str, centre_url: str, reason: str, late_since: dat
     return _mail("refused", to=to, lang=lang, centre_url=centre_url, reason=reason, late_since=late_since)
 
 
-def access_ready(*, to: str, lang: str, centre_url: str, url: str, days: int) -> Mail:
-    return _mail("access_ready", to=to, lang=lang, centre_url=centre_url, url=url, days=days)
+def access_ready(*, to: str, lang: str, centre_url: str, url: str, days: int, kind: str = "access") -> Mail:
+    """The export is ready: an access request's overview (15), or a portability request's files (20)."""
+    return _mail("access_ready", to=to, lang=lang, centre_url=centre_url, url=url, days=days, kind=kind)
 
 
 def erasure_done(*, to: str, lang: str, centre_url: str, erased: list[str], kept: list[tuple[str, str]]) -> Mail:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from services.common import pages, words
 from services.common.auth import Open, Public, Site
@@ -83,18 +83,32 @@ async def read_export(
     token: TOKEN,
     request: Request,
     ctx: Ctx,
-    format: Annotated[str, Query(pattern="^(html|json)$")] = "html",
+    format: Annotated[str, Query(pattern="^(html|json|csv)$")] = "html",
     lang: LANG = "nl",
 ) -> Any:
-    """The access export behind the expiring link mailed to the verified person: a page written for the
-    person, or (`format=json`) the complete machine-readable document (`schemas/access-export.schema.json`)."""
+    """The export behind the expiring link mailed to the verified person. Access (GDPR 15): a page written for
+    the person, or (`format=json`) the complete machine-readable document (`schemas/access-export.schema.json`).
+    Portability (GDPR 20): what the person provided, as JSON or CSV, with a page that offers both."""
     try:
         claims = ctx.links.open(token, "export")
     except LinkError as exc:
         raise HTTPException(410 if "expired" in str(exc) else 404, f"export link: {exc}") from exc
     data = await export.compile_export(ctx, claims["r"])
+    no_store = {"cache-control": "no-store"}
+    if data["request"]["kind"] == "portability":
+        rows = export.portable(data)
+        if format == "csv":
+            disposition = {"content-disposition": 'attachment; filename="my-data.csv"'}
+            return Response(export.as_csv(rows), media_type="text/csv; charset=utf-8", headers=no_store | disposition)
+        if format == "json":
+            body = {"request": data["request"], "controller": data["controller"], "provided": rows}
+            return JSONResponse(jsonable_encoder(body), headers=no_store)
+        context_ = {"lang": words.language(lang), "rows": rows, "request": data["request"], "request_url": request.url}
+        return pages.page(TEMPLATES, request, "portable.html", context_, personal=True)
+    if format == "csv":
+        raise HTTPException(404, "CSV is offered for a portability request; an access export is JSON or a page")
     if format == "json":
-        return JSONResponse(jsonable_encoder(data), headers={"cache-control": "no-store"})
+        return JSONResponse(jsonable_encoder(data), headers=no_store)
     return pages.page(TEMPLATES, request, "export.html", export.readable(data, lang), personal=True)
 
 

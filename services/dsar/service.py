@@ -269,11 +269,11 @@ async def _complete(ctx: DsarContext, s: AsyncSession, request: DsarRequest, ans
     email = details.get("email")
     if email:
         common = {"to": email, "lang": request.language, "centre_url": ctx.settings.privacy_centre_url}
-        if request.kind == RequestKind.ACCESS:
+        if request.kind in (RequestKind.ACCESS, RequestKind.PORTABILITY):
             link = ctx.url(
                 "/v1/exports/" + ctx.links.sign("export", ctx.settings.export_link_days * 86400, r=request.id)
             )
-            mail = mails.access_ready(**common, url=link, days=ctx.settings.export_link_days)
+            mail = mails.access_ready(**common, url=link, days=ctx.settings.export_link_days, kind=request.kind)
         elif request.kind == RequestKind.ERASURE:
             erased = [a.holder for a in answers if a.outcome in (Outcome.ERASED, Outcome.NOTHING_HELD)]
             kept = [(a.holder, a.reason or "-") for a in answers if a.outcome == Outcome.REFUSED]

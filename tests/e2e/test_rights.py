@@ -182,3 +182,33 @@ async def test_a_rectification_changes_what_is_read_and_the_ledger_keeps_no_valu
         payloads = [json.loads(r[0]) for r in rows if r[0] and b"aq_test" in r[0]]
         people = open_fragment(consent_rt.sealing, "aq_test", payloads[0]["sealed"])["people"]
         assert people[0]["name"] == "Joost van Dam"
+
+
+async def test_portability_gives_what_the_person_provided_as_json_and_csv(make_settings: Any, smtp: Any) -> None:
+    """GDPR 20: the data the person gave us, on consent or contract, in a structured, machine-readable form;
+    not what a legal obligation keeps (invoicing) nor what we observed (internet address, browser)."""
+    import csv
+    import io
+    import re
+
+    base = "https://dsar.example.nl"
+    mail = {"dsar": {"mail_enabled": True, "smtp_port": smtp.port, "public_base_url": base}}
+    async with system(make_settings, ("consent", "dsar", "breach"), mail) as (apps, c):
+        _staff, dpo = await _setup(apps, c)
+        body = {"kind": "portability", "email": EMAIL, "channel": "email", "identity_verified": True}
+        assert (await c["dsar"].post("/admin/requests", headers=dpo, json=body)).status_code == 201
+        ready = (await eventually(lambda: smtp.to(EMAIL), within=60))[-1]
+        text = ready.get_body(preferencelist=("plain",)).get_content()
+        assert "om mee te nemen naar een ander (AVG art. 20)" in text and "CSV" in text
+        path = re.findall(rf"{re.escape(base)}(/v1/exports/\S+)", text)[0]
+        page = await c["dsar"].get(path)
+        assert page.status_code == 200 and "om je gegevens mee te nemen naar een ander (AVG art. 20)" in page.text
+        data = (await c["dsar"].get(path, params={"format": "json"})).json()
+        rows = data["provided"]
+        assert sorted(r["purpose"] for r in rows) == ["contact", "newsletter"], "not invoicing: a legal obligation"
+        assert all(r["email"] == EMAIL and r["name"] == "Joost" and r["holder"] == "consent" for r in rows)
+        assert not any("ip" in r or "user_agent" in r for r in rows), "provided, not observed"
+        got = await c["dsar"].get(path, params={"format": "csv"})
+        assert got.headers["content-type"].startswith("text/csv") and "attachment" in got.headers["content-disposition"]
+        table = list(csv.DictReader(io.StringIO(got.text)))
+        assert len(table) == 2 and table[0]["holder"] == "consent" and table[0]["email"] == EMAIL
