@@ -37,6 +37,7 @@ class ConsentContext:
     lookup_limit: RateLimiter = field(init=False)  # addresses a lookup token asks about, a minute
     pushes: pushes.Targets = field(init=False, default_factory=pushes.Targets)  # webhook endpoints
     _notices: dict[str, dict[str, Any]] = field(init=False, default_factory=dict)
+    archived_notices: set[str] = field(init=False, default_factory=set)  # hashes this process stored
 
     def __post_init__(self) -> None:
         key = self.settings.kvk_api_key
@@ -83,7 +84,11 @@ class ConsentContext:
             return None
         if lang not in self._notices:
             self._notices[lang] = public_notice(
-                self.banner, self.catalogue, lang=lang, policy_url=self.settings.policy_url
+                self.banner,
+                self.catalogue,
+                lang=lang,
+                policy_url=self.settings.policy_url,
+                notice_url=self.url(f"/privacy/notice?lang={lang}"),
             )
         return self._notices[lang]
 

@@ -196,3 +196,14 @@ class RestrictionLiftAnnounced(EventData):
     subject: str = PSEUDONYM
     lift_at: datetime
     by: str = Field(max_length=200)
+
+
+class NoticeArchived(EventData):
+    """GDPR 7(1): a notice text was served for the first time; its SHA-256 is what choices made on it name,
+    and GET /v1/notices/{sha256} gives it back. A ledger entry only."""
+
+    event_type = "consent.notice.archived"
+    topic = None
+    sha256: str = Field(pattern="^[0-9a-f]{64}$")
+    version: str = Field(max_length=100)
+    lang: str = Field(max_length=5)

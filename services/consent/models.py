@@ -248,3 +248,15 @@ class Correction(SQLModel, table=True):
     sealed: str = Field(sa_column=Column(Text, nullable=False))
     request_id: str = Field(max_length=60)
     applied_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class NoticeText(SQLModel, table=True):
+    """GDPR 7(1): every notice text a person was shown (the banner, its categories, the form labels), by its
+    SHA-256, stored when it is first served: a recorded choice names the hash, and this says what it read."""
+
+    __tablename__ = "notice_texts"
+    sha256: str = Field(primary_key=True, max_length=64)
+    version: str = Field(max_length=100)
+    lang: str = Field(max_length=5)
+    content: str = Field(sa_column=Column(Text, nullable=False), description="the notice as served (JSON)")
+    first_served_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())

@@ -125,7 +125,9 @@ def _describe(purpose: Purpose, lang: str) -> str:
     return purpose.description_nl if lang == "nl" else purpose.description_en
 
 
-def public_notice(banner: Banner, catalogue: Catalogue, *, lang: str, policy_url: str) -> dict[str, Any]:
+def public_notice(
+    banner: Banner, catalogue: Catalogue, *, lang: str, policy_url: str, notice_url: str = ""
+) -> dict[str, Any]:
     """What the script at /v1/consent.js builds the banner and form checkboxes from, in one language,
     with `hash`: the SHA-256 of everything else in it (canonical JSON), the notice a choice names."""
     lang = lang if lang in LANGUAGES else LANGUAGES[0]
@@ -160,6 +162,7 @@ def public_notice(banner: Banner, catalogue: Catalogue, *, lang: str, policy_url
         "renew_after_days": banner.renew_after_days,
         "controller": controller,
         "policy_url": policy_url,
+        "notice_url": notice_url or policy_url,  # GDPR 13/14, generated from the configuration
         "texts": texts,
         "categories": categories,
         "purposes": purposes,

@@ -3,15 +3,18 @@ and the notice it builds the banner from. Thin: the texts and their hash are in 
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
+from services.common import words
 from services.common.auth import Open, Public
 from services.common.contract import refusals
-from services.consent import assets
-from services.consent.web import Ctx
+from services.consent import assets, notices, processing
+from services.consent import information as info
+from services.consent.web import Ctx, show
 
 router = APIRouter(tags=["website"])
 SCRIPT = Open("a public script any website may load", rate_limited=False)
@@ -96,8 +99,30 @@ async def banner(request: Request, ctx: Ctx, lang: Annotated[Literal["nl", "en"]
     notice = ctx.notice(lang)
     if notice is None:
         raise HTTPException(404, "this consent service has no banner configured (purposes file: banner)")
+    await notices.archive_once(ctx, notice)  # GDPR 7(1): the text a choice on it names, kept by its hash
     # revalidated on every page load (a 304 when unchanged), so a new notice version shows at once
     headers = {"cache-control": "no-cache", "etag": f'"{notice["hash"][:32]}"', "vary": "origin"}
     if request.headers.get("if-none-match") == headers["etag"]:
         return Response(status_code=304, headers=headers)
     return JSONResponse(notice, headers=headers)
+
+
+NOTICE = Open("what we tell everyone (GDPR 13 and 14) and the texts we showed are public")
+
+
+@router.get("/privacy/notice", response_class=HTMLResponse, dependencies=[Depends(NOTICE)])
+async def information(request: Request, ctx: Ctx) -> HTMLResponse:
+    """GDPR 13 and 14, generated from the configuration: purposes, bases, data, retention, recipients and
+    transfers, the product's own processing, the rights and the AP. Every form's consent box links here."""
+    lang = words.language(request.query_params.get("lang"))
+    register = await processing.current(ctx)
+    return show(request, "notice_info.html", {"info": info.information(ctx.catalogue, lang), "register": register})
+
+
+@router.get("/v1/notices/{sha256}", dependencies=[Depends(NOTICE)], responses=refusals(404))
+async def notice_text(sha256: Annotated[str, Path(pattern="^[0-9a-f]{64}$")], ctx: Ctx) -> dict[str, Any]:
+    """GDPR 7(1): the notice text a recorded choice names by its SHA-256, as it was served."""
+    row = await notices.served(ctx, sha256)
+    if row is None:
+        raise HTTPException(404, "no notice with this SHA-256 was ever served here")
+    return {"sha256": row.sha256, "first_served_at": row.first_served_at, "notice": json.loads(row.content)}

@@ -123,11 +123,13 @@ async def running_site(make_settings: Callable[..., Any], db_url: str, smtp: Any
         yield site
 
 
-def banner_config(version: str) -> Path:
-    """A purposes file like the shipped one, with another notice version."""
+def banner_config(version: str, title: str | None = None) -> Path:
+    """A purposes file like the shipped one, with another notice version (and, given, another Dutch title)."""
     raw = json.loads((ROOT / "services" / "consent" / "purposes.json").read_text())
     raw["banner"]["version"] = version
-    path = OUT.parent / f"purposes-{version}.json"
+    if title is not None:
+        raw["banner"]["texts_nl"]["title"] = title
+    path = OUT.parent / f"purposes-{version}{'-retitled' if title else ''}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(raw))
     return path

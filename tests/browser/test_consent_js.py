@@ -189,13 +189,20 @@ async def test_a_new_notice_version_or_an_old_choice_brings_the_banner_back(chro
         records = await records_of(site, await v.browser_id(), 4)
         assert records[-1]["notice_version"] == "2027-02-01"
 
+        # the same version with another text (its SHA-256 changed): the banner asks again (GDPR 7(1))
+        await site.restart(purposes_file=str(banner_config("2027-02-01", title="Cookies op onze site")))
+        await v.page.reload()
+        await v.page.get_by_role("dialog", name="Cookies op onze site").wait_for()
+        await v.page.get_by_role("button", name="Alles accepteren").click()
+        await records_of(site, await v.browser_id(), 6)
+
         # twelve months later (renew_after_days 365) the banner asks again
         await v.run(
             "(() => { const c = JSON.parse(localStorage.getItem('privacyconsent'));"
             " c.at -= 366 * 864e5; localStorage.setItem('privacyconsent', JSON.stringify(c)); })()"
         )
         await v.page.reload()
-        await v.page.get_by_role("dialog", name="Cookies op deze site").wait_for()
+        await v.page.get_by_role("dialog", name="Cookies op onze site").wait_for()
 
 
 async def test_keyboard_only_through_both_layers(chromium: Any, site: Site) -> None:

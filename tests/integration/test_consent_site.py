@@ -209,3 +209,36 @@ async def test_the_notice_is_not_rate_limited_but_choices_are(make_settings: Any
         assert posted == [201, 201, 429]
         unknown = await client.get("/v1/banner", params={"site_key": "sk_unknown"}, headers={"x-site-key": ""})
         assert unknown.status_code == 401, "the key and origin are still checked"
+
+
+async def test_every_notice_text_is_kept_by_its_hash_and_the_information_is_made_from_the_configuration(
+    consent: Any,
+) -> None:
+    """GDPR 7(1): a choice names the notice's SHA-256, and the text behind it can be shown; GDPR 13/14: the
+    information page says what the configuration does, and every form's consent box links to it."""
+    app, client, key = consent
+    notice = (await client.get("/v1/banner", params={"site_key": key, "lang": "nl"})).json()
+    assert notice["notice_url"].endswith("/privacy/notice?lang=nl")
+    again = await client.get("/v1/banner", params={"site_key": key, "lang": "nl"})
+    assert again.json()["hash"] == notice["hash"]
+    kept = await client.get(f"/v1/notices/{notice['hash']}")
+    assert kept.status_code == 200 and kept.json()["notice"] == notice, "the text exactly as served"
+    assert (await client.get("/v1/notices/" + "0" * 64)).status_code == 404
+    assert (await client.get("/v1/notices/not-a-hash")).status_code == 422
+    async with app.state.runtime.db.read() as s:
+        from sqlalchemy import text
+
+        rows = (await s.execute(text("SELECT event_type FROM ledger_entries"))).scalars().all()
+    assert rows.count("nl.jzve.privacy.consent.notice.archived") == 1, "once, however often it is served"
+
+    page = await client.get("/privacy/notice", params={"lang": "nl"})
+    assert page.status_code == 200
+    html = page.text
+    assert "Periodieke waardevolle informatie (nieuwsbrief)" in html and "Zolang je toestemming staat" in html
+    assert "Belastingdienst" in html and "De wet verplicht ons deze gegevens te bewaren" in html
+    assert "buiten de EER, beschermd door EU-US Data Privacy Framework" in html
+    assert "Dit is direct marketing: bezwaar maakt er altijd een eind aan." in html
+    assert "Het register van datalekken bijhouden" in html and "naar de rechter" in html
+    assert "SHA-256 van het verwerkingsregister" in html
+    english = (await client.get("/privacy/notice", params={"lang": "en"})).text
+    assert "Newsletter" in english and "As long as your consent stands" in english

@@ -322,7 +322,7 @@ function enhanceForm(form) {
     .filter((id) => cfg.purposes[id])
     .map((id) => {
       const box = h("input", { type: "checkbox", id: `pc-f${++boxes}`, "data-purpose": id });
-      const row = h("p", { class: "pc-f" }, box, " ", h("label", { for: box.id }, cfg.purposes[id].label), " ", h("a", { href: cfg.policy_url, target: "_blank", rel: "noopener" }, cfg.texts.policy));
+      const row = h("p", { class: "pc-f" }, box, " ", h("label", { for: box.id }, cfg.purposes[id].label), " ", h("a", { href: cfg.notice_url || cfg.policy_url, target: "_blank", rel: "noopener" }, cfg.texts.policy));
       const submit = form.querySelector('[type="submit"], button:not([type])');
       submit ? submit.before(row) : form.append(row);
       return box;
@@ -369,7 +369,9 @@ async function notice() {
 
 function fresh(n) {
   const stored = load(STORE);
-  return stored && stored.v === n.version && Date.now() - stored.at < n.renew_after_days * 864e5 && stored;
+  // asked again when the notice's version or its text (its SHA-256) changed, or after renew_after_days
+  const same = stored && stored.v === n.version && (!stored.h || stored.h === n.hash);
+  return same && Date.now() - stored.at < n.renew_after_days * 864e5 && stored;
 }
 
 async function start() {
