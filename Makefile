@@ -50,6 +50,7 @@ test-unit: install
 infra:
 	scripts/chromium.sh
 	scripts/promtool.sh
+	scripts/nginx.sh
 	scripts/postgres.sh start
 	scripts/kafka.sh start
 

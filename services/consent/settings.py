@@ -53,6 +53,14 @@ class ConsentSettings(ServiceSettings):
     policy_url: str = Field("https://www.jezaakvoorelkaar.nl/privacyverklaring", description="The statement's URL.")
     optin_token_hours: int = Field(72, description="How long a double opt-in link stays valid.")
     history_link_days: int = Field(30, description="How long a link to a person's consent history stays valid.")
+    banner_cache_seconds: int = Field(
+        60,
+        ge=4,
+        le=3600,
+        description="GET /v1/banner: how long a browser or a shared cache (CDN, reverse proxy) may serve it: "
+        "max-age three quarters of it, stale-while-revalidate the rest. A new notice or a revoked site key "
+        "reaches every visitor within it.",
+    )
     lookup_addresses_per_minute: int = Field(
         20_000,
         ge=1000,

@@ -18,7 +18,7 @@ from services.consent.web import Ctx, show
 
 router = APIRouter(tags=["website"])
 SCRIPT = Open("a public script any website may load", rate_limited=False)
-CACHE_LATEST = "public, max-age=3600"
+CACHE_LATEST = "public, max-age=3600, stale-while-revalidate=600"
 CACHE_PINNED = "public, max-age=31536000, immutable"
 
 
@@ -100,8 +100,13 @@ async def banner(request: Request, ctx: Ctx, lang: Annotated[Literal["nl", "en"]
     if notice is None:
         raise HTTPException(404, "this consent service has no banner configured (purposes file: banner)")
     await notices.archive_once(ctx, notice)  # GDPR 7(1): the text a choice on it names, kept by its hash
-    # revalidated on every page load (a 304 when unchanged), so a new notice version shows at once
-    headers = {"cache-control": "no-cache", "etag": f'"{notice["hash"][:32]}"', "vary": "origin"}
+    # the same for every visitor of a site: public, so a CDN or reverse proxy serves it; briefly, so that a new
+    # notice or a revoked site key reaches everyone within BANNER_CACHE_SECONDS (max-age, then stale-while-
+    # revalidate); per Origin, as the answer to a site's own pages differs from the answer to another's
+    bound = ctx.settings.banner_cache_seconds
+    stale = bound // 4
+    cache = f"public, max-age={bound - stale}, stale-while-revalidate={stale}"
+    headers = {"cache-control": cache, "etag": f'"{notice["hash"][:32]}"', "vary": "origin"}
     if request.headers.get("if-none-match") == headers["etag"]:
         return Response(status_code=304, headers=headers)
     return JSONResponse(notice, headers=headers)

@@ -38,7 +38,7 @@ async def test_the_script_is_served_cached_gzipped_and_pinnable(consent: Any) ->
     assert newest is not None
     r = await client.get("/v1/consent.js", headers={"accept-encoding": "identity"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
-    assert r.content == newest.body and r.headers["cache-control"] == "public, max-age=3600"
+    assert r.content == newest.body and r.headers["cache-control"] == "public, max-age=3600, stale-while-revalidate=600"
     assert r.headers["access-control-allow-origin"] == ORIGIN  # a site key's origin: named
     anywhere = await client.get("/v1/consent.js", headers={"origin": "https://any.example"})
     assert anywhere.headers["access-control-allow-origin"] == "*", "readable for <script integrity crossorigin>"
