@@ -41,6 +41,9 @@ from benchmarks.support.cpu import CpuMeter, named, tree  # noqa: E402
 from benchmarks.support.pg import ADMIN, PG, analyze, commits_flushed, url  # noqa: E402
 
 KAFKA = "127.0.0.1:9092"
+# issue 12's measured floor, kept as a regression guard (issue 34): a capture, with its ledger entry, outbox row
+# and group commit, against one naive INSERT in its own transaction (0.57 when it was set: 1,713 / 2,990 req/s)
+GUARD = 0.55
 
 
 def serve(app: str, port: int, env: dict[str, str], factory: bool, workers: int) -> subprocess.Popen[bytes]:
@@ -208,12 +211,12 @@ def explain_cpu(runs: dict[str, tuple[CpuMeter, float]], seconds: int, workers: 
         f"with {cores} cores and every part in parallel, captures at that cost reach at most {cores / need:.0f} "
         f"req/s ({cores / need / bare_rate:.2f} x bare); 0.5 x bare needs {0.5 * bare_rate * need:.1f} cores"
     )
-    target = 0.8 * naive_rate
+    guard = GUARD * naive_rate
     server = consent.used["server"] / (consent_rate * seconds)
     print(
-        f"0.8 x naive is {target:.0f} req/s: that leaves {min(workers, cores) / target * 1e6:.0f} µs of server CPU"
-        f" per capture on {workers} worker(s) (now {server * 1e6:.0f}) and {cores / target * 1e6:.0f} µs of CPU in"
-        f" all on {cores} cores (now {need * 1e6:.0f}), with every part busy all the time"
+        f"the guard, {GUARD} x naive, is {guard:.0f} req/s: that leaves {min(workers, cores) / guard * 1e6:.0f} µs of"
+        f" server CPU per capture on {workers} worker(s) (now {server * 1e6:.0f}) and {cores / guard * 1e6:.0f} µs of"
+        f" CPU in all on {cores} cores (now {need * 1e6:.0f}), with every part busy all the time"
     )
 
 
@@ -324,7 +327,9 @@ async def main() -> None:
             f"  (p99 {naive_p99})"
         )
         print(f"ratio consent / bare: {consent_rate / bare_rate:.2f} (target >= 0.50)")
-        print(f"ratio consent / naive insert: {consent_rate / naive_rate:.2f} (target >= 0.80)")
+        ratio = consent_rate / naive_rate
+        held = "holds" if ratio >= GUARD else "REGRESSED"
+        print(f"ratio consent / naive insert: {ratio:.2f} (guard >= {GUARD}: {held})")
         observed, quiet_mean = (consent_rate + again_rate) / 2, (quiet_rate + quiet_again) / 2
         print(
             f"consent with metrics and tracing on (default sampling): {consent_rate:.0f} and {again_rate:.0f} req/s; "
