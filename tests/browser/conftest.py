@@ -96,7 +96,9 @@ def website(consent_url: str, pages: dict[str, str]) -> tuple[FastAPI, FastAPI]:
 async def running_site(make_settings: Callable[..., Any], db_url: str, smtp: Any) -> AsyncIterator[Site]:
     port = free_port()
     consent_url = f"http://127.0.0.1:{port}"
-    base = {"mail_enabled": True, "smtp_port": smtp.port, "rate_limit_per_minute": 10_000}
+    # the banner is cached by the browser for BANNER_CACHE_SECONDS: short here, so that a test of a new notice
+    # waits seconds, as a visitor waits at most a minute
+    base = {"mail_enabled": True, "smtp_port": smtp.port, "rate_limit_per_minute": 10_000, "banner_cache_seconds": 4}
     secrets = make_settings("consent", db_url, public_base_url=consent_url, **base)
     async with contextlib.AsyncExitStack() as stack:
         consent = contextlib.AsyncExitStack()
@@ -121,6 +123,20 @@ async def running_site(make_settings: Callable[..., Any], db_url: str, smtp: Any
 
         site = Site(app, consent_url, url, demo.state.site_key, pages, restart)
         yield site
+
+
+async def until_banner(v: Any, name: str = "Cookies op deze site", within: float = 8.0) -> None:
+    """Reload until the banner asks again: the browser may serve the notice from its cache for up to
+    BANNER_CACHE_SECONDS (4 s in these tests) after the notice changed."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        await v.page.reload()
+        try:
+            await v.page.get_by_role("dialog", name=name).wait_for(timeout=1000)
+            return
+        except Exception:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
 
 
 def banner_config(version: str, title: str | None = None) -> Path:

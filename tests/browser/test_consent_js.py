@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from services.common.auth import create_site_key, revoke_site_key
-from tests.browser.conftest import Site, banner_config, running_site, visitor
+from tests.browser.conftest import Site, banner_config, running_site, until_banner, visitor
 from tests.conftest import eventually
 
 RAN = "[window.demoRan?.analytics ?? null, window.demoRan?.tracking ?? null, window.demoInlineAnalytics ?? null]"
@@ -182,8 +182,7 @@ async def test_a_new_notice_version_or_an_old_choice_brings_the_banner_back(chro
         await v.until("window.demoRan?.tracking === 1")
 
         await site.restart(purposes_file=str(banner_config("2027-02-01")))
-        await v.page.reload()
-        await v.page.get_by_role("dialog", name="Cookies op deze site").wait_for()
+        await until_banner(v)
         assert await v.run(RAN) == [None, None, None], "a choice for another notice does not apply"
         await v.page.get_by_role("button", name="Alles accepteren").click()
         records = await records_of(site, await v.browser_id(), 4)
@@ -191,8 +190,7 @@ async def test_a_new_notice_version_or_an_old_choice_brings_the_banner_back(chro
 
         # the same version with another text (its SHA-256 changed): the banner asks again (GDPR 7(1))
         await site.restart(purposes_file=str(banner_config("2027-02-01", title="Cookies op onze site")))
-        await v.page.reload()
-        await v.page.get_by_role("dialog", name="Cookies op onze site").wait_for()
+        await until_banner(v, "Cookies op onze site")
         await v.page.get_by_role("button", name="Alles accepteren").click()
         await records_of(site, await v.browser_id(), 6)
 
