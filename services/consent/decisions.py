@@ -263,6 +263,7 @@ def snapshot(
         found = pushes.rows(known.targets, subject, known.states[subject], before, state.updated_at, sealed)
         if found:
             unit.insert(pushes.DELIVERIES, found)
+            unit.after_commit(ctx.pushes.written.set)
 
 
 def recorded(ctx: ConsentContext, records: list[dict[str, Any]]) -> list[Recorded]:

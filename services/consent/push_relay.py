@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 BATCH = 200
 IN_FLIGHT = 8  # deliveries to one endpoint at a time (each a different person)
 USER_AGENT = "privacy-consent-webhooks/1"
+ACTIVE_CHECK = 5.0
 
 
 def backoff(settings_base: float, attempts: int) -> float:
@@ -55,10 +56,12 @@ class PushRelay:
         self.poll_seconds = poll_seconds
         self.lease = timedelta(seconds=lease_seconds)
         self.paused: dict[str, float] = {}  # endpoint -> time.monotonic() until which it is left alone
-        self._wake = asyncio.Event()
         self.delivered = 0
         self._prune_at = 0.0
-        ctx.rt.db.commit_hooks.append(self._wake.set)
+        # not woken by every commit (a capture's group commit would pay a lease round each): only by a unit
+        # that wrote deliveries (pushes.Targets.written), and otherwise every poll_seconds
+        self._wake = ctx.pushes.written
+        self._active_until = 0.0  # while no endpoint is registered, one cheap read every ACTIVE_CHECK seconds
 
     @property
     def private(self) -> bool:
@@ -68,7 +71,8 @@ class PushRelay:
         async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
             while True:
                 try:
-                    if await take_lease(self.ctx.rt.db, self.LEASE, self.owner, self.lease):
+                    active = await self._any_endpoint()
+                    if active and await take_lease(self.ctx.rt.db, self.LEASE, self.owner, self.lease):
                         if time.monotonic() >= self._prune_at:
                             await self.prune_once()
                             self._prune_at = time.monotonic() + 60.0
@@ -82,7 +86,19 @@ class PushRelay:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.poll_seconds):
                         await self._wake.wait()
+                        self._active_until = 0.0  # deliveries or an endpoint were written: look now
                 self._wake.clear()
+
+    async def _any_endpoint(self) -> bool:
+        """Whether any endpoint is registered (read at most every ACTIVE_CHECK seconds while none is): a service
+        with no webhooks pays nothing for the relay."""
+        if time.monotonic() < self._active_until:
+            return False
+        async with self.ctx.rt.db.read() as s:
+            found = (await s.execute(select(PushEndpoint.name).limit(1))).first() is not None
+        if not found:
+            self._active_until = time.monotonic() + ACTIVE_CHECK
+        return found
 
     async def prune_once(self) -> int:
         """Delivered rows are kept OUTBOX_KEEP_HOURS for diagnosis (as published outbox rows), then deleted."""

@@ -7,6 +7,7 @@ pushed that was not committed, nor committed without being pushed. `push_relay.p
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -55,9 +56,11 @@ class Targets:
     def __init__(self) -> None:
         self.known: tuple[Target, ...] = ()
         self._read_at = float("-inf")
+        self.written = asyncio.Event()  # set after a commit that wrote deliveries: wakes the relay
 
     def forget(self) -> None:
         self._read_at = float("-inf")
+        self.written.set()  # a new or changed endpoint: the relay looks at once
 
     async def fresh(self, tx: Tx) -> tuple[Target, ...]:
         if time.monotonic() - self._read_at >= FRESH_SECONDS:
@@ -116,7 +119,7 @@ async def enqueue_erased(ctx: ConsentContext, s: AsyncSession, subject: str) -> 
     """An erasure, in the caller's transaction: every endpoint is told the pseudonym is gone."""
     found = rows(await ctx.pushes.fresh(Tx.of(s)), subject, None, None, datetime.now(UTC))
     if found:
-        Tx.of(s).wake()
+        Tx.of(s).after_commit(ctx.pushes.written.set)
         await s.execute(insert(DELIVERIES), found)
 
 
