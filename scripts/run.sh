@@ -127,6 +127,7 @@ cat <<INFO
 
   demo website (the cookie banner, a newsletter form, a chat):  http://127.0.0.1:${demo_port}/
   privacy centre (sign in by mail; the link is printed here as [mail]):  http://127.0.0.1:${ports[consent]}/privacy
+  what everyone is told (GDPR 13/14, made from the configuration):  http://127.0.0.1:${ports[consent]}/privacy/notice
   console for the privacy officer (sign in with the admin token below):  http://127.0.0.1:${console_port}/
   consent.js for your own site:  <script src="http://127.0.0.1:${ports[consent]}/v1/consent.js" data-site-key="$PRIVACY_SITE_KEY" defer></script>
 
