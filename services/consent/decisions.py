@@ -121,7 +121,7 @@ def key_of(purpose: str, third_party: str) -> str:
 
 async def know(ctx: ConsentContext, tx: Tx, items: Sequence[Item], unit: Unit) -> Known:
     """Two reads for any number of items; the keys still missing are created in `unit`."""
-    states = await _states_of(tx, {i.subject for i in items})
+    states = await states_of(tx, {i.subject for i in items})
     sealed = {i.subject for i in items if i.personal}
     keys = await ctx.rt.vault.keys_for_many(tx, sealed, unit.writes) if sealed else {}
     targets = await ctx.pushes.fresh(tx)
@@ -129,7 +129,7 @@ async def know(ctx: ConsentContext, tx: Tx, items: Sequence[Item], unit: Unit) -
     return Known(states, keys, before, targets)
 
 
-async def _states_of(tx: Tx, subjects: set[str]) -> dict[str, dict[str, str]]:
+async def states_of(tx: Tx, subjects: set[str]) -> dict[str, dict[str, str]]:
     states: dict[str, dict[str, str]] = {subject: {} for subject in subjects}
     for subject, purpose, third_party, state in await tx.rows_in(
         STATES, ("subject", "purpose", "third_party", "state"), "subject", subjects
@@ -343,7 +343,7 @@ async def publish_state(ctx: ConsentContext, s: AsyncSession, subject: str) -> N
     await s.flush()
     tx = Tx.of(s)
     unit = Unit()
-    snapshot(ctx, Known(await _states_of(tx, {subject}), {}, None, await ctx.pushes.fresh(tx)), subject, unit)
+    snapshot(ctx, Known(await states_of(tx, {subject}), {}, None, await ctx.pushes.fresh(tx)), subject, unit)
     await flush(tx, ctx.rt.ledger, [unit])
 
 

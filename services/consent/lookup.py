@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from services.common.db import Tx
 from services.common.errors import ServiceError
 from services.consent.context import ConsentContext
-from services.consent.decisions import _states_of
+from services.consent.decisions import states_of
 from services.consent.domain import ACTIONS, LegalBasis, State
 from services.consent.events import LookupPerformed
 from services.consent.schemas import LookupAnswer, LookupIn, LookupOut
@@ -54,7 +54,7 @@ async def look_up(ctx: ConsentContext, system: str, body: LookupIn) -> LookupOut
     named: list[tuple[str, str | None, str | None]] = [(ctx.rt.recorder.pseudonym(e), e, None) for e in body.emails]
     named += [(ctx.browser_pseudonym(b), None, b) for b in body.browser_ids]
     async with ctx.rt.db.transaction() as s:
-        states = await _states_of(Tx.of(s), {p for p, _, _ in named})
+        states = await states_of(Tx.of(s), {p for p, _, _ in named})
         await ctx.rt.recorder.record(
             s,
             LookupPerformed(system=system, addresses=len(body.emails), browser_ids=len(body.browser_ids)),

@@ -64,11 +64,9 @@ class Targets:
 
     async def fresh(self, tx: Tx) -> tuple[Target, ...]:
         if time.monotonic() - self._read_at >= FRESH_SECONDS:
-            rows = await tx.rows_in(ENDPOINTS, ("name", "purposes", "include_email", "enabled"), "enabled", {True})
+            rows = await tx.rows_in(ENDPOINTS, ("name", "purposes", "include_email"), "enabled", {True})
             self.known = tuple(
-                Target(name, frozenset(json.loads(purposes)), bool(email))
-                for name, purposes, email, enabled in sorted(rows)
-                if enabled
+                Target(name, frozenset(json.loads(purposes)), bool(email)) for name, purposes, email in sorted(rows)
             )
             self._read_at = time.monotonic()
         return self.known

@@ -3,6 +3,8 @@ readable page, in Dutch or English. Its cost follows the request, not the size o
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 from typing import Any
 
@@ -174,9 +176,6 @@ def portable(export: dict[str, Any]) -> list[dict[str, Any]]:
 
 def as_csv(rows: list[dict[str, Any]]) -> str:
     """The same rows as CSV (RFC 4180, a header row, UTF-8): a format any other service reads."""
-    import csv
-    import io
-
     fields = ["holder", "purpose", "third_party", "choice", "recorded_at"]
     fields += sorted({k for row in rows for k in row} - set(fields))
     out = io.StringIO()

@@ -363,3 +363,24 @@ async def test_a_later_page_shows_the_kept_notice_at_once_and_the_server_still_d
         await v.page.get_by_role("dialog", name="Cookies op deze site").wait_for()
         await v.page.get_by_role("dialog", name="Cookies op deze site").wait_for(state="detached", timeout=5000)
         assert any("refused" in w for w in v.warnings)
+
+
+async def test_the_information_page_in_a_browser(chromium: Any, site: Site) -> None:
+    """/privacy/notice, where every form's consent box leads: no accessibility violation at either width, in
+    words (no ids, no True/False), and every link reachable by keyboard alone."""
+    from tests.browser.conftest import axe
+
+    async with visitor(chromium, bypass_csp=True) as v:  # only so that axe-core's script can be added
+        for width, lang in ((1280, "nl"), (360, "en")):
+            await v.page.set_viewport_size({"width": width, "height": 800})
+            await v.page.goto(f"{site.consent_url}/privacy/notice?lang={lang}")
+            assert not await axe(v.page), (width, lang)
+            text = await v.page.inner_text("main")
+            assert not any(raw in text for raw in ("True", "False", "None", "legal_obligation", "_cookies"))
+        links = await v.page.locator("main a").count()
+        reached = set()
+        for _ in range(links + 5):
+            await v.page.keyboard.press("Tab")
+            reached.add(await v.run("document.activeElement.getAttribute('href')"))
+        assert "/privacy?lang=en" in reached and "/privacy/notice?lang=nl" in reached
+        assert v.errors == []

@@ -85,3 +85,18 @@ async def test_a_public_host_is_called_at_the_address_that_was_checked(monkeypat
     target = await egress.pinned("https://hooks.example.nl:8443/consent?x=1", private=False)
     assert target.url == "https://93.184.215.14:8443/consent?x=1"
     assert target.host == "hooks.example.nl:8443" and target.server_name == "hooks.example.nl"
+
+
+async def test_the_public_notice_pages_tell_nothing_of_anyone(site: Site) -> None:
+    """/privacy/notice and /v1/notices/{sha256} need no credential: they hold the configuration and the texts
+    that were shown to everyone, never a person's data, and a hash that was never served opens nothing."""
+    await site.victim_gives("newsletter")
+    notice = (await site.client.get("/v1/banner", params={"site_key": site.key})).json()
+    for path in ("/privacy/notice", "/privacy/notice?lang=en", f"/v1/notices/{notice['hash']}"):
+        r = await site.client.get(path)
+        assert r.status_code == 200, path
+        assert "victim@example.nl" not in r.text and site.pseudonym() not in r.text, path
+    guessed = await site.client.get("/v1/notices/" + "a" * 64)
+    assert guessed.status_code == 404 and "ever served" in guessed.json()["detail"]
+    writes = [await site.client.request(m, f"/v1/notices/{notice['hash']}") for m in ("PUT", "POST", "DELETE")]
+    assert {w.status_code for w in writes} == {405}, "nothing can be stored or changed through them"
