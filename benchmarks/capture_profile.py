@@ -77,11 +77,11 @@ PACKAGES: list[tuple[str, tuple[str, ...]]] = [
 STARTUP = ("_find_and_load (", "create_app.<locals>.lifespan (", "Runtime.start (", "_pool (benchmarks/")
 
 
-def body(i: int, stamp: str) -> bytes:
+def body(i: int, stamp: str, notice_hash: str) -> bytes:
     """The wrk script's capture (benchmarks/support/consent_post.lua)."""
     return (
         f'{{"email":"profile-{stamp}-{i}@example.nl","channel":"contact_form","notice":{{"version":"2024-05",'
-        f'"hash":"{"a" * 64}"}},"purposes":[{{"purpose":"contact","granted":true}}],'
+        f'"hash":"{notice_hash}"}},"purposes":[{{"purpose":"contact","granted":true}}],'
         '"data_categories":["name","email"]}'
     ).encode()
 
@@ -126,14 +126,26 @@ async def one(app: Asgi, payload: bytes, site_key: bytes) -> None:
         raise SystemExit(f"the capture was answered {status}")
 
 
+def served_hash(app: Asgi) -> str:
+    """The notice the consent app serves (a capture naming one never served is refused); any for the bare app."""
+    runtime = getattr(getattr(app, "state", None), "runtime", None)
+    if runtime is None:
+        return "a" * 64
+    from services.consent.context import ConsentContext
+
+    notice = ConsentContext.of(runtime).notice("nl")
+    return str(notice["hash"]) if notice else "a" * 64
+
+
 async def load(app: Asgi, requests: int, concurrency: int) -> None:
     stamp = uuid.uuid4().hex[:8]
     site_key = SITE_KEY.encode()
+    notice_hash = served_hash(app)
     numbers = iter(range(requests))
 
     async def connection() -> None:
         for i in numbers:
-            await one(app, body(i, stamp), site_key)
+            await one(app, body(i, stamp, notice_hash), site_key)
 
     await asyncio.gather(*(connection() for _ in range(concurrency)))
 

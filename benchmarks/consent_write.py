@@ -36,7 +36,7 @@ from services.common.kafka import delete_topics
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.support.consent_env import SITE_KEY, consent_env  # noqa: E402
+from benchmarks.support.consent_env import SITE_KEY, consent_env, served_notice_hash  # noqa: E402
 from benchmarks.support.cpu import CpuMeter, named, tree  # noqa: E402
 from benchmarks.support.pg import ADMIN, PG, analyze, commits_flushed, url  # noqa: E402
 
@@ -84,7 +84,7 @@ def wrk(port: int, seconds: int, connections: int) -> tuple[float, str]:
             str(ROOT / "benchmarks" / "support" / "consent_post.lua"),
             f"http://127.0.0.1:{port}",
         ],
-        env={**os.environ, "SITE_KEY": SITE_KEY},
+        env={**os.environ, "SITE_KEY": SITE_KEY, "NOTICE_HASH": served_notice_hash(port)},
         capture_output=True,
         text=True,
         check=True,
@@ -129,6 +129,7 @@ async def paced_posts(port: int, rate: float, seconds: float, connections: int =
     """POST captures at `rate`/s over keep-alive connections with a bare HTTP/1.1 client (httpx would
     itself need a core at these rates); returns when each event id's response was read."""
     answered: dict[str, float] = {}
+    notice = {"version": "2024-05", "hash": served_notice_hash(port)}
     start = time.monotonic()
     total = int(rate * seconds)
     counter = iter(range(total))
@@ -142,7 +143,7 @@ async def paced_posts(port: int, rate: float, seconds: float, connections: int =
                     {
                         "email": f"lat-{i}-{uuid.uuid4().hex[:6]}@example.nl",
                         "channel": "contact_form",
-                        "notice": {"version": "2024-05", "hash": "a" * 64},
+                        "notice": notice,
                         "purposes": [{"purpose": "contact", "granted": True}],
                         "data_categories": ["email"],
                     }

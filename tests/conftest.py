@@ -189,9 +189,14 @@ def build_app(service: str, settings: Any) -> FastAPI:
 
 
 @contextlib.asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Run the app's lifespan (migrations, relay, consumers) and give an HTTP client to it."""
+async def running(app: FastAPI, *, form_text: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan (migrations, relay, consumers) and give an HTTP client to it. For consent, the
+    tests' form text is put on file first (one ledger entry; `form_text=False` for a test of the ledger alone)."""
     async with app.router.lifespan_context(app):
+        if app.title == "consent" and form_text:
+            from tests.notices import put_on_file
+
+            await put_on_file(app.state.runtime)  # the tests' own form text, on file (tests/notices.py)
         transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
@@ -311,6 +316,10 @@ async def _serving(config: uvicorn.Config) -> AsyncIterator[str]:
             raise RuntimeError("uvicorn stopped before it started")
         await asyncio.sleep(0.02)
     bound = server.servers[0].sockets[0].getsockname()[1]
+    if getattr(config.app, "title", None) == "consent":
+        from tests.notices import put_on_file
+
+        await put_on_file(config.app.state.runtime)  # type: ignore[union-attr]  # the tests' form text
     try:
         yield f"127.0.0.1:{bound}"
     finally:

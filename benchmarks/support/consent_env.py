@@ -32,3 +32,12 @@ def consent_env(database_url: str, topic_prefix: str, var_dir: str) -> dict[str,
         "CONSENT_LINK_SIGNING_KEY": b64(),
         "CONSENT_ACTIVECAMPAIGN_WEBHOOK_SECRET": secrets.token_hex(8),
     }
+
+
+def served_notice_hash(port: int) -> str:
+    """The hash of the notice a consent server serves (what consent.js names in a capture; a capture naming
+    one never served is refused). A server that is not consent (a bare endpoint) gets any well-formed one."""
+    import httpx
+
+    r = httpx.get(f"http://127.0.0.1:{port}/v1/banner", params={"site_key": SITE_KEY, "lang": "nl"}, timeout=10)
+    return str(r.json()["hash"]) if r.status_code == 200 else "a" * 64

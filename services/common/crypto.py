@@ -166,6 +166,10 @@ class SubjectVault:
             raise ShreddedError(f"key {key_id} of subject {subject[:12]}… no longer exists")
         return self.open(subject, key_id, self._unwrap(row.key_id, row.wrapped_key), ciphertext)
 
+    def open_key(self, row: SubjectKey) -> bytes:
+        """The data key of a `SubjectKey` row read by the caller."""
+        return self._unwrap(row.key_id, row.wrapped_key)
+
     def open_row(self, subject: str, key_id: str, wrapped_key: bytes, ciphertext: str) -> dict[str, Any]:
         """Decrypt with a key row fetched in the caller's own (bulk) query."""
         return self.open(subject, key_id, self._unwrap(key_id, wrapped_key), ciphertext)

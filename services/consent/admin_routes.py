@@ -14,8 +14,8 @@ from services.common.auth import Principal, Scope, Scoped
 from services.common.contract import refusals
 from services.common.moments import Tally
 from services.common.pages import page, templates
-from services.consent import processing, register, restrictions, retention, service, stats, subjects
-from services.consent.schemas import CaptureIn, CaptureOut, EmailIn, LiftIn, ProcessorUpdate
+from services.consent import notices, processing, register, restrictions, retention, service, stats, subjects
+from services.consent.schemas import CaptureIn, CaptureOut, EmailIn, LiftIn, NoticeTextIn, ProcessorUpdate
 from services.consent.web import Ctx, evidence, jsonable
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -27,6 +27,16 @@ Dpo = Annotated[Principal, Depends(Scoped(Scope.DPO, Scope.ADMIN))]
 async def staff_capture(body: CaptureIn, request: Request, ctx: Ctx, principal: Admin) -> CaptureOut:
     """Consent that reached staff by phone, WhatsApp, email, social media or a third party (Art. 3.4)."""
     return await service.record_capture(ctx, body, evidence(request, body.page), actor=principal.name)
+
+
+@router.post("/notices", status_code=201)
+async def put_notice_on_file(body: NoticeTextIn, ctx: Ctx, _: Admin) -> dict[str, str]:
+    """GDPR 7(1): put a text the company shows outside the banner on file (a form's own words, a phone
+    script). Choices made on it name the returned SHA-256; a public capture naming a hash that is not on
+    file is refused. The same text twice gives the same hash and stores nothing new."""
+    content = {"text": body.text, "labels": dict(sorted(body.labels.items()))}
+    sha = await notices.archive_text(ctx, version=body.version, lang=body.lang, content=content)
+    return {"sha256": sha, "url": ctx.url(f"/v1/notices/{sha}")}
 
 
 @router.post("/subjects/history")

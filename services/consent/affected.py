@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.contracts import AffectedSubjectsFound, AffectedSubjectsRequested, seal_fragment
 from services.common.events import CONSENT_EVENTS
 from services.common.models import LedgerEntry, SubjectKey, table_of
-from services.consent import rectification
+from services.consent import purpose_shredding, rectification
 from services.consent.context import ConsentContext
-from services.consent.models import ConsentRecord, ConsentSubject
+from services.consent.models import ConsentRecord, ConsentSubject, RekeyedEvidence
 
 CHUNK = 1000
 
@@ -33,16 +33,18 @@ async def answer(ctx: ConsentContext, s: AsyncSession, q: AffectedSubjectsReques
         for p in ctx.catalogue.purposes.values()
         if not wanted or wanted & {x.casefold() for x in p.processors}
     }
-    r, e, k, who = (
+    r, e, k, who, again = (
         table_of(ConsentRecord).c,
         table_of(LedgerEntry).c,
         table_of(SubjectKey).c,
         table_of(ConsentSubject).c,
+        table_of(RekeyedEvidence).c,
     )
     query = (
-        select(r.subject, r.purpose, r.categories, e.entry, k.key_id, k.wrapped_key)
+        select(r.subject, r.purpose, r.categories, e.entry, k.key_id, k.wrapped_key, again.key_id, again.ciphertext)
         .join_from(table_of(ConsentRecord), table_of(LedgerEntry), e.event_id == r.event_id)
         .join(table_of(SubjectKey), k.subject == r.subject)
+        .outerjoin(table_of(RekeyedEvidence), again.record_id == r.id)
         .join(table_of(ConsentSubject), and_(who.subject == r.subject, who.kind == "email"))
         .where(r.purpose.in_(list(purposes)), r.created_at <= q.window_end)
         .order_by(r.subject, r.created_at.desc())
@@ -54,16 +56,17 @@ async def answer(ctx: ConsentContext, s: AsyncSession, q: AffectedSubjectsReques
     found: list[dict[str, Any]] = []
     shared = ctx.rt.sealing
     stream = await s.stream(query.execution_options(yield_per=CHUNK))
-    async for subject, purpose, record_categories, entry, key_id, wrapped in stream:
+    async for subject, purpose, record_categories, entry, key_id, wrapped, again_key, again_sealed in stream:
         if subject in seen:
             continue
+        rekeyed = purpose_shredding.Sealed(again_key, again_sealed) if again_key else None
         held = set(json.loads(record_categories)) or purposes[purpose]  # what consent.js sends names none
         if categories and not categories & held:
             continue
-        leaf = json.loads(entry)
-        if not leaf.get("ciphertext") or leaf.get("key_id") != key_id:
+        sealed = purpose_shredding.evidence_of(json.loads(entry), rekeyed, key_id)
+        if sealed is None:  # sealed with a key that is gone: its purpose was shredded
             continue
-        evidence = ctx.rt.vault.open_row(subject, key_id, wrapped, leaf["ciphertext"])
+        evidence = ctx.rt.vault.open_row(subject, key_id, wrapped, sealed.ciphertext)
         if not evidence.get("email"):
             continue
         seen.add(subject)

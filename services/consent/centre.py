@@ -4,7 +4,6 @@ requests through dsar. Each change is one transaction; nothing here reads anothe
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +16,7 @@ from services.common.crypto import ShreddedError
 from services.common.errors import FieldError
 from services.common.links import new_single_use_token, token_hash
 from services.common.mail import queue_mail
-from services.consent import decisions, mails, service, subjects
+from services.consent import decisions, mails, notices, service, subjects
 from services.consent.context import ConsentContext
 from services.consent.decisions import Evidence
 from services.consent.domain import Channel, Purpose, State
@@ -258,12 +257,13 @@ async def grant(ctx: ConsentContext, email: str, purpose_id: str, ev: Evidence, 
     purpose = _purpose(ctx, purpose_id)
     if not grantable(purpose):
         raise FieldError(("purpose",), f"{purpose_id!r} is given on its own form, not in the privacy centre")
-    text = _notice_text(purpose, lang)
+    shown = {"purpose": purpose.id, "text": _notice_text(purpose, lang)}  # GDPR 7(1): on file before it is named
+    sha = await notices.archive_text(ctx, version=NOTICE_VERSION, lang=lang, content=shown)
     cmd = CaptureIn(
         email=email,
         purposes=[PurposeChoice(purpose=purpose.id, granted=True)],
         channel=Channel.PREFERENCE_PAGE,
-        notice=Notice(version=NOTICE_VERSION, hash=hashlib.sha256(text.encode()).hexdigest()),
+        notice=Notice(version=NOTICE_VERSION, hash=sha),
         page=ctx.settings.privacy_centre_url,
         language="en" if lang == "en" else "nl",
     )

@@ -207,3 +207,18 @@ class NoticeArchived(EventData):
     sha256: str = Field(pattern="^[0-9a-f]{64}$")
     version: str = Field(max_length=100)
     lang: str = Field(max_length=5)
+
+
+class EvidenceRekeyed(EventData):
+    """GDPR 5(1)(e): one of a person's purposes reached its retention end while others still hold. What the
+    others need was sealed again under a new key, and the key that also opened the expired purpose's evidence
+    was destroyed. A ledger entry only."""
+
+    event_type = "consent.evidence.rekeyed"
+    topic = None
+    subject: str = PSEUDONYM
+    purposes: list[str] = Field(max_length=100, description="purpose or purpose:third party keys shredded")
+    destroyed_key_id: str = Field(max_length=40)
+    key_id: str = Field(max_length=40, description="the person's new key")
+    records_kept: int = Field(ge=0)
+    rows_resealed: int = Field(ge=0)

@@ -143,6 +143,19 @@ class RetainedEvidence(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
 
 
+class RekeyedEvidence(SQLModel, table=True):
+    """The evidence of a record whose purpose still holds, sealed again under the person's new key when the
+    key that also opened an expired purpose's evidence was destroyed (`purpose_shredding`). Read instead of
+    the ledger entry's ciphertext while `key_id` is the person's key; goes with it when they are erased."""
+
+    __tablename__ = "rekeyed_evidence"
+    record_id: str = Field(primary_key=True, max_length=40)
+    subject: str = Field(max_length=64, index=True)
+    key_id: str = Field(max_length=40)
+    ciphertext: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
 class CentreSession(SQLModel, table=True):
     """A privacy-centre session, so that signing out ends it for every copy of its cookie and on every worker.
     Only the session id's SHA-256 is kept (the cookie holds the id sealed)."""

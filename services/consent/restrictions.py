@@ -11,20 +11,23 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from services.common import words
+from services.common.contracts import seal_fragment
 from services.common.errors import ServiceError
 from services.common.mail import queue_mail
-from services.consent import mails, subjects
+from services.consent import mails
 from services.consent.context import ConsentContext
 from services.consent.decisions import Decision, Evidence, Item, current_states, decide, key_of
 from services.consent.domain import GIVEN_OR_PENDING, State
-from services.consent.events import RestrictionLiftAnnounced
-from services.consent.models import Restriction
+from services.consent.events import MinorDataReported, RestrictionLiftAnnounced
+from services.consent.models import ConsentState, Restriction
+from services.consent.schemas import MinorReportIn
 
 LIFTED = "restriction lifted (GDPR 18(3))"  # words.REASONS says it in words
 
@@ -40,7 +43,7 @@ async def restrict(ctx: ConsentContext, s: AsyncSession, subject: str, reason: s
     else:
         row.lift_at = row.lift_told_at = row.lifted_by = None
         s.add(row)
-    return await subjects.restrict_in(ctx, s, subject, reason, ev, channel=channel)
+    return await _restrict_states(ctx, s, subject, reason, ev, channel=channel)
 
 
 async def restricted_subjects(s: AsyncSession, candidates: set[str]) -> set[str]:
@@ -113,3 +116,71 @@ async def lift_due(ctx: ConsentContext, now: datetime) -> int:
             await s.delete(row)
             lifted += 1
     return lifted
+
+
+async def report_minor(ctx: ConsentContext, body: MinorReportIn, ev: Evidence) -> str:
+    """Statement Art. 3.5: a report that data of a child under 16 is held without a parent's consent. Anyone
+    holding a site key can send one, so nothing irreversible follows from it: what the address has given or
+    has pending is restricted at once (GDPR 18(1): kept, not used; published as `restricted`, so no mail
+    goes out and nothing tracks; no retention clock runs, and lifting it is told first), and the report
+    starts an erasure request at dsar that waits for the person's mailed confirmation or a privacy
+    officer's decision. The answer is the same for any address."""
+    report_id = "mr_" + uuid.uuid4().hex
+    subject = ctx.rt.recorder.pseudonym(str(body.email))
+    personal = {
+        **ev.personal(),
+        "reporter_email": str(body.reporter_email) if body.reporter_email else None,
+        "details": body.details,
+    }
+    contact = seal_fragment(ctx.rt.sealing, report_id, {"email": str(body.email), "language": body.language})
+    async with ctx.rt.db.transaction() as s:
+        await restrict(ctx, s, subject, MINOR_RESTRICTED, ev, "minor_report")  # lifted only as 18(3) says
+        await ctx.rt.recorder.record(
+            s,
+            MinorDataReported(subject=subject, report_id=report_id, contact=contact),
+            subject=subject,
+            personal={k: v for k, v in personal.items() if v},
+            digest_only=("contact",),
+        )
+    return report_id
+
+
+MINOR_RESTRICTED = "minor report: restricted until decided (GDPR 18(1))"  # words.REASONS says it in words
+
+
+async def _restrict_states(
+    ctx: ConsentContext, s: AsyncSession, subject: str, reason: str, ev: Evidence, *, channel: str = "minor_report"
+) -> int:
+    """Restrict what the subject has given or has pending (GDPR 18), in the caller's transaction; published.
+    (`restrict` also keeps what it replaced and pauses the person's retention: call that.)"""
+    rows = (
+        (
+            await s.execute(
+                select(ConsentState)
+                .where(col(ConsentState.subject) == subject)
+                .where(col(ConsentState.state).in_([x.value for x in GIVEN_OR_PENDING]))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    items = []
+    for row in rows:
+        purpose = ctx.catalogue.purpose(row.purpose)
+        if purpose is None:
+            continue
+        items.append(
+            Item(
+                subject=subject,
+                channel=channel,
+                categories=[],
+                notice_version="",
+                notice_hash="",
+                personal=ev.personal(),
+                actor=None,
+                decisions=[Decision(purpose, row.third_party, State.RESTRICTED, reason)],
+                at=ev.at,
+            )
+        )
+    await decide(ctx, s, items)
+    return len(items)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import col, select
 
-from services.consent import decisions, restrictions, subjects
+from services.consent import decisions, purpose_shredding, restrictions, subjects
 from services.consent.context import ConsentContext
 from services.consent.domain import State
 from services.consent.models import ConsentRecord, ConsentState, RetainedEvidence
@@ -20,7 +20,7 @@ REASON = "retention period over (statement Art. 7)"
 
 async def run(ctx: ConsentContext, now: datetime | None = None) -> dict[str, int]:
     now = now or datetime.now(UTC)
-    expired = shredded = 0
+    expired = shredded = rekeyed = 0
     await restrictions.lift_due(ctx, now)  # told at least RESTRICTION_LIFT_NOTICE_DAYS before (GDPR 18(3))
     async with ctx.rt.db.transaction() as s:
         due = (await s.execute(select(ConsentState).where(col(ConsentState.expires_at) <= now))).scalars().all()
@@ -60,7 +60,10 @@ async def run(ctx: ConsentContext, now: datetime | None = None) -> dict[str, int
                 .scalars()
                 .all()
             )
-            if remaining:
+            if remaining:  # one purpose over, another still held: its evidence goes, the person stays
+                gone = {decisions.key_of(row.purpose, row.third_party) for row in due if row.subject == subject}
+                if await purpose_shredding.shred_expired_purposes(ctx, s, subject, gone):
+                    rekeyed += 1
                 await decisions.publish_state(ctx, s, subject)
             else:
                 await subjects.erase_in(ctx, s, subject, REASON)
@@ -69,8 +72,8 @@ async def run(ctx: ConsentContext, now: datetime | None = None) -> dict[str, int
     if shredded:
         ctx.metrics.m.inc(ctx.metrics.retention_erasures, amount=shredded)
     if expired:
-        log.info("retention: %d decisions expired, %d subjects shredded", expired, shredded)
-    return {"expired": expired, "shredded": shredded}
+        log.info("retention: %d decisions expired, %d subjects shredded, %d re-keyed", expired, shredded, rekeyed)
+    return {"expired": expired, "shredded": shredded, "rekeyed": rekeyed}
 
 
 async def _end_retained(ctx: ConsentContext, now: datetime) -> int:

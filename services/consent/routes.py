@@ -16,7 +16,7 @@ from services.common.errors import body_schema, json_body
 from services.common.lean import LeanRoute
 from services.common.links import LinkError
 from services.common.problems import problem
-from services.consent import centre, service, subjects, webhooks
+from services.consent import centre, restrictions, service, subjects, webhooks
 from services.consent.context import ConsentContext
 from services.consent.domain import Channel
 from services.consent.schemas import (
@@ -97,7 +97,7 @@ async def report_minor(body: MinorReportIn, ctx: Ctx, seen: Seen, _site: SiteKey
     """Statement Art. 3.5: data of a child under 16 left without a parent's consent. Processing is restricted
     at once (no mail, no tracking); the erasure across every holder follows when the address's owner confirms
     by mail or a privacy officer decides (dsar). The same answer for any address."""
-    report_id = await subjects.report_minor(ctx, body, seen)
+    report_id = await restrictions.report_minor(ctx, body, seen)
     return {"status": "received", "report_id": report_id}
 
 

@@ -43,6 +43,17 @@ class Notice(Strict):
     hash: str = Field(pattern=r"^(sha256:)?[0-9a-f]{64}$", description="SHA-256 (hex) of the notice text")
 
 
+class NoticeTextIn(Strict):
+    """A text the company shows outside the banner (a form's own words, a phone script, a paper form)."""
+
+    version: str = Field(min_length=1, max_length=100)
+    lang: Literal["nl", "en"] = "nl"
+    text: str = Field(min_length=1, max_length=20_000, description="the words as the person reads them")
+    labels: dict[str, str] = Field(
+        default_factory=dict, max_length=50, description="the form's consent boxes: purpose -> label"
+    )
+
+
 class PurposeChoice(Strict):
     purpose: PurposeId
     granted: StrictBool = Field(description="JSON true or false: a consent is an unambiguous act (GDPR 4(11))")

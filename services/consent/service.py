@@ -13,7 +13,7 @@ from services.common.errors import FieldError, ServiceError
 from services.common.links import new_single_use_token, token_hash
 from services.common.mail import MailMessage, queue_mail
 from services.common.telemetry import current_traceparent
-from services.consent import domain, kvk, mails
+from services.consent import domain, kvk, mails, notices
 from services.consent.context import ConsentContext
 from services.consent.decisions import (
     Decision,
@@ -50,6 +50,8 @@ async def capture(
     public = public and not staff
     if not staff and cmd.channel not in domain.PUBLIC_CHANNELS:
         raise FieldError(("channel",), f"channel {cmd.channel.value} is recorded by staff through the admin API")
+    if not staff:
+        await _require_served(ctx, cmd.notice.hash)
     choices = _validated_choices(ctx, cmd)
     minor = domain.needs_parent(age=cmd.age, date_of_birth=cmd.date_of_birth, today=ev.at.date())
     if minor and cmd.parent_email is None:
@@ -123,6 +125,18 @@ async def capture(
         if refused and cmd.email is not None:
             await ask_to_confirm_withdrawal(ctx, subject, str(cmd.email), refused, cmd.language)
     return done, subject, confirmation
+
+
+async def _require_served(ctx: ConsentContext, sha: str) -> None:
+    try:
+        await notices.require_served(ctx, sha)
+    except notices.NoticeNotServed:
+        raise FieldError(
+            ("notice", "hash"),
+            "this service never served a notice with this hash, so nobody could show what the person read "
+            "(GDPR 7(1)): send the hash GET /v1/banner gives, or put the form's own text on file first "
+            "(POST /admin/notices)",
+        ) from None
 
 
 def _asked(decisions: list[Decision]) -> str | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,18 +11,25 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from services.common.contracts import SubjectShredded, seal_fragment
+from services.common.contracts import SubjectShredded
 from services.common.crypto import ShreddedError
 from services.common.events import CONSENT_EVENTS, CONSENT_STATE
 from services.common.models import LedgerEntry, SubjectKey
 from services.common.outbox import enqueue_raw
-from services.consent import pushes, rectification
+from services.consent import notices, purpose_shredding, pushes, rectification
 from services.consent.context import ConsentContext
-from services.consent.decisions import Decision, Evidence, Item, current_states, decide
-from services.consent.domain import GIVEN_OR_PENDING, LegalBasis, State
-from services.consent.events import MinorDataReported
-from services.consent.models import ConsentRecord, ConsentState, ConsentSubject, OptInToken, RetainedEvidence
-from services.consent.schemas import MinorReportIn
+from services.consent.decisions import current_states
+from services.consent.domain import LegalBasis
+from services.consent.models import (
+    ConsentRecord,
+    ConsentState,
+    ConsentSubject,
+    Correction,
+    OptInToken,
+    RekeyedEvidence,
+    Restriction,
+    RetainedEvidence,
+)
 
 
 async def knows(s: AsyncSession, subject: str) -> bool:
@@ -71,14 +77,17 @@ async def history(ctx: ConsentContext, subject: str) -> dict[str, Any]:
             ).scalars()
         }
         corrected = await rectification.current(ctx, s, set(subjects))
+        rekeyed = await purpose_shredding.rekeyed_of(s, set(subjects))
+        filed = await notices.on_file(s, {r.notice_hash for r in records})
         out = []
         for r in records:
             leaf = json.loads(entries[r.event_id]) if r.event_id in entries else {}
             evidence: dict[str, Any] | str | None = None
             if leaf.get("ciphertext"):
                 key = keys.get(r.subject)
-                if key is not None and key.key_id == leaf["key_id"]:
-                    evidence = ctx.rt.vault.open_row(r.subject, key.key_id, key.wrapped_key, leaf["ciphertext"])
+                sealed = purpose_shredding.evidence_of(leaf, rekeyed.get(r.id), key.key_id if key else None)
+                if key is not None and sealed is not None:
+                    evidence = ctx.rt.vault.open_row(r.subject, key.key_id, key.wrapped_key, sealed.ciphertext)
                 elif r.id in retained:  # erased, but kept for a legal obligation until its period ends
                     kept = retained[r.id]
                     try:
@@ -103,6 +112,8 @@ async def history(ctx: ConsentContext, subject: str) -> dict[str, Any]:
                     "categories": json.loads(r.categories),
                     "notice_version": r.notice_version or None,
                     "notice_hash": r.notice_hash or None,
+                    # GDPR 7(1): whether the text it names can be shown (a staff capture may name one not on file)
+                    "notice_on_file": r.notice_hash.removeprefix("sha256:") in filed if r.notice_hash else None,
                     "reason": r.reason,
                     "recorded_at": r.created_at,
                     "recorded_by": r.actor,
@@ -145,6 +156,9 @@ async def retain_in(ctx: ConsentContext, s: AsyncSession, subject: str, now: dat
         .all()
     )
     kept: dict[str, datetime] = {}
+    current = (
+        await s.execute(select(col(SubjectKey.key_id)).where(col(SubjectKey.subject) == subject))
+    ).scalar_one_or_none()
     for record in records:
         purpose = ctx.catalogue.purpose(record.purpose)
         created = record.created_at if record.created_at.tzinfo else record.created_at.replace(tzinfo=UTC)
@@ -155,10 +169,11 @@ async def retain_in(ctx: ConsentContext, s: AsyncSession, subject: str, now: dat
             await s.execute(select(col(LedgerEntry.entry)).where(col(LedgerEntry.event_id) == record.event_id))
         ).scalar()
         leaf = json.loads(entry) if entry else {}
-        if not leaf.get("ciphertext"):
+        found = purpose_shredding.evidence_of(leaf, await s.get(RekeyedEvidence, record.id), current)
+        if found is None:
             continue
         try:
-            evidence = await ctx.rt.vault.decrypt(s, subject, leaf["key_id"], leaf["ciphertext"])
+            evidence = await ctx.rt.vault.decrypt(s, subject, found.key_id, found.ciphertext)
         except ShreddedError:
             continue
         why = _kept(record.purpose, until)
@@ -196,75 +211,8 @@ async def erase_in(
         await ctx.rt.recorder.record(
             s, SubjectShredded(subject=who, key_id=destroyed, reason=reason), subject=who, topic=CONSENT_EVENTS.name
         )
-        for table in (ConsentState, OptInToken, ConsentSubject):
+        for table in (ConsentState, OptInToken, ConsentSubject, RekeyedEvidence, Restriction, Correction):
             await s.execute(delete(table).where(col(table.subject) == who))
         await enqueue_raw(s, ctx.settings.kafka_topic_prefix + CONSENT_STATE.name, who, None, [])
         await pushes.enqueue_erased(ctx, s, who)
     return key_id
-
-
-async def report_minor(ctx: ConsentContext, body: MinorReportIn, ev: Evidence) -> str:
-    """Statement Art. 3.5: a report that data of a child under 16 is held without a parent's consent. Anyone
-    holding a site key can send one, so nothing irreversible follows from it: what the address has given or
-    has pending is restricted at once (GDPR 18(1): kept, not used; published as `restricted`, so no mail
-    goes out and nothing tracks), and the report starts an erasure request at dsar that waits for the
-    person's mailed confirmation or a privacy officer's decision. The answer is the same for any address."""
-    report_id = "mr_" + uuid.uuid4().hex
-    subject = ctx.rt.recorder.pseudonym(str(body.email))
-    personal = {
-        **ev.personal(),
-        "reporter_email": str(body.reporter_email) if body.reporter_email else None,
-        "details": body.details,
-    }
-    contact = seal_fragment(ctx.rt.sealing, report_id, {"email": str(body.email), "language": body.language})
-    async with ctx.rt.db.transaction() as s:
-        await restrict_in(ctx, s, subject, MINOR_RESTRICTED, ev)  # the report's id is in its own entry
-        await ctx.rt.recorder.record(
-            s,
-            MinorDataReported(subject=subject, report_id=report_id, contact=contact),
-            subject=subject,
-            personal={k: v for k, v in personal.items() if v},
-            digest_only=("contact",),
-        )
-    return report_id
-
-
-MINOR_RESTRICTED = "minor report: restricted until decided (GDPR 18(1))"  # words.REASONS says it in words
-
-
-async def restrict_in(
-    ctx: ConsentContext, s: AsyncSession, subject: str, reason: str, ev: Evidence, *, channel: str = "minor_report"
-) -> int:
-    """Restrict what the subject has given or has pending (GDPR 18), in the caller's transaction; published.
-    (`restrictions.restrict` also keeps what it replaced and pauses the person's retention.)"""
-    rows = (
-        (
-            await s.execute(
-                select(ConsentState)
-                .where(col(ConsentState.subject) == subject)
-                .where(col(ConsentState.state).in_([x.value for x in GIVEN_OR_PENDING]))
-            )
-        )
-        .scalars()
-        .all()
-    )
-    items = []
-    for row in rows:
-        purpose = ctx.catalogue.purpose(row.purpose)
-        if purpose is None:
-            continue
-        items.append(
-            Item(
-                subject=subject,
-                channel=channel,
-                categories=[],
-                notice_version="",
-                notice_hash="",
-                personal=ev.personal(),
-                actor=None,
-                decisions=[Decision(purpose, row.third_party, State.RESTRICTED, reason)],
-                at=ev.at,
-            )
-        )
-    await decide(ctx, s, items)
-    return len(items)

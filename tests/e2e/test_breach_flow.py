@@ -3,7 +3,6 @@ registered; the affected people are found through Kafka; their notices arrive; t
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,8 +11,7 @@ from services.common.ledger.verify import verify_export
 from tests.conftest import eventually, system
 from tests.integration.test_breach import ASSESSMENT, breach_body
 from tests.integration.test_outbox_consumer import header, read_topic
-
-NOTICE = {"version": "2024-05", "hash": hashlib.sha256(b"n").hexdigest()}
+from tests.notices import NOTICE
 
 
 async def test_breach_finds_and_notifies_the_affected(

@@ -31,9 +31,12 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or 12)
 # refuses (positive_data_acceptance otherwise expects it to be taken). Each with the rule.
 BEYOND_THE_SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     "consent": {
-        "POST /v1/consents": ("422", "email or browser_id; kvk_number needs company_name; under 16, a parent"),
+        "POST /v1/consents": (
+            "422",
+            "email or browser_id; kvk_number needs company_name; under 16, a parent; a notice served or on file",
+        ),
         "POST /admin/consents": ("422", "the same rules as a capture, and staff channels only"),
-        "POST /v1/cookies": ("422", "tracking_over_gpc only with gpc, and only with tracking"),
+        "POST /v1/cookies": ("422", "tracking_over_gpc only with gpc, and only with tracking; a notice served"),
         "POST /v1/withdrawals": ("422", "email or browser_id; purposes or all"),
         "POST /v1/minor-reports": ("422", "an address at a special-use domain (format: email allows it) is none"),
         "POST /admin/subjects/history": ("422", "an address at a special-use domain is none"),

@@ -4,7 +4,6 @@ afterwards nothing readable about them is left in consent while every ledger sti
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from typing import Any
@@ -14,10 +13,10 @@ import jsonschema
 from services.common.auth import create_site_key, create_token
 from services.common.ledger.verify import verify_export
 from tests.conftest import ROOT, eventually, system
+from tests.notices import NOTICE
 
 EMAIL = "Femke.Visser@example.nl"
 BASE = "https://dsar.example.nl"
-NOTICE = {"version": "2024-05", "hash": hashlib.sha256(b"n").hexdigest()}
 
 
 def link(message: Any, kind: str) -> str:

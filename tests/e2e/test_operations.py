@@ -3,7 +3,6 @@ erasure request traced across dsar, consent and breach with an in-memory span ex
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -17,9 +16,9 @@ from services.common.auth import create_site_key, create_token
 from services.common.contracts import DataSubjectRequestStarted, HolderAnswered
 from services.common.logs import JsonFormatter
 from tests.conftest import eventually, system
+from tests.notices import NOTICE
 
 EMAIL = "Daan.Smit@example.nl"
-NOTICE = {"version": "2026-12", "hash": hashlib.sha256(b"n").hexdigest()}
 
 
 async def scrape(client: Any, token: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

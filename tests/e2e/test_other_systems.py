@@ -6,7 +6,6 @@ relay and a real broker; the person signs in by a mail read from a real SMTP ser
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import re
@@ -19,9 +18,9 @@ import httpx
 
 from services.common.auth import create_token
 from tests.conftest import KAFKA, ROOT, build_app, eventually, free_port, serve
+from tests.notices import NOTICE
 
 EMAIL = "noor@example.nl"
-NOTICE = {"version": "2026-12", "hash": hashlib.sha256(b"notice").hexdigest()}
 
 
 async def may_i_mail(url: str, token: str, prefix: str, *addresses: str) -> dict[str, str]:

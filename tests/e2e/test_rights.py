@@ -4,15 +4,14 @@ told; an objection ends direct marketing and leaves the rest to what the law giv
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.common.auth import create_token
 from tests.conftest import eventually, system
+from tests.notices import NOTICE
 
 EMAIL = "joost@example.nl"
-NOTICE = {"version": "2026-12", "hash": hashlib.sha256(b"n").hexdigest()}
 
 
 async def _setup(apps: Any, c: Any) -> tuple[dict[str, str], dict[str, str]]:
@@ -66,7 +65,7 @@ async def test_a_restriction_keeps_and_stops_and_is_lifted_only_after_telling(ma
         ctx = ConsentContext.of(apps["consent"].state.runtime)
         # no retention clock runs: two years on, all of it is still kept (and not used)
         years = datetime.now(UTC) + timedelta(days=800)
-        assert await retention.run(ctx, years) == {"expired": 0, "shredded": 0}
+        assert await retention.run(ctx, years) == {"expired": 0, "shredded": 0, "rekeyed": 0}
 
         # lifting: the person is told first, with the date and the reason; nothing changes until then
         why = {"email": EMAIL, "why": "De juistheid van je gegevens is nagegaan: ze kloppen.", "language": "nl"}
@@ -81,7 +80,7 @@ async def test_a_restriction_keeps_and_stops_and_is_lifted_only_after_telling(ma
             "Waarom: De juistheid van je gegevens is nagegaan: ze kloppen." in text
             and "Autoriteit Persoonsgegevens" in text
         )
-        assert await retention.run(ctx, lift_at - timedelta(hours=1)) == {"expired": 0, "shredded": 0}
+        assert await retention.run(ctx, lift_at - timedelta(hours=1)) == {"expired": 0, "shredded": 0, "rekeyed": 0}
         assert (await _states(c, staff))["newsletter"] == "restricted"
         await retention.run(ctx, lift_at + timedelta(minutes=1))
         assert await _states(c, staff) == {"newsletter": "granted", "contact": "granted", "invoicing": "granted"}

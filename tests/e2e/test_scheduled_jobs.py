@@ -8,7 +8,6 @@ outbox cleanup and the mail relay."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,8 +16,7 @@ from sqlalchemy import text
 from services.common.auth import create_token
 from tests.conftest import eventually, system
 from tests.integration.test_breach import breach_body
-
-NOTICE = {"version": "2026-12", "hash": hashlib.sha256(b"n").hexdigest()}
+from tests.notices import NOTICE
 
 
 async def _unpublished(rt: Any) -> tuple[int, int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,9 +12,9 @@ from services.common.auth import create_token
 from services.consent import service, webhooks
 from services.consent.context import ConsentContext
 from tests.conftest import build_app, running
+from tests.notices import NOTICE
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
-NOTICE = {"version": "2024-05", "hash": hashlib.sha256(b"n").hexdigest()}
 
 
 def ac_body(kind: str, email: str = "lotte@example.nl", **extra: str) -> bytes:

@@ -16,9 +16,9 @@ from services.common.ledger import merkle
 from services.common.ledger.note import NoteVerifier
 from tests.conftest import build_app, running
 from tests.integration.test_outbox_consumer import header, read_topic
+from tests.notices import NOTICE
 
 ORIGIN = "https://www.jezaakvoorelkaar.nl"
-NOTICE = {"version": "2024-05", "hash": hashlib.sha256(b"privacyverklaring").hexdigest()}
 
 
 @pytest.fixture

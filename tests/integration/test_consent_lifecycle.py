@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,9 +18,9 @@ from services.consent import retention
 from services.consent.context import ConsentContext
 from tests.conftest import build_app, eventually, running, system
 from tests.integration.test_outbox_consumer import header, read_topic
+from tests.notices import NOTICE
 
 load_all()
-NOTICE = {"version": "2024-05", "hash": hashlib.sha256(b"n").hexdigest()}
 
 
 @pytest.fixture
@@ -55,16 +54,16 @@ async def test_retention_expires_and_shreds(kafka: str, consent: Any, topic_pref
         },
     )
     ctx = ConsentContext.of(app.state.runtime)
-    assert await retention.run(ctx) == {"expired": 0, "shredded": 0}
+    assert await retention.run(ctx) == {"expired": 0, "shredded": 0, "rekeyed": 0}
     # an unconfirmed sign-up goes with its link (72 hours and a day), long before the chat's year is over
     days_later = datetime.now(UTC) + timedelta(hours=97)
-    assert await retention.run(ctx, now=days_later) == {"expired": 1, "shredded": 1}
+    assert await retention.run(ctx, now=days_later) == {"expired": 1, "shredded": 1, "rekeyed": 0}
     unconfirmed = await client.post("/admin/subjects/history", json={"email": "blijft@example.nl"}, headers=auth)
     assert unconfirmed.json()["states"] == {}, "a pending sign-up goes with its link"
     kept = (await client.post("/admin/subjects/history", json={"email": "oud@example.nl"}, headers=auth)).json()
     assert kept["states"] == {"chat": "granted"}
     later = datetime.now(UTC) + timedelta(days=366)
-    assert await retention.run(ctx, now=later) == {"expired": 1, "shredded": 1}
+    assert await retention.run(ctx, now=later) == {"expired": 1, "shredded": 1, "rekeyed": 0}
     gone = (await client.post("/admin/subjects/history", json={"email": "oud@example.nl"}, headers=auth)).json()
     assert gone["states"] == {} and gone["records"][0]["evidence"] == "erased"
     assert [r["state"] for r in gone["records"]] == ["granted", "expired"]
@@ -150,6 +149,13 @@ async def test_minor_report_starts_erasure_everywhere(kafka: str, make_settings:
         assert r.status_code == 202
         from sqlalchemy import text
 
+        young = consent_rt.recorder.pseudonym("jong@example.nl")
+        async with consent_rt.db.read() as s:
+            held = (await s.execute(text("SELECT reason FROM restrictions WHERE subject = :s"), {"s": young})).all()
+        assert [r[0] for r in held] == ["minor report: restricted until decided (GDPR 18(1))"], (
+            "a restriction like any other: retention paused, and lifting it is told to the person first"
+        )
+
         async def waiting() -> Any:
             async with dsar_rt.db.read() as s:
                 return (
@@ -175,3 +181,5 @@ async def test_minor_report_starts_erasure_everywhere(kafka: str, make_settings:
                 ).scalar_one_or_none()
 
         assert await eventually(completed, within=60) == "completed"
+        async with consent_rt.db.read() as s:
+            assert (await s.execute(text("SELECT count(*) FROM restrictions"))).scalar_one() == 0, "erased with them"

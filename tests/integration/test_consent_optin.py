@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -13,9 +12,9 @@ from sqlalchemy import text
 
 from services.common.auth import create_site_key
 from tests.conftest import build_app, eventually, running
+from tests.notices import NOTICE
 
 ORIGIN = "https://www.jezaakvoorelkaar.nl"
-NOTICE = {"version": "2024-05", "hash": hashlib.sha256(b"nieuwsbrief").hexdigest()}
 
 
 @pytest.fixture
@@ -244,9 +243,9 @@ async def test_an_unconfirmed_sign_up_and_a_childs_data_go_with_their_link(conse
     assert "zonder klik verwijderen we de gegevens een dag nadat de link is verlopen" in optin_mail
 
     # the link's 72 hours and the day after: still kept (a click on its way still counts)
-    assert await retention.run(ctx, signed_up + timedelta(hours=95)) == {"expired": 0, "shredded": 0}
+    assert await retention.run(ctx, signed_up + timedelta(hours=95)) == {"expired": 0, "shredded": 0, "rekeyed": 0}
     # then they go: both people had nothing else, so both are shredded (not after 2 years and 1 year)
-    assert await retention.run(ctx, signed_up + timedelta(hours=97)) == {"expired": 2, "shredded": 2}
+    assert await retention.run(ctx, signed_up + timedelta(hours=97)) == {"expired": 2, "shredded": 2, "rekeyed": 0}
     for email in ("kees@example.nl", "sam@example.nl"):
         history = await _history(app, client, email)
         assert history["states"] == {} and all(r["evidence"] in ("erased", None) for r in history["records"]), history

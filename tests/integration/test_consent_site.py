@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
-from services.common.auth import create_site_key, revoke_site_key
+from services.common.auth import create_site_key, create_token, revoke_site_key
+from services.common.crypto import canonical_json
 from services.consent import assets
+from services.consent.context import ConsentContext
 from services.consent.domain import catalogue_from, load_catalogue
 from services.consent.notice import NoticeError, parse_banner, public_notice
 from tests.conftest import build_app, running
@@ -229,7 +231,8 @@ async def test_every_notice_text_is_kept_by_its_hash_and_the_information_is_made
         from sqlalchemy import text
 
         rows = (await s.execute(text("SELECT event_type FROM ledger_entries"))).scalars().all()
-    assert rows.count("nl.jzve.privacy.consent.notice.archived") == 1, "once, however often it is served"
+    # the banner and the tests' own form text (tests/notices.py), each once however often it is served
+    assert rows.count("nl.jzve.privacy.consent.notice.archived") == 2
 
     page = await client.get("/privacy/notice", params={"lang": "nl"})
     assert page.status_code == 200
@@ -242,3 +245,63 @@ async def test_every_notice_text_is_kept_by_its_hash_and_the_information_is_made
     assert "SHA-256 van het verwerkingsregister" in html
     english = (await client.get("/privacy/notice", params={"lang": "en"})).text
     assert "Newsletter" in english and "As long as your consent stands" in english
+
+
+async def test_a_choice_names_a_text_on_file_or_is_refused(consent: Any) -> None:
+    """GDPR 7(1): a public capture naming a hash this service never served is refused, and nothing is kept of
+    it; the banner's hash, or a form text staff put on file, is accepted. A staff capture (a phone call) may
+    name a text not on file: it is recorded, and the history says the text is not on file."""
+    app, client, key = consent
+    public = {"x-site-key": key}
+    made_up = {
+        "email": "wie@example.nl",
+        "channel": "contact_form",
+        "notice": {"version": "1", "hash": "c" * 64},
+        "purposes": [{"purpose": "contact", "granted": True}],
+    }
+    refused = await client.post("/v1/consents", json=made_up, headers=public)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["loc"] == ["body", "notice", "hash"]
+    assert "never served a notice with this hash" in refused.json()["detail"]
+    staff = {"authorization": "Bearer " + await create_token(app.state.runtime.db, "dpo", ["dpo", "admin"])}
+    history = await client.post("/admin/subjects/history", json={"email": "wie@example.nl"}, headers=staff)
+    assert history.json()["records"] == [], "a refused capture keeps nothing"
+
+    # the banner's own hash, before anyone fetched the banner: it is served, so it is put on file as it is named
+    sha = public_notice_hash(app)
+    given = await client.post("/v1/consents", json={**made_up, "notice": {"version": "x", "hash": sha}}, headers=public)
+    assert given.status_code == 201, given.text
+    kept = await client.get(f"/v1/notices/{sha}")
+    assert kept.status_code == 200
+
+    # a form's own words, put on file by staff: its hash is the SHA-256 of what GET /v1/notices returns
+    text = {"version": "2026-12", "lang": "en", "text": "I agree to be called back.", "labels": {"contact": "Call me"}}
+    assert (await client.post("/admin/notices", json=text, headers=public)).status_code == 401, "not with a site key"
+    filed = await client.post("/admin/notices", json=text, headers=staff)
+    assert filed.status_code == 201, filed.text
+    again = await client.post("/admin/notices", json=text, headers=staff)
+    assert again.json()["sha256"] == filed.json()["sha256"], "the same text, the same hash"
+    served = (await client.get(f"/v1/notices/{filed.json()['sha256']}")).json()["notice"]
+    without = {k: v for k, v in served.items() if k != "hash"}
+    assert hashlib.sha256(canonical_json(without)).hexdigest() == filed.json()["sha256"], "anyone can check it"
+    on_form = {**made_up, "email": "formulier@example.nl", "notice": {"version": "2026-12", "hash": served["hash"]}}
+    assert (await client.post("/v1/consents", json=on_form, headers=public)).status_code == 201
+    too_long = {**text, "text": "x" * 20_001}
+    assert (await client.post("/admin/notices", json=too_long, headers=staff)).status_code == 422
+
+    phoned = {**made_up, "email": "gebeld@example.nl", "channel": "phone"}
+    assert (await client.post("/admin/consents", json=phoned, headers=staff)).status_code == 201
+    records = (await client.post("/admin/subjects/history", json={"email": "gebeld@example.nl"}, headers=staff)).json()[
+        "records"
+    ]
+    assert [r["notice_on_file"] for r in records] == [False], "recorded, and marked: the text is not on file"
+    formed = (
+        await client.post("/admin/subjects/history", json={"email": "formulier@example.nl"}, headers=staff)
+    ).json()["records"]
+    assert [r["notice_on_file"] for r in formed] == [True]
+
+
+def public_notice_hash(app: Any) -> str:
+    notice = ConsentContext.of(app.state.runtime).notice("nl")
+    assert notice is not None
+    return str(notice["hash"])

@@ -5,7 +5,6 @@ the AP, the risk suggestion) answer what they say."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 from datetime import UTC, datetime
 from typing import Any
@@ -19,8 +18,8 @@ from services.console.main import create
 from services.console.settings import ConsoleSettings
 from tests.conftest import build_app, free_port, running, serve
 from tests.integration.test_breach import breach_body
+from tests.notices import NOTICE
 
-NOTICE = {"version": "2024-05", "hash": hashlib.sha256(b"n").hexdigest()}
 PAGES = ["/", "/requests", "/requests/dsr_x", "/breaches", "/breaches/new", "/breaches/brc_x", "/people"]
 PAGES += ["/processors", "/ledgers", "/ledgers/consent/export"]
 

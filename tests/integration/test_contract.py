@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import pytest
@@ -12,8 +11,8 @@ from services.common.auth import Public, Scoped, create_site_key
 from services.common.contract import api_routes
 from services.consent.context import ConsentContext
 from tests.conftest import build_app, running
+from tests.notices import NOTICE
 
-NOTICE = {"version": "2024-05", "hash": hashlib.sha256(b"n").hexdigest()}
 PROBLEM = "application/problem+json"
 
 

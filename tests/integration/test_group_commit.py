@@ -4,7 +4,6 @@ there once, the ledger verifies, and a failing item fails alone."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from typing import Any
 
 from sqlalchemy import text
@@ -13,8 +12,7 @@ from services.common.auth import create_site_key
 from services.common.batch import GroupCommit
 from services.common.ledger.verify import verify_export
 from tests.conftest import build_app, running
-
-NOTICE = {"version": "2024-05", "hash": hashlib.sha256(b"n").hexdigest()}
+from tests.notices import NOTICE
 
 
 async def test_concurrent_captures_are_batched_and_sound(make_settings: Any, db_url: str) -> None:
@@ -49,7 +47,7 @@ async def test_concurrent_captures_are_batched_and_sound(make_settings: Any, db_
             assert (await s.execute(text("SELECT count(*) FROM outbox"))).scalar_one() >= 440
         vkey = (await client.get("/ledger/public-key")).json()["vkey"]
         report = verify_export((await client.get("/ledger/entries")).text.splitlines(), vkey=vkey)
-        assert report.entries == 400
+        assert report.entries == 400 + 1, "the decisions, and the form text put on file (tests/notices.py)"
 
 
 async def test_a_failing_item_fails_alone(sqlite_url: str) -> None:

@@ -6,7 +6,6 @@ opens, and a capture that is never held up."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import time
 from typing import Any
@@ -21,9 +20,9 @@ from services.consent.kvk_rules import Given, Outcome, compare
 from services.consent.models import KvkCheck
 from services.fakes.kvk import create as fake_kvk
 from tests.conftest import build_app, running, serve
+from tests.notices import NOTICE
 
 ORIGIN = "https://www.jezaakvoorelkaar.nl"
-NOTICE = {"version": "2024-05", "hash": hashlib.sha256(b"betaalformulier").hexdigest()}
 KEY = "l7xx-test-key"
 
 

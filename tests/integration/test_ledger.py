@@ -41,7 +41,7 @@ async def append_many(rt: Any, n: int, subject: str | None = None) -> None:
 
 async def test_appends_and_proofs_over_http(app: Any) -> None:
     rt = app.state.runtime
-    async with running(app) as client:
+    async with running(app, form_text=False) as client:
         assert (await client.get("/ledger/checkpoint")).status_code == 200  # empty log: size 0
         await append_many(rt, 37)
         note = (await client.get("/ledger/checkpoint")).text
@@ -72,7 +72,7 @@ async def test_appends_and_proofs_over_http(app: Any) -> None:
 
 async def test_inclusion_proof_reads_log_n_nodes_in_one_query(app: Any) -> None:
     rt = app.state.runtime
-    async with running(app):
+    async with running(app, form_text=False):
         await append_many(rt, 1000)
         async with rt.db.read() as s:
             stats = ProofStats()
@@ -82,7 +82,7 @@ async def test_inclusion_proof_reads_log_n_nodes_in_one_query(app: Any) -> None:
 
 async def test_concurrent_appends_never_gap_or_fork(app: Any) -> None:
     rt = app.state.runtime
-    async with running(app):
+    async with running(app, form_text=False):
 
         async def writer(w: int) -> None:
             for i in range(10):
@@ -100,7 +100,7 @@ async def test_concurrent_appends_never_gap_or_fork(app: Any) -> None:
 
 async def test_shredding_keeps_every_proof_valid(app: Any) -> None:
     rt = app.state.runtime
-    async with running(app) as client:
+    async with running(app, form_text=False) as client:
         async with rt.db.transaction() as s:
             _, seq = await rt.recorder.record(
                 s,
@@ -145,7 +145,7 @@ async def test_shredding_keeps_every_proof_valid(app: Any) -> None:
 async def test_postgres_refuses_update_delete_truncate(make_settings: Any, pg_url: str) -> None:
     app = build_app("consent", make_settings("consent", pg_url, relay_enabled=False, consumers_enabled=False))
     rt = app.state.runtime
-    async with running(app) as client:
+    async with running(app, form_text=False) as client:
         await append_many(rt, 3)
         await client.get("/ledger/checkpoint")
         for table in ("ledger_entries", "ledger_nodes", "ledger_checkpoints"):
@@ -169,7 +169,7 @@ async def test_postgres_refuses_update_delete_truncate(make_settings: Any, pg_ur
 @pytest.fixture
 async def export(app: Any, tmp_path: Path) -> tuple[list[str], str, str]:
     rt = app.state.runtime
-    async with running(app) as client:
+    async with running(app, form_text=False) as client:
         await append_many(rt, 12)
         earlier = (await client.get("/ledger/checkpoint")).text
         await append_many(rt, 9, subject=SUBJECT)
@@ -264,7 +264,7 @@ async def test_forked_checkpoint_is_caught(make_settings: Any, sqlite_url: str) 
         ),
     )
     rt = app.state.runtime
-    async with running(app) as client:
+    async with running(app, form_text=False) as client:
         await append_many(rt, 12)
         await client.get("/ledger/checkpoint")
         await append_many(rt, 3, subject=SUBJECT)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -17,8 +16,8 @@ import pytest
 from services.common.auth import create_site_key, create_token
 from services.common.limits import json_structure_problem
 from tests.conftest import build_app, serve_production
+from tests.notices import NOTICE
 
-NOTICE = {"version": "2024-05", "hash": hashlib.sha256(b"n").hexdigest()}
 CAPTURE = {"email": "lang@example.nl", "channel": "opt_in_form", "notice": NOTICE}
 
 

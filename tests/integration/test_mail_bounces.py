@@ -5,7 +5,6 @@ malformed, foreign, repeated and delayed notices get clear answers."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from email.message import EmailMessage
 from email.policy import SMTP
 from typing import Any
@@ -16,9 +15,9 @@ from sqlalchemy import text
 from services.common.auth import create_site_key, create_token
 from services.common.bounces import BounceError, read_notice
 from tests.conftest import build_app, eventually, running
+from tests.notices import NOTICE
 
 ORIGIN = "https://www.jezaakvoorelkaar.nl"
-NOTICE = {"version": "2024-05", "hash": hashlib.sha256(b"nieuwsbrief").hexdigest()}
 BOUNCES = "bounces@mail.jezaakvoorelkaar.nl"
 
 

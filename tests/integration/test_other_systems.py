@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -22,8 +21,7 @@ from starlette.routing import Route
 from examples.webhook_receiver import Receiver
 from services.common.auth import create_token
 from tests.conftest import build_app, eventually, running, serve
-
-NOTICE = {"version": "2026-12", "hash": hashlib.sha256(b"notice").hexdigest()}
+from tests.notices import NOTICE
 
 
 class Consent:

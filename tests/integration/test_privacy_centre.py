@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import build_app, eventually, free_port, running, serve
+from tests.notices import NOTICE
 
 EMAIL = "noor@example.nl"
 SENT_NL = "Als het adres klopt, is er een mail met een link om in te loggen onderweg"
@@ -318,7 +319,7 @@ async def test_a_purpose_on_another_basis_offers_no_consent_and_says_what_the_la
     refusal = {
         "email": EMAIL,
         "channel": "contact_form",
-        "notice": {"version": "1", "hash": "0" * 64},
+        "notice": NOTICE,
         "purposes": [{"purpose": "invoicing", "granted": False}],
     }
     from services.common.auth import create_site_key

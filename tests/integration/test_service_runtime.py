@@ -67,7 +67,7 @@ async def test_checkpoints_are_published_after_a_burst(
         "consent", make_settings("consent", sqlite_url, checkpoint_burst=5, checkpoint_interval_seconds=3600)
     )
     rt = app.state.runtime
-    async with running(app) as client:
+    async with running(app, form_text=False) as client:
         async with rt.db.transaction() as s:
             await rt.ledger.append(s, [LedgerRecord(event_id=f"b{i}", event_type="t") for i in range(7)])
         records = await read_topic(kafka, topic_prefix + "ledger.checkpoints.v1", 1, within=20)

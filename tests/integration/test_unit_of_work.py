@@ -67,7 +67,7 @@ def captures(ctx: ConsentContext) -> list[decisions.Item]:
 @contextlib.asynccontextmanager
 async def consent_at(make_settings: Any, url: str) -> AsyncIterator[ConsentContext]:
     app = build_app("consent", make_settings("consent", url, relay_enabled=False))
-    async with running(app):
+    async with running(app, form_text=False):  # decisions straight in: no capture names a notice
         yield ConsentContext.of(app.state.runtime)
 
 

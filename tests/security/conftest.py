@@ -6,7 +6,6 @@ those. Every test here fails on the code before issue 29 and passes after it."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Any
 
@@ -15,9 +14,9 @@ from sqlalchemy import text
 
 from services.common.auth import create_site_key, create_token
 from tests.conftest import build_app, running
+from tests.notices import NOTICE
 
 ORIGIN = "https://www.jezaakvoorelkaar.nl"
-NOTICE = {"version": "2026-12", "hash": hashlib.sha256(b"notice").hexdigest()}
 VICTIM = "victim@example.nl"
 PSEUDONYM = re.compile(r"\b[0-9a-f]{64}\b")
 
