@@ -60,6 +60,11 @@ class DataSubjectRequestStarted(EventData):
     details: str | None = Field(
         None, description="Rectification: the corrections, sealed with `seal_fragment` for this request (base64)."
     )
+    contact: str | None = Field(
+        None,
+        description="The person's address and language, sealed with `seal_fragment` for this request (base64): "
+        "for a holder that finds the person elsewhere by it (the processors service). The ledger keeps a digest.",
+    )
 
 
 @event_type

@@ -214,6 +214,9 @@ async def start_verified(ctx: DsarContext, s: AsyncSession, request: DsarRequest
     sealed = None
     if request.kind == RequestKind.RECTIFICATION and details.get("corrections"):
         sealed = seal_fragment(ctx.rt.sealing, request.id, details["corrections"])
+    contact = None
+    if details.get("email"):  # sealed for the holders: the processors find the person by it
+        contact = seal_fragment(ctx.rt.sealing, request.id, {"email": details["email"], "language": request.language})
     request.state = State.IN_PROGRESS.value
     s.add(request)
     await ctx.rt.recorder.record(
@@ -224,9 +227,10 @@ async def start_verified(ctx: DsarContext, s: AsyncSession, request: DsarRequest
             subject=request.subject,
             deadline=request.deadline,
             details=sealed,
+            contact=contact,
         ),
         subject=request.subject,
-        digest_only=("details",),
+        digest_only=("details", "contact"),
     )
 
 
