@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# `make run`: Kafka plus the three services on SQLite under ./var/, in dev mode. Ctrl-C stops all of it.
+# `make run`: Kafka plus the four services on SQLite under ./var/, in dev mode. Ctrl-C stops all of it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bin=$root/.venv/bin
 mkdir -p var
 
-declare -A ports=([consent]=${CONSENT_PORT:-8001} [dsar]=${DSAR_PORT:-8002} [breach]=${BREACH_PORT:-8003})
+declare -A ports=([consent]=${CONSENT_PORT:-8001} [dsar]=${DSAR_PORT:-8002} [breach]=${BREACH_PORT:-8003}
+  [processors]=${PROCESSORS_PORT:-8005})
 demo_port=${DEMO_PORT:-8000}
 kvk_port=${KVK_FAKE_PORT:-8009}
+ac_port=${ACTIVECAMPAIGN_FAKE_PORT:-8010}
 
 # An earlier `make run` may still be shutting down (its services finish their work, Kafka takes seconds to
 # stop): wait for its ports to come free, or say which process holds one and stop.
-needed=("${ports[consent]}" "${ports[dsar]}" "${ports[breach]}" "$demo_port" "${CONSOLE_PORT:-8004}")
+needed=("${ports[consent]}" "${ports[dsar]}" "${ports[breach]}" "${ports[processors]}" "$demo_port" "${CONSOLE_PORT:-8004}")
 [ -z "${SMTP_HOST:-}" ] && needed+=(1025)
 [ -z "${CONSENT_KVK_BASE_URL:-}" ] && needed+=("$kvk_port")
+[ -z "${PROCESSORS_ACTIVECAMPAIGN_BASE_URL:-}" ] && needed+=("$ac_port")
 port_busy() { "$bin/python" -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try: s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError: sys.exit(0)
@@ -28,7 +31,8 @@ for port in "${needed[@]}"; do
       pid=$(holder "$port")
       echo "run.sh: port $port is still in use${pid:+ by pid $pid ($(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null | cut -c1-120))}." >&2
       echo "run.sh: another 'make run' is probably running: stop it (Ctrl-C in its terminal), or choose other ports" >&2
-      echo "run.sh: with CONSENT_PORT, DSAR_PORT, BREACH_PORT, DEMO_PORT and KVK_FAKE_PORT." >&2
+      echo "run.sh: with CONSENT_PORT, DSAR_PORT, BREACH_PORT, PROCESSORS_PORT, DEMO_PORT, KVK_FAKE_PORT and" >&2
+      echo "run.sh: ACTIVECAMPAIGN_FAKE_PORT." >&2
       exit 1
     fi
     sleep 1
@@ -81,7 +85,18 @@ if [ -z "${CONSENT_KVK_BASE_URL:-}" ]; then
   pids+=($!)
 fi
 
-for svc in consent dsar breach; do
+# A local stand-in for ActiveCampaign (API v3, its token, 5 requests per second), with a few people in it (one
+# of them the demo site's newsletter subscriber), unless a real account is configured.
+if [ -z "${PROCESSORS_ACTIVECAMPAIGN_BASE_URL:-}" ]; then
+  export PROCESSORS_ACTIVECAMPAIGN_BASE_URL="http://127.0.0.1:${ac_port}"
+  export PROCESSORS_ACTIVECAMPAIGN_API_TOKEN="dev-activecampaign-token"
+  env ACTIVECAMPAIGN_FAKE_API_TOKEN="$PROCESSORS_ACTIVECAMPAIGN_API_TOKEN" "$bin/uvicorn" --factory \
+    services.fakes.activecampaign:seeded --host 127.0.0.1 --port "$ac_port" --no-access-log \
+    > >(sed -u "s/^/[activecampaign-fake] /") 2>&1 &
+  pids+=($!)
+fi
+
+for svc in consent dsar breach processors; do
   up=${svc^^}
   devvar="${up}_DEV_MODE"
   env "${up}_DEV_MODE=${!devvar:-1}" \
@@ -107,7 +122,7 @@ env "CONSOLE_DEV_MODE=1" "CONSOLE_CONSENT_URL=http://127.0.0.1:${ports[consent]}
     > >(sed -u "s/^/[console] /") 2>&1 &
 pids+=($!)
 
-for svc in consent dsar breach; do
+for svc in consent dsar breach processors; do
   ready=0
   for _ in $(seq 1 90); do
     if curl -fsS "http://127.0.0.1:${ports[$svc]}/readyz" >/dev/null 2>&1; then ready=1; break; fi
@@ -120,6 +135,10 @@ for svc in consent dsar breach; do
     exit 1
   fi
 done
+# the processors answer dsar's requests as one holder: registered once (again is the same)
+curl -fsS -X PUT "http://127.0.0.1:${ports[dsar]}/admin/holders/processors" \
+  -H "authorization: Bearer $PRIVACY_ADMIN_TOKEN" -H "content-type: application/json" \
+  -d '{"name": "processors", "kind": "kafka", "description": "the processors of statement Art. 8"}' >/dev/null
 # the URL to paste into ActiveCampaign (Settings > Developer > Webhooks); its last segment is the secret
 ac_secret=$(CONSENT_DEV_MODE=1 "$bin/python" -c 'from services.common.cli import settings_for
 print(settings_for("consent").activecampaign_webhook_secret.get_secret_value())')
@@ -134,8 +153,11 @@ cat <<INFO
   consent  http://127.0.0.1:${ports[consent]}/docs     (register of processing: /admin/processing-activities?format=html)
   dsar     http://127.0.0.1:${ports[dsar]}/docs
   breach   http://127.0.0.1:${ports[breach]}/docs
+  processors  http://127.0.0.1:${ports[processors]}/docs     (connectors: /admin/connectors)
 
   KvK API (local fake unless CONSENT_KVK_BASE_URL is set):  $CONSENT_KVK_BASE_URL
+  ActiveCampaign (local fake unless PROCESSORS_ACTIVECAMPAIGN_BASE_URL is set):  $PROCESSORS_ACTIVECAMPAIGN_BASE_URL
+    (what it holds; erase nieuwsbrief@example.nl through dsar and watch it go)
   ActiveCampaign webhook URL (paste it into ActiveCampaign; in production the service's public https address):
     http://127.0.0.1:${ports[consent]}/webhooks/activecampaign/$ac_secret
 

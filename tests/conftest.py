@@ -183,6 +183,8 @@ def build_app(service: str, settings: Any) -> FastAPI:
         from services.consent.main import build_runtime, create
     elif service == "dsar":
         from services.dsar.main import build_runtime, create  # type: ignore[assignment]
+    elif service == "processors":
+        from services.processors.main import build_runtime, create  # type: ignore[assignment]
     else:
         from services.breach.main import build_runtime, create  # type: ignore[assignment]
     return create(build_runtime(settings))

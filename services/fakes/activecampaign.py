@@ -95,8 +95,19 @@ def create(token: str | None = None, *, seed: bool = False) -> FastAPI:
     app = FastAPI(title="ActiveCampaign API v3 (local fake)", docs_url=None, redoc_url=None)
     app.state.fake = state
 
+    @app.get("/")
+    async def overview() -> dict[str, Any]:
+        """Not ActiveCampaign's: what this fake holds now, for a newcomer's browser (fictitious people)."""
+        lists: dict[str, dict[str, str]] = {cid: {} for cid in state.contacts}
+        for (cid, lst), m in state.memberships.items():
+            lists.setdefault(cid, {})[lst] = "subscribed" if m["status"] == "1" else "unsubscribed"
+        people = [{"email": c["email"], "lists": lists.get(cid, {})} for cid, c in state.contacts.items()]
+        return {"contacts": people, "most_requests_in_one_second": max(state.per_second.values(), default=0)}
+
     @app.middleware("http")
     async def account(request: Request, call_next: Any) -> Any:
+        if request.url.path == "/":
+            return await call_next(request)
         state.seen.append((request.method, request.url.path))
         if state.delay:
             await asyncio.sleep(state.delay)
@@ -187,3 +198,8 @@ def create(token: str | None = None, *, seed: bool = False) -> FastAPI:
         return {"contactList": row}
 
     return app
+
+
+def seeded() -> FastAPI:
+    """For `make run`: a few people in it, one of them the demo site's newsletter subscriber."""
+    return create(seed=True)

@@ -16,7 +16,7 @@ from tests.notices import NOTICE
 PROBLEM = "application/problem+json"
 
 
-@pytest.mark.parametrize("service", ["consent", "dsar", "breach"])
+@pytest.mark.parametrize("service", ["consent", "dsar", "breach", "processors"])
 def test_every_route_declares_its_refusals(service: str, make_settings: Any, sqlite_url: str) -> None:
     app = build_app(service, make_settings(service, sqlite_url))
     document = app.openapi()

@@ -38,7 +38,7 @@ def metadata_of(service: str) -> MetaData:
     return metadata
 
 
-@pytest.mark.parametrize("service", ["consent", "dsar", "breach"])
+@pytest.mark.parametrize("service", ["consent", "dsar", "breach", "processors"])
 async def test_the_models_and_the_migrated_schema_agree(service: str, make_settings: Any, db_url: str) -> None:
     runtime = build_app(service, make_settings(service, db_url)).state.runtime
     await runtime.db.migrate(runtime.migrations)

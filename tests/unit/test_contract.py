@@ -56,6 +56,7 @@ from services.dsar.events import (
     DsarRequestReceived,
     DsarRequestRefused,
 )
+from services.processors.events import ProcessorActed
 
 SCHEMAS = Path(__file__).resolve().parent.parent.parent / "schemas"
 SUBJECT = "12" * 32
@@ -132,6 +133,16 @@ SAMPLES: list[EventData] = [
         window_end=NOW,
     ),
     AffectedSubjectsFound(breach_id="brc_1", query_id="aq_1", holder="consent", chunk=0, chunks=1, count=0),
+    ProcessorActed(
+        task_id="pt_1",
+        request_id="dsr_12345678",
+        subject="c" * 64,
+        processor="activecampaign",
+        action="erasure",
+        state="done",
+        outcome="ActiveCampaign: erasure done",
+        calls=["GET /api/3/contacts 200", "DELETE /api/3/contacts/{id} 200"],
+    ),
 ]
 
 

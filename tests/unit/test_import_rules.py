@@ -144,7 +144,7 @@ ROUTE_MODULES = sorted(p for p in SERVICES_DIR.rglob("*routes.py") if "console" 
 def test_routes_only_parse_call_and_answer() -> None:
     """A route module reaches no database: no SQLAlchemy, no `.db.` of a runtime, no recording. The work is a
     use-case's (service modules); the console has no database at all."""
-    assert len(ROUTE_MODULES) == 9, ROUTE_MODULES
+    assert len(ROUTE_MODULES) == 10, ROUTE_MODULES
     for path in ROUTE_MODULES:
         source = path.read_text()
         bad = sorted(m for m in imports_of(path) if m.split(".")[0] in ("sqlalchemy", "sqlmodel", "asyncpg"))
@@ -157,7 +157,7 @@ def test_route_modules_take_their_context_as_a_dependency() -> None:
     """Each service's routes get their context from an `Annotated` dependency (`ctx: Ctx`), not by reaching
     into `request.app.state` themselves (the one exception: consent's hot capture route, which skips
     FastAPI's dependency solving on purpose)."""
-    for service in ("consent", "dsar", "breach"):
+    for service in ("consent", "dsar", "breach", "processors"):
         sources = {p.name: p.read_text() for p in (SERVICES_DIR / service).glob("*routes.py")}
         assert any(
             "Ctx = Annotated[" in s

@@ -32,7 +32,7 @@ def test_every_event_schema_bounds_its_integers() -> None:
     assert {name: paths for name, paths in problems.items() if paths} == {}
 
 
-@pytest.mark.parametrize("service", ["consent", "dsar", "breach"])
+@pytest.mark.parametrize("service", ["consent", "dsar", "breach", "processors"])
 def test_every_api_integer_has_a_maximum(service: str, tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("PRIVACY_VAR_DIR", str(tmp_path))
     monkeypatch.setenv(f"{service.upper()}_DEV_MODE", "1")

@@ -8,6 +8,7 @@ from pathlib import Path
 from services.common.settings import ServiceSettings
 from services.consent.settings import ConsentSettings
 from services.dsar.settings import DsarSettings
+from services.processors.settings import ProcessorsSettings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 README = (ROOT / "README.md").read_text()
@@ -20,7 +21,7 @@ def test_opening_gives_run_and_test() -> None:
 
 def test_every_setting_is_documented() -> None:
     missing = [f"`{n.upper()}`" for n in ServiceSettings.model_fields if f"`{n.upper()}`" not in README]
-    for cls, prefix in ((ConsentSettings, "CONSENT_"), (DsarSettings, "DSAR_")):
+    for cls, prefix in ((ConsentSettings, "CONSENT_"), (DsarSettings, "DSAR_"), (ProcessorsSettings, "PROCESSORS_")):
         missing += [
             f"{prefix}{n.upper()}"
             for n in cls.model_fields

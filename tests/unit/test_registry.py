@@ -12,7 +12,7 @@ from services.common.events import REGISTRY
 
 def test_every_service_is_registered_under_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
     found = registry.registered()
-    assert sorted(found) == ["breach", "consent", "dsar"]
+    assert sorted(found) == ["breach", "consent", "dsar", "processors"]
     for name, registration in found.items():
         assert registration.name == name
         assert (registration.migrations / "env.py").is_file(), name
@@ -22,7 +22,8 @@ def test_every_service_is_registered_under_its_name(monkeypatch: pytest.MonkeyPa
 
 
 def test_an_unknown_service_is_named_with_the_known_ones() -> None:
-    with pytest.raises(registry.UnknownService, match="unknown service 'crm'; registered: breach, consent, dsar"):
+    known = "unknown service 'crm'; registered: breach, consent, dsar, processors"
+    with pytest.raises(registry.UnknownService, match=known):
         registry.service("crm")
     with pytest.raises(SystemExit):  # argparse: "invalid choice: 'crm' (choose from ...)"
         privacyctl(["migrate", "--service", "crm"])
@@ -40,6 +41,7 @@ def test_registered_consumers_are_what_the_runtimes_run() -> None:
     from services.breach.handlers import CONSUMERS as BREACH
     from services.consent.handlers import CONSUMERS as CONSENT
     from services.dsar.handlers import CONSUMERS as DSAR
+    from services.processors.handlers import CONSUMERS as PROCESSORS
 
-    ran = {(c.group, tuple(c.topics)) for c in (*CONSENT, *DSAR, *BREACH)}
+    ran = {(c.group, tuple(c.topics)) for c in (*CONSENT, *DSAR, *BREACH, *PROCESSORS)}
     assert {(group, tuple(topics)) for _, group, topics in schemagen.consumer_groups()} == ran

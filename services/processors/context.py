@@ -1,0 +1,54 @@
+"""What the processors service's use-cases run with: its settings, the connector definitions, the purposes
+file, and one engine per configured connector (one HTTP client, one rate limit and one circuit each)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+
+from services.common.runtime import Runtime
+from services.processors import connectors, purposes
+from services.processors.engine import Credentials, Engine
+from services.processors.hooks import HOOKS
+from services.processors.settings import ProcessorsSettings
+
+
+@dataclass
+class ProcessorsContext:
+    rt: Runtime
+    settings: ProcessorsSettings
+    purposes: purposes.Purposes
+    connectors: dict[str, connectors.Connector]
+    engines: dict[str, Engine] = field(default_factory=dict)
+    _client: httpx.AsyncClient | None = None
+
+    @classmethod
+    def of(cls, rt: Runtime) -> ProcessorsContext:
+        if rt.extension is None:
+            assert isinstance(rt.settings, ProcessorsSettings)
+            known = purposes.load(rt.settings.purposes_file)
+            defined = connectors.load(known.processors)
+            for c in defined.values():
+                if c.hook and c.hook not in HOOKS:
+                    raise connectors.DefinitionError(f"connector {c.key}: no hook named {c.hook!r} in hooks.py")
+            rt.extension = cls(rt, rt.settings, known, defined)
+        context: ProcessorsContext = rt.extension
+        return context
+
+    def engine(self, key: str) -> Engine | None:
+        """The connector's engine, or None while it has no base URL (`not_configured`)."""
+        if key not in self.engines:
+            base = self.settings.base_url(key)
+            if not base:
+                return None
+            if self._client is None:
+                self._client = httpx.AsyncClient(follow_redirects=False)
+            self.engines[key] = Engine(
+                self.connectors[key], base, Credentials(self.settings.credentials(key)), client=self._client
+            )
+        return self.engines[key]
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()

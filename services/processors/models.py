@@ -1,0 +1,52 @@
+"""Tables of the processors service: one task per processor per request or consent change (rows, not
+memory: a restart loses and doubles nothing), and each connector's standing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+from services.common.models import ts_column, utcnow
+
+
+class ProcessorTask(SQLModel, table=True):
+    """What one processor must do for one person: from a data-subject request or a consent change."""
+
+    __tablename__ = "processor_tasks"
+    id: str = Field(primary_key=True, max_length=40)
+    dedupe: str = Field(max_length=200, unique=True, description="request or event id and processor: once only")
+    request_id: str | None = Field(default=None, max_length=64, index=True)
+    kind: str = Field(max_length=20, description="the request's kind (access, erasure, ...) or sync")
+    action: str = Field(max_length=20, description="what the connector is asked: access, erasure, unsubscribe, ...")
+    processor: str = Field(max_length=60, description="the connector's key")
+    subject: str = Field(max_length=64, index=True)
+    key_id: str | None = Field(default=None, max_length=40)
+    sealed: str | None = Field(
+        default=None, sa_column=Column(Text), description="the person's address (and corrections), sealed for them"
+    )
+    state: str = Field(max_length=30, description="waiting, running, done, nothing_held, exempt, failed, ...")
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    claimed_until: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    deadline: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    outcome: str | None = Field(default=None, sa_column=Column(Text), description="in words, no personal data")
+    calls: str = Field(default="[]", sa_column=Column(Text, nullable=False), description="[method, path, status]")
+    answer: str | None = Field(default=None, sa_column=Column(Text), description="access: what it holds, sealed")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    settled_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+
+    __table_args__ = (Index("ix_processor_tasks_due", "state", "next_attempt_at"),)
+
+
+class ConnectorStatus(SQLModel, table=True):
+    """How a connector stands: connected, needs_authorisation, failing, rate_limited or not_configured."""
+
+    __tablename__ = "connector_status"
+    key: str = Field(primary_key=True, max_length=60)
+    state: str = Field(max_length=30)
+    last_success_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    last_failure_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())

@@ -1,0 +1,219 @@
+"""The processors service's use-cases: a data-subject request becomes one task per processor (rows: a
+restart loses and doubles nothing); each task's outcome is recorded (ledger and topic, no personal data);
+when every processor has an outcome, the processors answer dsar as one holder, with a part per processor."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from services.common.contracts import (
+    DataSubjectRequestStarted,
+    HolderAnswered,
+    Outcome,
+    RequestKind,
+    SubjectShredded,
+    open_fragment,
+    seal_fragment,
+)
+from services.common.crypto import ShreddedError
+from services.common.db import insert_ignoring_duplicates
+from services.common.events import DSAR_ANSWERS
+from services.common.models import table_of
+from services.processors import domain
+from services.processors.context import ProcessorsContext
+from services.processors.domain import SETTLED, TaskState
+from services.processors.engine import Result
+from services.processors.events import PROCESSORS_EVENTS, ProcessorActed
+from services.processors.models import ConnectorStatus, ProcessorTask
+
+HOLDER = "processors"
+
+
+async def open_request(ctx: ProcessorsContext, s: AsyncSession, request: DataSubjectRequestStarted) -> int:
+    """A task per processor for the request (once: a replay adds nothing). Returns the tasks made."""
+    if request.kind not in domain.ACTION_OF:  # portability: what the person gave us, not what processors copied
+        await _answer(ctx, s, request.request_id, request.subject, request.kind, [], "not asked of processors")
+        return 0
+    contact = open_fragment(ctx.rt.sealing, request.request_id, request.contact) if request.contact else {}
+    if not contact.get("email"):
+        why = "no address came with the request, so no processor could be asked"
+        await _answer(ctx, s, request.request_id, request.subject, request.kind, [], why)
+        return 0
+    corrections = {}
+    if request.kind is RequestKind.RECTIFICATION and request.details:
+        corrections = open_fragment(ctx.rt.sealing, request.request_id, request.details)
+    key_id, sealed = await ctx.rt.vault.encrypt(s, request.subject, {"email": contact["email"], "new": corrections})
+    now = datetime.now(UTC)
+    made = 0
+    for c in sorted(ctx.connectors.values(), key=lambda x: x.key):
+        p = domain.plan(request.kind, c, ctx.purposes.direct_marketing)
+        settled = p.state in SETTLED
+        row = {
+            "id": "pt_" + uuid.uuid4().hex[:24],
+            "dedupe": f"{request.request_id}:{c.key}",
+            "request_id": request.request_id,
+            "kind": request.kind.value,
+            "action": p.action,
+            "processor": c.key,
+            "subject": request.subject,
+            "key_id": key_id,
+            "sealed": json.dumps({"sealed": sealed, "lists": list(p.lists)}),
+            "state": p.state.value,
+            "attempts": 0,
+            "next_attempt_at": None if settled else now,
+            "claimed_until": None,
+            "deadline": request.deadline,
+            "outcome": domain.said(p.state, c.name, p.action, p.outcome),
+            "calls": "[]",
+            "answer": None,
+            "created_at": now,
+            "settled_at": now if settled else None,
+        }
+        result = await s.execute(insert_ignoring_duplicates(s, table_of(ProcessorTask), row))
+        if result.rowcount and settled:  # type: ignore[attr-defined]
+            await _acted(ctx, s, row)
+        made += result.rowcount  # type: ignore[attr-defined]
+    await s.flush()
+    await answer_if_complete(ctx, s, request.request_id)
+    return made
+
+
+async def settle(ctx: ProcessorsContext, task_id: str, result: Result) -> None:
+    """Record a task's outcome: settled (ledger, topic, and dsar's answer when it was the last), or due
+    again (`retry_at`), or waiting for a person to authorise the connector."""
+    now = datetime.now(UTC)
+    async with ctx.rt.db.transaction() as s:
+        task = await s.get(ProcessorTask, task_id)
+        if task is None or task.state in SETTLED:
+            return  # settled meanwhile (a replay, or another worker after its claim ran out)
+        c = ctx.connectors[task.processor]
+        state = domain.STATE_OF[result.status]
+        task.state, task.claimed_until, task.attempts = state.value, None, task.attempts + 1
+        task.calls = json.dumps([*json.loads(task.calls), *result.calls][-50:])
+        task.outcome = domain.said(state, c.name, task.action, result.why)
+        if state is TaskState.WAITING:
+            task.next_attempt_at = datetime.fromtimestamp(result.retry_at or now.timestamp() + 60, UTC)
+        elif state is TaskState.NEEDS_AUTHORISATION:
+            task.next_attempt_at = now + timedelta(minutes=5)
+        else:
+            task.settled_at, task.next_attempt_at = now, None
+            if result.data:  # what it holds, sealed for the person (an erasure of them takes it too)
+                key_id, key = await ctx.rt.vault.key_for(s, task.subject)
+                sealed = ctx.rt.vault.seal(task.subject, key_id, key, {"records": result.data})
+                task.answer = json.dumps({"key_id": key_id, "sealed": sealed})
+        s.add(task)
+        await _standing(s, task.processor, result, state, now)
+        if state in SETTLED:
+            await _acted(ctx, s, task.model_dump())
+            await s.flush()
+            if task.request_id:
+                await answer_if_complete(ctx, s, task.request_id)
+
+
+async def _standing(s: AsyncSession, key: str, result: Result, state: TaskState, now: datetime) -> None:
+    row = await s.get(ConnectorStatus, key) or ConnectorStatus(key=key, state="connected")
+    if state is TaskState.NEEDS_AUTHORISATION:
+        row.state, row.last_failure_at, row.last_error = "needs_authorisation", now, result.why
+    elif state is TaskState.WAITING:
+        limited = any(call[2] == 429 for call in result.calls)
+        row.state, row.last_failure_at, row.last_error = ("rate_limited" if limited else "failing"), now, result.why
+    else:
+        row.state, row.last_success_at = "connected", now
+    row.updated_at = now
+    s.add(row)
+
+
+async def _acted(ctx: ProcessorsContext, s: AsyncSession, task: dict[str, Any]) -> None:
+    await ctx.rt.recorder.record(
+        s,
+        ProcessorActed(
+            task_id=task["id"],
+            request_id=task["request_id"],
+            subject=task["subject"],
+            processor=task["processor"],
+            action=task["action"],
+            state=task["state"],
+            outcome=task["outcome"] or "",
+            calls=[f"{m} {path} {status}" for m, path, status in json.loads(task["calls"])][-50:],
+        ),
+        subject=task["subject"],
+        topic=PROCESSORS_EVENTS.name,
+    )
+
+
+async def answer_if_complete(ctx: ProcessorsContext, s: AsyncSession, request_id: str) -> bool:
+    """When every processor's task of the request is settled: one answer to dsar, a part per processor."""
+    tasks = (await s.execute(select(ProcessorTask).where(col(ProcessorTask.request_id) == request_id))).scalars().all()
+    if not tasks or any(t.state not in SETTLED for t in tasks):
+        return False
+    first = tasks[0]
+    await _answer(ctx, s, request_id, first.subject, RequestKind(first.kind), list(tasks), "")
+    return True
+
+
+async def _answer(
+    ctx: ProcessorsContext,
+    s: AsyncSession,
+    request_id: str,
+    subject: str,
+    kind: RequestKind,
+    tasks: list[ProcessorTask],
+    why: str,
+) -> None:
+    parts = [await _part(ctx, s, t) for t in sorted(tasks, key=lambda t: t.processor)]
+    fragment = None
+    if kind is RequestKind.ACCESS and parts:
+        fragment = seal_fragment(ctx.rt.sealing, request_id, {"processors": parts})
+    states = [TaskState(t.state) for t in tasks]
+    outcome = domain.holder_outcome(kind, states, any(p["data"] for p in parts)) if tasks else Outcome.NOTHING_HELD
+    reason = why or "; ".join(t.outcome or t.processor for t in sorted(tasks, key=lambda t: t.processor))
+    if kind is RequestKind.ERASURE:  # what the processors service itself kept of the person goes too
+        key_id = await ctx.rt.vault.shred(s, subject)
+        await ctx.rt.recorder.record(
+            s,
+            SubjectShredded(subject=subject, key_id=key_id, reason=f"erasure request {request_id}"),
+            subject=subject,
+            topic=PROCESSORS_EVENTS.name,
+        )
+    await ctx.rt.recorder.record(
+        s,
+        HolderAnswered(
+            request_id=request_id,
+            holder=HOLDER,
+            kind=kind,
+            subject=subject,
+            outcome=outcome,
+            reason=reason[:2000] or None,
+            fragment=fragment,
+        ),
+        subject=subject,
+        topic=DSAR_ANSWERS.name,
+        digest_only=("fragment",) if fragment else (),
+    )
+
+
+async def _part(ctx: ProcessorsContext, s: AsyncSession, task: ProcessorTask) -> dict[str, Any]:
+    """One processor's part of an access answer: what it holds (opened), or why nothing is shown."""
+    c = ctx.connectors[task.processor]
+    data: list[dict[str, Any]] = []
+    if task.answer:
+        kept = json.loads(task.answer)
+        try:
+            data = (await ctx.rt.vault.decrypt(s, task.subject, kept["key_id"], kept["sealed"]))["records"]
+        except ShreddedError:
+            data = []
+    return {
+        "processor": c.name,
+        "mode": c.mode.value,
+        "state": task.state,
+        "outcome": task.outcome,
+        "asked_at": task.created_at,
+        "answered_at": task.settled_at,
+        "data": data,
+    }

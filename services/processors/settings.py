@@ -1,0 +1,40 @@
+"""Settings of the processors service: every field can be set as PROCESSORS_<FIELD> in the environment.
+
+Each connector is reached with `PROCESSORS_<KEY>_BASE_URL` and its credentials, `PROCESSORS_<KEY>_API_TOKEN`,
+`..._USERNAME`, `..._PASSWORD`, `..._CLIENT_ID`, `..._CLIENT_SECRET`, `..._REFRESH_TOKEN` (KEY: the
+definition's key in capitals, e.g. ACTIVECAMPAIGN): the same code runs against the real API and a local fake.
+A connector without a base URL is `not_configured`: its tasks wait, visibly, and nothing is skipped."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import ServiceSettings
+from services.processors.purposes import DEFAULT
+
+CREDENTIALS = ("api_token", "username", "password", "client_id", "client_secret", "refresh_token", "access_token")
+
+
+class ProcessorsSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="PROCESSORS_", extra="ignore")
+    service_name: ClassVar[str] = "processors"
+
+    port: int = Field(8005, description="HTTP port.")
+    purposes_file: Path = Field(DEFAULT, description="The purposes file (consent's): which processor works on what.")
+    work_interval_seconds: float = Field(1.0, gt=0, description="How often due processor tasks are looked for.")
+    task_claim_seconds: float = Field(
+        120.0, gt=0, description="A task being worked on is left to its worker this long; then another takes it."
+    )
+
+    def base_url(self, key: str) -> str:
+        return os.environ.get(f"PROCESSORS_{key.upper()}_BASE_URL", "")
+
+    def credentials(self, key: str) -> dict[str, str]:
+        """The connector's credentials from the environment (never logged, never in a definition)."""
+        found = {name: os.environ.get(f"PROCESSORS_{key.upper()}_{name.upper()}", "") for name in CREDENTIALS}
+        return {k: v for k, v in found.items() if v}
