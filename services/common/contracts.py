@@ -180,6 +180,44 @@ class AffectedSubjectsFound(EventData):
     sealed: str | None = Field(None, description="seal_fragment(query_id): [{subject, email, name}]")
 
 
+class ConsentDecision(EventData):
+    """One decision about one purpose (consent.events.v1). Granted and withdrawn live here because other
+    services act on them (the processors: unsubscribe, and subscribe after a confirmation by mail); consent's
+    other decisions subclass it in services/consent/events.py."""
+
+    topic = CONSENT_EVENTS.name
+    subject: str = Field(min_length=64, max_length=64, description="HMAC-SHA256 pseudonym of the email or browser id")
+    purpose: str
+    third_party: str = ""
+    record_id: str
+    legal_basis: str
+    channel: str
+    categories: list[str] = Field(default_factory=list)
+    notice_version: str = ""
+    notice_hash: str = ""
+    reason: str | None = None
+    contact: str | None = Field(
+        None,
+        description="A withdrawal, or a grant confirmed by mail, of a purpose processors work on: the person's "
+        "address sealed for the processors service (`seal_fragment`, context the record_id). The ledger keeps a "
+        "digest.",
+    )
+
+
+@event_type
+class ConsentGranted(ConsentDecision):
+    """Consent given (and confirmed, where double opt-in applies)."""
+
+    event_type = "consent.granted"
+
+
+@event_type
+class ConsentWithdrawn(ConsentDecision):
+    """Consent withdrawn (GDPR 7(3)): takes effect at once."""
+
+    event_type = "consent.withdrawn"
+
+
 @event_type
 class MinorDataReported(EventData):
     """Someone reported data of a child under 16 without parental consent (statement Art. 3.5)."""

@@ -9,6 +9,7 @@ same three steps; only how many items share a transaction differs."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from services.common.contracts import seal_fragment
 from services.common.db import Tx
 from services.common.events import CONSENT_EVENTS, CONSENT_STATE, CloudEvent
 from services.common.ids import uuid4_hex
@@ -102,6 +104,7 @@ class Item:
     kind: str | None = None
     public: bool = False  # a person's address through a public route: it may not lower what they gave
     traceparent: str | None = None  # the request's span: its events carry it on (a group commit runs elsewhere)
+    address: str | None = None  # the person's, read back (contacts.py) for a change carried to the processors
 
 
 @dataclass
@@ -115,8 +118,7 @@ class Known:
     targets: tuple[pushes.Target, ...] = ()  # the webhook endpoints told of changes
 
 
-def key_of(purpose: str, third_party: str) -> str:
-    return f"{purpose}:{third_party}" if third_party else purpose
+key_of = domain.key_of  # purpose, or purpose:third party: how states are keyed
 
 
 async def know(ctx: ConsentContext, tx: Tx, items: Sequence[Item], unit: Unit) -> Known:
@@ -164,6 +166,10 @@ def write(ctx: ConsentContext, known: Known, item: Item, unit: Unit) -> list[dic
         # changed and nothing is published; the person is asked by mail (see service.capture)
         held = item.public and domain.held_for_person(previous, d.state)
         state = d.state if held else domain.recorded_as(previous, d.state)
+        contact = None
+        if not held and d.purpose.processors and domain.carried_to_processors(state, d.reason):
+            address = (item.personal or {}).get("email") or item.address
+            contact = seal_fragment(ctx.rt.sealing, record_id, {"email": address}) if address else None
         payload = DECISION_EVENTS[state.value](
             subject=item.subject,
             purpose=d.purpose.id,
@@ -175,6 +181,7 @@ def write(ctx: ConsentContext, known: Known, item: Item, unit: Unit) -> list[dic
             notice_version=item.notice_version,
             notice_hash=item.notice_hash,
             reason=d.reason,
+            contact=contact,
         )
         event = CloudEvent.of(
             payload, source=ctx.rt.recorder.source, subject=item.subject, time=item.at, traceparent=item.traceparent
@@ -201,7 +208,7 @@ def write(ctx: ConsentContext, known: Known, item: Item, unit: Unit) -> list[dic
                 event_id=event.id,
                 event_type=event.type,
                 subject=item.subject,
-                data=event.data or {},
+                data=_digested(event.data or {}),
                 key_id=key_id,
                 ciphertext=ciphertext,
                 time=item.at,
@@ -235,6 +242,13 @@ def write(ctx: ConsentContext, known: Known, item: Item, unit: Unit) -> list[dic
         update=("state", "record_id", "changed_at", "expires_at"),
     )
     return records
+
+
+def _digested(data: dict[str, Any]) -> dict[str, Any]:
+    """The ledger keeps a sealed contact as its digest: an erasure must not leave it readable in the log."""
+    if data.get("contact") is None:
+        return data
+    return {**data, "contact": "sha256:" + hashlib.sha256(str(data["contact"]).encode()).hexdigest()}
 
 
 def snapshot(

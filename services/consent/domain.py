@@ -344,6 +344,25 @@ def held_for_person(previous: str | None, state: State) -> bool:
 
 
 PENDING = frozenset({State.PENDING_CONFIRMATION, State.PENDING_PARENT})
+
+
+def key_of(purpose: str, third_party: str) -> str:
+    return f"{purpose}:{third_party}" if third_party else purpose
+
+
+DOI_CONFIRMED = "double opt-in confirmed"
+PARENT_CONFIRMED = "parent confirmed"
+PARENT_CONFIRMED_NEWSLETTER = "parent confirmed (for the child's newsletter sign-up)"
+CONFIRMED = frozenset({DOI_CONFIRMED, PARENT_CONFIRMED, PARENT_CONFIRMED_NEWSLETTER})
+
+
+def carried_to_processors(state: State, reason: str | None) -> bool:
+    """Issue 32: which changes reach the processors (with the person's address, sealed for them): every
+    withdrawal, and a grant only once the person (or a parent) confirmed it by mail. A processor is never
+    told to subscribe someone on a form's word alone."""
+    return state is State.WITHDRAWN or (state is State.GRANTED and reason in CONFIRMED)
+
+
 PENDING_GRACE = timedelta(hours=24)  # after the mailed link died: a click that was on its way still counts
 
 

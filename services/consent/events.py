@@ -6,65 +6,39 @@ from datetime import datetime
 
 from pydantic import Field
 
-from services.common.contracts import MinorDataReported
+from services.common.contracts import ConsentDecision, ConsentGranted, ConsentWithdrawn, MinorDataReported
 from services.common.events import CONSENT_EVENTS, CONSENT_STATE, EventData, event_type
 
-__all__ = ["MinorDataReported"]  # a cross-service event (dsar acts on it): it lives in common/contracts.py
+# cross-service events (dsar acts on a minor's report; the processors on a withdrawal and a confirmed grant):
+# they live in common/contracts.py
+__all__ = ["ConsentDecision", "ConsentGranted", "ConsentWithdrawn", "MinorDataReported"]
 
 PSEUDONYM = Field(min_length=64, max_length=64, description="HMAC-SHA256 pseudonym of the email or browser id")
 
 
-class _ConsentDecision(EventData):
-    topic = CONSENT_EVENTS.name
-    subject: str = PSEUDONYM
-    purpose: str
-    third_party: str = ""
-    record_id: str
-    legal_basis: str
-    channel: str
-    categories: list[str] = Field(default_factory=list)
-    notice_version: str = ""
-    notice_hash: str = ""
-    reason: str | None = None
-
-
 @event_type
-class ConsentGranted(_ConsentDecision):
-    """Consent given (and confirmed, where double opt-in applies)."""
-
-    event_type = "consent.granted"
-
-
-@event_type
-class ConsentDenied(_ConsentDecision):
+class ConsentDenied(ConsentDecision):
     """Consent refused, or an objection such as Global Privacy Control."""
 
     event_type = "consent.denied"
 
 
 @event_type
-class ConsentWithdrawn(_ConsentDecision):
-    """Consent withdrawn (GDPR 7(3)): takes effect at once."""
-
-    event_type = "consent.withdrawn"
-
-
-@event_type
-class ConsentPending(_ConsentDecision):
+class ConsentPending(ConsentDecision):
     """Consent asked but not yet valid: waiting for the double opt-in click or a parent."""
 
     event_type = "consent.pending"
 
 
 @event_type
-class ConsentExpired(_ConsentDecision):
+class ConsentExpired(ConsentDecision):
     """The purpose's retention period is over (statement Art. 7)."""
 
     event_type = "consent.expired"
 
 
 @event_type
-class ConsentRestricted(_ConsentDecision):
+class ConsentRestricted(ConsentDecision):
     """GDPR 18: processing restricted (a report of a minor's data, a request): kept, not used, until decided."""
 
     event_type = "consent.restricted"
@@ -149,7 +123,7 @@ class ConsentStateSnapshot(EventData):
     updated_at: datetime
 
 
-DECISION_EVENTS: dict[str, type[_ConsentDecision]] = {
+DECISION_EVENTS: dict[str, type[ConsentDecision]] = {
     "granted": ConsentGranted,
     "denied": ConsentDenied,
     "withdrawn": ConsentWithdrawn,

@@ -18,8 +18,7 @@ from services.common.crypto import ShreddedError
 from services.common.mail import MailMessage
 from services.common.models import LedgerEntry, SubjectKey
 from services.consent.context import ConsentContext
-from services.consent.decisions import key_of
-from services.consent.domain import State
+from services.consent.domain import State, key_of
 from services.consent.events import EvidenceRekeyed
 from services.consent.models import (
     CentreSignIn,

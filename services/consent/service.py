@@ -13,7 +13,7 @@ from services.common.errors import FieldError, ServiceError
 from services.common.links import new_single_use_token, token_hash
 from services.common.mail import MailMessage, queue_mail
 from services.common.telemetry import current_traceparent
-from services.consent import domain, kvk, mails, notices
+from services.consent import contacts, domain, kvk, mails, notices
 from services.consent.context import ConsentContext
 from services.consent.decisions import (
     Decision,
@@ -319,9 +319,9 @@ async def confirm(ctx: ConsentContext, token: str, ev: Evidence) -> list[Recorde
             )
             if pending is None or purpose is None or current is None or current.record_id != record_id:
                 continue  # withdrawn or changed since: the click does not revive it
-            reason = "parent confirmed" if row.kind == "parent" else "double opt-in confirmed"
+            reason = domain.PARENT_CONFIRMED if row.kind == "parent" else domain.DOI_CONFIRMED
             if row.kind == "parent" and purpose.double_opt_in:
-                reason = "parent confirmed (for the child's newsletter sign-up)"
+                reason = domain.PARENT_CONFIRMED_NEWSLETTER
             items.append(
                 Item(
                     subject=row.subject,
@@ -335,7 +335,7 @@ async def confirm(ctx: ConsentContext, token: str, ev: Evidence) -> list[Recorde
                     at=ev.at,
                 )
             )
-        done = await decide(ctx, s, items)
+        done = await decide(ctx, s, await contacts.carried(ctx, s, items))
     return done
 
 
@@ -421,4 +421,4 @@ async def withdraw_in(
             )
         )
     # the caller publishes the state once it has done all it does in this transaction
-    return await decide(ctx, s, items, publish=False)
+    return await decide(ctx, s, await contacts.carried(ctx, s, items), publish=False)

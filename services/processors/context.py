@@ -3,6 +3,7 @@ file, and one engine per configured connector (one HTTP client, one rate limit a
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import httpx
@@ -22,6 +23,10 @@ class ProcessorsContext:
     connectors: dict[str, connectors.Connector]
     engines: dict[str, Engine] = field(default_factory=dict)
     _client: httpx.AsyncClient | None = None
+    due: asyncio.Event = field(default_factory=asyncio.Event)  # set when tasks were made: the worker looks now
+
+    def wake(self) -> None:
+        self.due.set()
 
     @classmethod
     def of(cls, rt: Runtime) -> ProcessorsContext:

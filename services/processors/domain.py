@@ -65,6 +65,16 @@ def plan(kind: RequestKind, c: Connector, direct_marketing: frozenset[str]) -> P
     return Plan(TaskState.WAITING, action, lists)
 
 
+def sync_plan(action: str, purpose: str, channel: str, c: Connector) -> Plan | None:
+    """A consent change carried to `c` (unsubscribe on a withdrawal, subscribe on a grant confirmed by mail):
+    for the processor's lists of that purpose; None when `c` has none, or the change came from `c` itself (an
+    unsubscribe made in ActiveCampaign is not sent back to it)."""
+    lists = c.lists.get(purpose, ())
+    if not lists or not c.can(action) or channel == c.key:
+        return None
+    return Plan(TaskState.WAITING, action, lists)
+
+
 def holder_outcome(kind: RequestKind, states: list[TaskState], data: bool) -> Outcome:
     """The processors' answer to dsar, from every processor's task."""
     acted = TaskState.DONE in states

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.common.contracts import HolderAnswered, SubjectShredded
-from services.common.events import DSAR_ANSWERS, DSAR_EVENTS
+from services.common.events import CONSENT_EVENTS, DSAR_ANSWERS, DSAR_EVENTS
 from services.common.registry import Registration
 from services.processors.events import PROCESSORS_EVENTS, ProcessorActed
 from services.processors.settings import ProcessorsSettings
@@ -17,5 +17,6 @@ SERVICE = Registration(
     app="services.processors.main:create",
     topics=[PROCESSORS_EVENTS, DSAR_ANSWERS],  # it answers dsar as an external holder does
     channels={PROCESSORS_EVENTS.name: [ProcessorActed, SubjectShredded], DSAR_ANSWERS.name: [HolderAnswered]},
-    consumers=[("processors.requests", [DSAR_EVENTS.name])],  # as handlers.CONSUMERS (tests/unit/test_registry.py)
+    # as handlers.CONSUMERS (tests/unit/test_registry.py)
+    consumers=[("processors.in", [DSAR_EVENTS.name, CONSENT_EVENTS.name])],
 )

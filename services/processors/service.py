@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from services.common.contracts import (
+    ConsentDecision,
+    ConsentWithdrawn,
     DataSubjectRequestStarted,
     HolderAnswered,
     Outcome,
@@ -22,7 +24,7 @@ from services.common.contracts import (
     seal_fragment,
 )
 from services.common.crypto import ShreddedError
-from services.common.db import insert_ignoring_duplicates
+from services.common.db import Tx, insert_ignoring_duplicates
 from services.common.events import DSAR_ANSWERS
 from services.common.models import table_of
 from services.processors import domain
@@ -81,6 +83,51 @@ async def open_request(ctx: ProcessorsContext, s: AsyncSession, request: DataSub
         made += result.rowcount  # type: ignore[attr-defined]
     await s.flush()
     await answer_if_complete(ctx, s, request.request_id)
+    if made:
+        Tx.of(s).after_commit(ctx.wake)
+    return made
+
+
+async def open_sync(ctx: ProcessorsContext, s: AsyncSession, event_id: str, change: ConsentDecision) -> int:
+    """A withdrawal (unsubscribe) or a grant confirmed by mail (subscribe) carried to each processor with a
+    list of that purpose: a task each, once per event (a replay adds nothing). Returns the tasks made."""
+    if not change.contact:
+        return 0  # a browser's, or a change processors do not act on (consent seals an address only for these)
+    action = "unsubscribe" if isinstance(change, ConsentWithdrawn) else "subscribe"
+    email = open_fragment(ctx.rt.sealing, change.record_id, change.contact).get("email")
+    plans = {k: domain.sync_plan(action, change.purpose, change.channel, c) for k, c in ctx.connectors.items()}
+    wanted = {k: p for k, p in plans.items() if p is not None}
+    if not email or not wanted:
+        return 0
+    key_id, sealed = await ctx.rt.vault.encrypt(s, change.subject, {"email": email})
+    now = datetime.now(UTC)
+    made = 0
+    for key, p in sorted(wanted.items()):
+        row = {
+            "id": "pt_" + uuid.uuid4().hex[:24],
+            "dedupe": f"{event_id}:{key}",
+            "request_id": None,
+            "kind": "sync",
+            "action": p.action,
+            "processor": key,
+            "subject": change.subject,
+            "key_id": key_id,
+            "sealed": json.dumps({"sealed": sealed, "lists": list(p.lists)}),
+            "state": TaskState.WAITING.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "claimed_until": None,
+            "deadline": None,
+            "outcome": domain.said(TaskState.WAITING, ctx.connectors[key].name, p.action),
+            "calls": "[]",
+            "answer": None,
+            "created_at": now,
+            "settled_at": None,
+        }
+        result = await s.execute(insert_ignoring_duplicates(s, table_of(ProcessorTask), row))
+        made += result.rowcount  # type: ignore[attr-defined]
+    if made:
+        Tx.of(s).after_commit(ctx.wake)  # the worker looks at once, once the tasks are there to see
     return made
 
 

@@ -5,6 +5,7 @@ limit), and settles it. A connector without a base URL leaves its tasks waiting,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -109,4 +110,6 @@ async def worker(ctx: ProcessorsContext) -> None:
             await run_due(ctx)
         except Exception:
             log.exception("processors: a round of tasks failed")
-        await asyncio.sleep(ctx.settings.work_interval_seconds)
+        ctx.due.clear()
+        with contextlib.suppress(TimeoutError):  # "within seconds": woken when tasks are made in this process
+            await asyncio.wait_for(ctx.due.wait(), ctx.settings.work_interval_seconds)

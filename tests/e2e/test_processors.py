@@ -5,20 +5,28 @@ erasure of the same person finds nothing and counts as done; every ledger verifi
 
 from __future__ import annotations
 
+import asyncio
+import re
+import time
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
-from services.common.auth import create_token
+from services.common.auth import create_site_key, create_token
 from services.common.ledger.verify import verify_export
 from services.dsar.export import compile_export
 from services.dsar.service import DsarContext
 from services.fakes import activecampaign
 from tests.conftest import eventually, serve, system
+from tests.integration.test_outbox_consumer import header, read_topic
+from tests.notices import NOTICE
 
 EMAIL = "femke.visser@example.nl"
 TOKEN = "ac-e2e-token-77"
 FAST = {"work_interval_seconds": 0.1}
+CONSENT = "http://test"  # the in-process client's base: the mailed links point here
 
 
 async def request(client: Any, staff: dict[str, str], kind: str) -> str:
@@ -93,3 +101,98 @@ async def test_access_and_erasure_reach_activecampaign(
             for name in ("dsar", "processors"):
                 vkey = (await c[name].get("/ledger/public-key")).json()["vkey"]
                 verify_export((await c[name].get("/ledger/entries")).text.splitlines(), vkey=vkey)
+
+
+def _link(message: Any, pattern: str) -> str:
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    return str(re.findall(re.escape(CONSENT) + pattern, body)[0])
+
+
+async def test_a_confirmed_sign_up_subscribes_and_a_withdrawal_anywhere_unsubscribes(
+    kafka: str, make_settings: Any, monkeypatch: pytest.MonkeyPatch, smtp: Any, topic_prefix: str
+) -> None:
+    """Status 1 only after the person's click; a withdrawal in the privacy centre reaches ActiveCampaign within
+    seconds (read back from it); an unsubscribe that came from ActiveCampaign is not sent back to it; a
+    replayed event changes nothing."""
+    ac = activecampaign.create(TOKEN)
+    fake = ac.state.fake
+    async with serve(ac) as url:
+        monkeypatch.setenv("PROCESSORS_ACTIVECAMPAIGN_BASE_URL", url)
+        monkeypatch.setenv("PROCESSORS_ACTIVECAMPAIGN_API_TOKEN", TOKEN)
+        mail = {"mail_enabled": True, "smtp_port": smtp.port, "public_base_url": CONSENT}
+        secret = "ac-webhook-secret-for-the-test"
+        overrides = {"consent": {**mail, "activecampaign_webhook_secret": secret}, "processors": FAST}
+        async with system(make_settings, ("consent", "processors"), overrides) as (apps, c):
+            consent = c["consent"]
+            key = await create_site_key(apps["consent"].state.runtime.db, "site", ["https://www.example.nl"])
+            signed_up = await consent.post(
+                "/v1/consents",
+                headers={"x-site-key": key},
+                json={
+                    "email": EMAIL,
+                    "channel": "newsletter_signup",
+                    "notice": NOTICE,
+                    "purposes": [{"purpose": "newsletter", "granted": True}],
+                },
+            )
+            assert signed_up.status_code == 201, signed_up.text
+            confirmation = await eventually(lambda: smtp.to(EMAIL), within=20)
+            await asyncio.sleep(1.0)
+            assert fake.seen == [], "a sign-up not yet confirmed reaches no processor"
+            assert (await consent.post(_link(confirmation[0], r"(/v1/confirm/\S+)"))).status_code == 200
+            await eventually(lambda: fake.subscribed(EMAIL) == {"1": "1"}, within=20)
+
+            # the person withdraws in the privacy centre (signed in by the mailed link)
+            assert (await consent.post("/privacy/sign-in", data={"email": EMAIL, "lang": "nl"})).status_code == 200
+            sign_in = await eventually(lambda: [m for m in smtp.to(EMAIL) if "/privacy/sign-in/" in str(m)], within=20)
+            link = _link(sign_in[-1], r"(/privacy/sign-in/\S+)")
+            page = await consent.get(link)
+            nonce = re.search(r'name="nonce" value="([^"]+)"', page.text)
+            assert (await consent.post(link, data={"nonce": nonce[1] if nonce else ""})).status_code == 303
+            csrf = re.findall(r'name="csrf" value="([^"]+)"', (await consent.get("/privacy")).text)[0]
+            form = {"purpose": "newsletter", "csrf": csrf, "lang": "nl"}
+            withdrawn_at = time.monotonic()
+            assert (await consent.post("/privacy/withdraw", data=form)).status_code == 303
+            await eventually(lambda: fake.subscribed(EMAIL) == {"1": "2"}, within=20, interval=0.05)
+            took = time.monotonic() - withdrawn_at
+            assert took < 5, f"unsubscribed at ActiveCampaign {took:.1f} s after the withdrawal"
+
+            # an unsubscribe made in ActiveCampaign itself: consent records it, nothing is sent back to it
+            other = "lotte@example.nl"
+            fake.add(other, "Lotte", "Bakker", lists=("1",))
+            await consent.post(
+                "/v1/consents",
+                headers={"x-site-key": key},
+                json={
+                    "email": other,
+                    "channel": "newsletter_signup",
+                    "notice": NOTICE,
+                    "purposes": [{"purpose": "newsletter", "granted": True}],
+                },
+            )
+            sent = len(fake.seen)
+            body = urlencode({"type": "unsubscribe", "list": "1", "contact[email]": other, "date_time": "2026-12-05"})
+            hook = await consent.post(
+                f"/webhooks/activecampaign/{secret}",
+                content=body.encode(),
+                headers={"content-type": "application/x-www-form-urlencoded"},
+            )
+            assert hook.status_code == 200, hook.text
+            await asyncio.sleep(1.5)
+            assert len(fake.seen) == sent, "the unsubscribe is not sent back to ActiveCampaign"
+
+            # a replayed withdrawal (at-least-once delivery) makes no second call
+            events = await read_topic(kafka, topic_prefix + "consent.events.v1", 1, within=10)
+            withdrawn = [e for e in events if header(e, "ce_type") == "nl.jzve.privacy.consent.withdrawn"]
+            assert withdrawn, "the centre's withdrawal was published"
+            sent = len(fake.seen)
+            producer = AIOKafkaProducer(bootstrap_servers=kafka)
+            await producer.start()
+            try:
+                for e in withdrawn:
+                    await producer.send_and_wait(e.topic, e.value, key=e.key, headers=list(e.headers))
+            finally:
+                await producer.stop()
+            await asyncio.sleep(1.5)
+            assert len(fake.seen) == sent
+            assert fake.refused == 0
