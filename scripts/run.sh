@@ -96,6 +96,12 @@ if [ -z "${PROCESSORS_ACTIVECAMPAIGN_BASE_URL:-}" ]; then
   pids+=($!)
 fi
 
+# The privacy contacts of the processors without an API: their instructions land in the local mail server.
+for key in manychat webinarjam zapier googledrive wendykerssens promedia internetmarketingsupport; do
+  var="PROCESSORS_${key^^}_CONTACT"
+  export "$var=${!var:-privacy@${key}.example}"
+done
+
 for svc in consent dsar breach processors; do
   up=${svc^^}
   devvar="${up}_DEV_MODE"

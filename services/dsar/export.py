@@ -143,7 +143,9 @@ def readable(export: dict[str, Any], language: str) -> dict[str, Any]:
     breach = holders.get("breach", {}).get("data")
     # GDPR 15: say only what the breach register answered; no answer is no statement that none involved you
     breach_answered = holders.get("breach", {}).get("outcome") in ("provided", "nothing_held")
-    others = {h: a for h, a in holders.items() if h not in ("consent", "breach") and isinstance(a.get("data"), dict)}
+    own = ("consent", "breach", "processors")
+    others = {h: a for h, a in holders.items() if h not in own and isinstance(a.get("data"), dict)}
+    at_processors = holders.get("processors", {}).get("data")
     return {
         "lang": lang,
         "export": export,
@@ -156,6 +158,9 @@ def readable(export: dict[str, Any], language: str) -> dict[str, Any]:
         "sources": consent.get("sources", []),
         "answers": [(h, a) for h, a in holders.items()],
         "others": others,
+        # issue 32: what each processor holds, in its own fields, or why nothing is shown
+        "processors": at_processors.get("processors", []) if isinstance(at_processors, dict) else [],
+        "processors_answered": "processors" in holders,
         "rights": export["rights"][lang],
     }
 

@@ -20,6 +20,9 @@ A definition:
                          (what it is, in words), gone (statuses meaning "already so", 404 by default for
                          DELETE), each (a call made for every item at `take`), page (limit/offset paging)
     hook                 the name of a small function in hooks.py, for what only this processor needs
+    ask                  always | when_seen: whether a request asks it for everyone, or only for a person
+                         consent saw with one of its purposes (an instructed processor is mailed only then;
+                         default: when_seen for instructed, always otherwise)
 """
 
 from __future__ import annotations
@@ -114,6 +117,7 @@ class Connector:
     reason: str = ""
     hook: str | None = None
     lists: dict[str, tuple[str, ...]] = field(default_factory=dict)  # purpose -> the processor's list ids
+    ask: str = "always"  # or "when_seen"
 
     def can(self, action: str) -> bool:
         return action in self.actions
@@ -172,7 +176,11 @@ def parse(raw: dict[str, Any], processors: frozenset[str]) -> Connector:
         raise DefinitionError(f"{where}: an automated connector finds the person first (find)")
     if auth.kind is AuthKind.HEADER and not auth.header:
         raise DefinitionError(f"{where}: auth kind header needs the header's name")
+    ask = str(raw.get("ask", "when_seen" if mode is Mode.INSTRUCTED else "always"))
+    if ask not in ("always", "when_seen"):
+        raise DefinitionError(f"{where}: ask must be always or when_seen")
     return Connector(
+        ask=ask,
         key=key,
         name=raw["name"],
         mode=mode,

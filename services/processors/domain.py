@@ -18,9 +18,24 @@ class TaskState(StrEnum):
     EXEMPT = "exempt"  # a legal reason not to act (the definition's)
     NO_API = "no_api"  # the processor's API cannot do this; said so in the answer
     FAILED = "failed"  # the processor refused what was sent
+    INSTRUCTED = "instructed"  # its privacy contact was mailed the instruction; reminded until they answer
+    CONFIRMED = "confirmed"  # the processor confirmed it did what it was instructed (or a dpo closed it so)
+    REFUSED = "refused"  # the processor refused the instruction, saying why
 
 
-SETTLED = frozenset({TaskState.DONE, TaskState.NOTHING_HELD, TaskState.EXEMPT, TaskState.NO_API, TaskState.FAILED})
+SETTLED = frozenset(
+    {
+        TaskState.DONE,
+        TaskState.NOTHING_HELD,
+        TaskState.EXEMPT,
+        TaskState.NO_API,
+        TaskState.FAILED,
+        TaskState.CONFIRMED,
+        TaskState.REFUSED,
+    }
+)
+DUE = (TaskState.WAITING, TaskState.NEEDS_AUTHORISATION, TaskState.INSTRUCTED)  # what the worker looks at
+REMINDER_DAYS = (3, 7, 14, 21, 28)  # after the instruction: reminders, then weekly until answered
 STATE_OF = {
     Status.DONE: TaskState.DONE,
     Status.NOTHING_HELD: TaskState.NOTHING_HELD,
@@ -46,13 +61,20 @@ class Plan:
     outcome: str = ""
 
 
-def plan(kind: RequestKind, c: Connector, direct_marketing: frozenset[str]) -> Plan:
-    """What `c` is asked for a request of `kind`. A restriction (GDPR 18) or an objection to direct marketing
-    (21(3)) at a processor without a call of its own stops its mail: unsubscribed from the lists of the
-    purposes concerned (every purpose for a restriction; direct marketing for an objection)."""
+def plan(kind: RequestKind, c: Connector, direct_marketing: frozenset[str], *, seen: bool = True) -> Plan:
+    """What `c` is asked for a request of `kind` (`seen`: consent saw the person with one of its purposes). A
+    restriction (GDPR 18) or an objection to direct marketing (21(3)) at a processor without a call of its
+    own stops its mail: unsubscribed from the lists of the purposes concerned (every purpose for a
+    restriction; direct marketing for an objection). A processor without an API is instructed by mail."""
     action = ACTION_OF[kind]
+    if c.ask == "when_seen" and not seen:
+        return Plan(TaskState.NOTHING_HELD, action, outcome="no purpose of this person reaches it, as far as we know")
     if c.mode is Mode.EXEMPT and kind in CHANGES:
         return Plan(TaskState.EXEMPT, action, outcome=c.reason)
+    if c.mode is Mode.EXEMPT:
+        return Plan(TaskState.NO_API, action, outcome=f"not readable through its API ({c.reason})")
+    if c.mode is Mode.INSTRUCTED:
+        return Plan(TaskState.INSTRUCTED, action, outcome=c.reason)
     lists: tuple[str, ...] = ()
     if kind in (RequestKind.RESTRICTION, RequestKind.OBJECTION) and not c.can(action) and c.can("unsubscribe"):
         concerned = [p for p in c.lists if kind is RequestKind.RESTRICTION or p in direct_marketing]
@@ -77,7 +99,7 @@ def sync_plan(action: str, purpose: str, channel: str, c: Connector) -> Plan | N
 
 def holder_outcome(kind: RequestKind, states: list[TaskState], data: bool) -> Outcome:
     """The processors' answer to dsar, from every processor's task."""
-    acted = TaskState.DONE in states
+    acted = TaskState.DONE in states or TaskState.CONFIRMED in states
     if kind is RequestKind.ACCESS:
         return Outcome.PROVIDED if data else Outcome.NOTHING_HELD
     if not acted:
@@ -100,5 +122,8 @@ def said(state: TaskState, name: str, action: str, why: str = "") -> str:
         TaskState.FAILED: f"refused: {why}",
         TaskState.NEEDS_AUTHORISATION: "waiting: the connector must be authorised again",
         TaskState.WAITING: f"waiting: {why}" if why else "waiting",
+        TaskState.INSTRUCTED: f"instructed by mail, waiting for its confirmation ({why})" if why else "instructed",
+        TaskState.CONFIRMED: f"{action} confirmed by the processor" + (f" ({why})" if why else ""),
+        TaskState.REFUSED: "refused by the processor, its reason kept with the request",
     }
     return f"{name}: {words[state]}"

@@ -17,6 +17,7 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
         await service.open_request(ProcessorsContext.of(rt), session, request)
 
     async def on_change(session: Any, event: CloudEvent, change: ConsentGranted | ConsentWithdrawn) -> None:
+        await service.saw(session, change)
         await service.open_sync(ProcessorsContext.of(rt), session, event.id, change)
 
     return {DataSubjectRequestStarted: on_request, ConsentGranted: on_change, ConsentWithdrawn: on_change}

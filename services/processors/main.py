@@ -13,7 +13,7 @@ from services.common.runtime import Runtime
 from services.processors import worker
 from services.processors.context import ProcessorsContext
 from services.processors.handlers import CONSUMERS
-from services.processors.routes import router
+from services.processors.routes import links, router
 from services.processors.settings import ProcessorsSettings
 
 
@@ -30,7 +30,7 @@ def build_runtime(settings: ProcessorsSettings | None = None) -> Runtime:
 def create(runtime: Runtime | None = None) -> FastAPI:
     return create_app(
         runtime or build_runtime(),
-        routers=[router],
+        routers=[router, links],
         title="processors",
         description="Withdrawals and data-subject requests carried to the processors of statement Art. 8: "
         "through their APIs (connectors are definitions), or as tracked instructions.",

@@ -50,3 +50,13 @@ class ConnectorStatus(SQLModel, table=True):
     last_failure_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class SeenPurpose(SQLModel, table=True):
+    """A purpose consent saw a person with (a grant or a withdrawal): an instructed processor working on it is
+    asked about them. Goes with the person at an erasure."""
+
+    __tablename__ = "seen_purposes"
+    subject: str = Field(primary_key=True, max_length=64)
+    purpose: str = Field(primary_key=True, max_length=60)
+    first_seen_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())

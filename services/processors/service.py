@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -32,9 +33,10 @@ from services.processors.context import ProcessorsContext
 from services.processors.domain import SETTLED, TaskState
 from services.processors.engine import Result
 from services.processors.events import PROCESSORS_EVENTS, ProcessorActed
-from services.processors.models import ConnectorStatus, ProcessorTask
+from services.processors.models import ConnectorStatus, ProcessorTask, SeenPurpose
 
 HOLDER = "processors"
+NOT_CONNECTED = "not connected yet, so not asked (it has no connector definition)"
 
 
 async def open_request(ctx: ProcessorsContext, s: AsyncSession, request: DataSubjectRequestStarted) -> int:
@@ -51,10 +53,14 @@ async def open_request(ctx: ProcessorsContext, s: AsyncSession, request: DataSub
     if request.kind is RequestKind.RECTIFICATION and request.details:
         corrections = open_fragment(ctx.rt.sealing, request.request_id, request.details)
     key_id, sealed = await ctx.rt.vault.encrypt(s, request.subject, {"email": contact["email"], "new": corrections})
+    seen = set(
+        (await s.execute(select(col(SeenPurpose.purpose)).where(col(SeenPurpose.subject) == request.subject))).scalars()
+    )
     now = datetime.now(UTC)
     made = 0
     for c in sorted(ctx.connectors.values(), key=lambda x: x.key):
-        p = domain.plan(request.kind, c, ctx.purposes.direct_marketing)
+        reaches = bool(seen & set(ctx.purposes.purposes_of(c.name)))
+        p = domain.plan(request.kind, c, ctx.purposes.direct_marketing, seen=reaches)
         settled = p.state in SETTLED
         row = {
             "id": "pt_" + uuid.uuid4().hex[:24],
@@ -79,13 +85,19 @@ async def open_request(ctx: ProcessorsContext, s: AsyncSession, request: DataSub
         }
         result = await s.execute(insert_ignoring_duplicates(s, table_of(ProcessorTask), row))
         if result.rowcount and settled:  # type: ignore[attr-defined]
-            await _acted(ctx, s, row)
+            await record_acted(ctx, s, row)
         made += result.rowcount  # type: ignore[attr-defined]
     await s.flush()
     await answer_if_complete(ctx, s, request.request_id)
     if made:
         Tx.of(s).after_commit(ctx.wake)
     return made
+
+
+async def saw(s: AsyncSession, change: ConsentDecision) -> None:
+    """Consent saw the person with this purpose: an instructed processor working on it is asked about them."""
+    row = {"subject": change.subject, "purpose": change.purpose, "first_seen_at": datetime.now(UTC)}
+    await s.execute(insert_ignoring_duplicates(s, table_of(SeenPurpose), row))
 
 
 async def open_sync(ctx: ProcessorsContext, s: AsyncSession, event_id: str, change: ConsentDecision) -> int:
@@ -157,7 +169,7 @@ async def settle(ctx: ProcessorsContext, task_id: str, result: Result) -> None:
         s.add(task)
         await _standing(s, task.processor, result, state, now)
         if state in SETTLED:
-            await _acted(ctx, s, task.model_dump())
+            await record_acted(ctx, s, task)
             await s.flush()
             if task.request_id:
                 await answer_if_complete(ctx, s, task.request_id)
@@ -176,7 +188,9 @@ async def _standing(s: AsyncSession, key: str, result: Result, state: TaskState,
     s.add(row)
 
 
-async def _acted(ctx: ProcessorsContext, s: AsyncSession, task: dict[str, Any]) -> None:
+async def record_acted(ctx: ProcessorsContext, s: AsyncSession, row: ProcessorTask | dict[str, Any]) -> None:
+    """A task's outcome (or an instruction mailed) in the ledger and on processors.events.v1: no value."""
+    task = row.model_dump() if isinstance(row, ProcessorTask) else row
     await ctx.rt.recorder.record(
         s,
         ProcessorActed(
@@ -214,13 +228,25 @@ async def _answer(
     why: str,
 ) -> None:
     parts = [await _part(ctx, s, t) for t in sorted(tasks, key=lambda t: t.processor)]
+    connected = {c.name for c in ctx.connectors.values()}
+    unconnected = sorted(ctx.purposes.processors - connected) if tasks else []  # said, never skipped in silence
+    for name in unconnected:
+        outcome_ = f"{name}: {NOT_CONNECTED}"
+        parts.append({"processor": name, "mode": "not_connected", "state": "not_asked", "outcome": outcome_})
+        parts[-1].update({"asked_at": None, "answered_at": None, "data": []})
     fragment = None
     if kind is RequestKind.ACCESS and parts:
         fragment = seal_fragment(ctx.rt.sealing, request_id, {"processors": parts})
     states = [TaskState(t.state) for t in tasks]
     outcome = domain.holder_outcome(kind, states, any(p["data"] for p in parts)) if tasks else Outcome.NOTHING_HELD
-    reason = why or "; ".join(t.outcome or t.processor for t in sorted(tasks, key=lambda t: t.processor))
+    reason = why or "; ".join(
+        [
+            *(t.outcome or t.processor for t in sorted(tasks, key=lambda t: t.processor)),
+            *(f"{name}: {NOT_CONNECTED}" for name in unconnected),
+        ]
+    )
     if kind is RequestKind.ERASURE:  # what the processors service itself kept of the person goes too
+        await s.execute(delete(SeenPurpose).where(col(SeenPurpose.subject) == subject))
         key_id = await ctx.rt.vault.shred(s, subject)
         await ctx.rt.recorder.record(
             s,

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
@@ -23,16 +23,27 @@ CREDENTIALS = ("api_token", "username", "password", "client_id", "client_secret"
 class ProcessorsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PROCESSORS_", extra="ignore")
     service_name: ClassVar[str] = "processors"
+    secret_fields: ClassVar[tuple[str, ...]] = (*ServiceSettings.secret_fields, "link_signing_key")
 
     port: int = Field(8005, description="HTTP port.")
     purposes_file: Path = Field(DEFAULT, description="The purposes file (consent's): which processor works on what.")
     work_interval_seconds: float = Field(1.0, gt=0, description="How often due processor tasks are looked for.")
+    link_signing_key: SecretStr | None = Field(
+        None, description="HMAC key, base64, of the links an instructed processor confirms with."
+    )
+    instruction_link_days: int = Field(
+        90, ge=1, le=366, description="How long the link in an instruction to a processor stays valid."
+    )
     task_claim_seconds: float = Field(
         120.0, gt=0, description="A task being worked on is left to its worker this long; then another takes it."
     )
 
     def base_url(self, key: str) -> str:
         return os.environ.get(f"PROCESSORS_{key.upper()}_BASE_URL", "")
+
+    def contact(self, key: str) -> str:
+        """The processor's privacy contact, who an instruction is mailed to (`PROCESSORS_<KEY>_CONTACT`)."""
+        return os.environ.get(f"PROCESSORS_{key.upper()}_CONTACT", "")
 
     def credentials(self, key: str) -> dict[str, str]:
         """The connector's credentials from the environment (never logged, never in a definition)."""

@@ -58,6 +58,7 @@ async def request_tasks(ctx: ProcessorsContext, request_id: str) -> list[dict[st
         )
     return [
         {
+            "id": t.id,
             "processor": ctx.connectors[t.processor].name if t.processor in ctx.connectors else t.processor,
             "action": t.action,
             "state": t.state,

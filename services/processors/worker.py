@@ -15,9 +15,9 @@ from sqlalchemy import or_, update
 from sqlmodel import col, select
 
 from services.common.crypto import ShreddedError
-from services.processors import service
+from services.processors import instructions, service
 from services.processors.context import ProcessorsContext
-from services.processors.domain import TaskState
+from services.processors.domain import DUE, TaskState
 from services.processors.engine import Result, Status
 from services.processors.hooks import HOOKS
 from services.processors.models import ProcessorTask
@@ -45,7 +45,7 @@ async def _claim(ctx: ProcessorsContext, now: datetime) -> list[ProcessorTask]:
             (
                 await s.execute(
                     select(t)
-                    .where(col(t.state).in_([TaskState.WAITING.value, TaskState.NEEDS_AUTHORISATION.value]))
+                    .where(col(t.state).in_([s.value for s in DUE]))
                     .where(col(t.next_attempt_at) <= now)
                     .where(or_(col(t.claimed_until).is_(None), col(t.claimed_until) < now))
                     .order_by(col(t.next_attempt_at))
@@ -76,6 +76,9 @@ async def _run_all(ctx: ProcessorsContext, tasks: list[ProcessorTask]) -> None:
 
 async def _run(ctx: ProcessorsContext, task: ProcessorTask) -> None:
     c = ctx.connectors[task.processor]
+    if task.state == TaskState.INSTRUCTED.value:  # no API: the instruction, or its next reminder, by mail
+        await instructions.send(ctx, task)
+        return
     engine = ctx.engine(task.processor)
     if engine is None:
         why = f"not configured (PROCESSORS_{c.key.upper()}_BASE_URL)"

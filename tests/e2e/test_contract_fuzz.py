@@ -78,6 +78,8 @@ BEYOND_THE_SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "GET /ledger/proof/consistency": ("422", "old_size <= new_size <= the latest checkpoint's size"),
     },
     "processors": {
+        "POST /v1/instructions/{token}": ("422", "a refusal says why"),
+        "POST /admin/tasks/{task_id}/close": ("422", "a refusal says why"),
         "POST /admin/mail/bounces": ("422 400", "a body that is no DSN (RFC 3464); a NUL is in no message (RFC 5322)"),
         "POST /admin/outbox/{row_id}/requeue": ("422", "a topic this service publishes on; a dead row's own is none"),
         "GET /ledger/proof/inclusion": ("422", "exactly one of seq or event_id"),

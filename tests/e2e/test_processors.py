@@ -6,20 +6,23 @@ erasure of the same person finds nothing and counts as done; every ledger verifi
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from typing import Any
 from urllib.parse import urlencode
 
+import jsonschema
 import pytest
 from aiokafka import AIOKafkaProducer
+from sqlalchemy import text
 
 from services.common.auth import create_site_key, create_token
 from services.common.ledger.verify import verify_export
 from services.dsar.export import compile_export
 from services.dsar.service import DsarContext
 from services.fakes import activecampaign
-from tests.conftest import eventually, serve, system
+from tests.conftest import ROOT, eventually, serve, system
 from tests.integration.test_outbox_consumer import header, read_topic
 from tests.notices import NOTICE
 
@@ -46,6 +49,20 @@ async def completed(client: Any, staff: dict[str, str], request_id: str) -> dict
     return found
 
 
+async def close_instructed(client: Any, staff: dict[str, str], request_id: str) -> None:
+    """A dpo closes what the processors without an API were instructed (Google Drive is asked for everyone)."""
+
+    async def instructed() -> Any:
+        r = await client.get(f"/admin/requests/{request_id}", headers=staff)
+        return r.json()["tasks"] if r.status_code == 200 else None
+
+    for task in await eventually(instructed, within=20):
+        if task["state"] == "instructed":
+            body = {"outcome": "nothing_held", "evidence": "checked the shared drive: no file names the person"}
+            closed = await client.post(f"/admin/tasks/{task['id']}/close", json=body, headers=staff)
+            assert closed.status_code == 200, closed.text
+
+
 async def test_access_and_erasure_reach_activecampaign(
     kafka: str, make_settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -64,7 +81,9 @@ async def test_access_and_erasure_reach_activecampaign(
             assert (await c["dsar"].put("/admin/holders/processors", json=holder, headers=staff)).status_code == 200
 
             # access: the export holds ActiveCampaign's part, what it holds in words and values
+            proc_staff = {"authorization": "Bearer " + await create_token(proc_rt.db, "dpo", ["dpo"])}
             access = await request(c["dsar"], staff, "access")
+            await close_instructed(c["processors"], proc_staff, access)
             found = await completed(c["dsar"], staff, access)
             answers = {a["holder"]: a for a in found["answers"]}
             assert answers["processors"]["outcome"] == "provided"
@@ -75,12 +94,27 @@ async def test_access_and_erasure_reach_activecampaign(
             contact, lists = ac_part["data"]
             assert contact["records"][0]["email"] == EMAIL and contact["records"][0]["lastName"] == "Visser"
             assert {r["list"] for r in lists["records"]} == {"1", "2"}
-            proc_staff = {"authorization": "Bearer " + await create_token(proc_rt.db, "dpo", ["dpo"])}
             tasks = (await c["processors"].get(f"/admin/requests/{access}", headers=proc_staff)).json()["tasks"]
-            assert [t["calls"][0][:2] for t in tasks] == [["GET", "/api/3/contacts"]], "templates, never a value"
+            ac_task = next(t for t in tasks if t["processor"] == "ActiveCampaign")
+            assert ac_task["calls"][0][:2] == ["GET", "/api/3/contacts"], "templates, never a value"
+            drive = next(p for p in part if p["processor"] == "Google Drive")
+            assert drive["state"] == "nothing_held" and "told by" in drive["outcome"]
+            teamleader = next(p for p in part if p["processor"] == "TeamLeader")
+            assert teamleader["state"] == "not_asked", "a processor without a connector is named, not skipped"
+            # the person's export: JSON by its schema, and a page with a section per processor
+            path = "/v1/exports/" + DsarContext.of(dsar_rt).links.sign("export", 3600, r=access)
+            data = (await c["dsar"].get(path, params={"format": "json"})).json()
+            schema = json.loads((ROOT / "schemas" / "access-export.schema.json").read_text())
+            jsonschema.validate(data, schema, format_checker=jsonschema.FormatChecker())
+            page = (await c["dsar"].get(path)).text
+            section = page.split('id="processors"', 1)[1].split("<h2", 1)[0]
+            assert "Bij onze verwerkers" in page and "ActiveCampaign" in section and "Visser" in section
+            assert "Heeft niets van jou." in section and "Nog niet gevraagd" in section
+            assert "AWR art. 52" in section, "Digitale Factuur says why it shows nothing"
 
             # erasure: the contact is deleted at ActiveCampaign before the request completes
             erasure = await request(c["dsar"], staff, "erasure")
+            await close_instructed(c["processors"], proc_staff, erasure)
             found = await completed(c["dsar"], staff, erasure)
             answers = {a["holder"]: a for a in found["answers"]}
             assert answers["processors"]["outcome"] == "erased", answers["processors"]
@@ -90,6 +124,7 @@ async def test_access_and_erasure_reach_activecampaign(
             ], "only that person, and all of them"
             # again: nothing held there any more, and the request completes all the same
             again = await request(c["dsar"], staff, "erasure")
+            await close_instructed(c["processors"], proc_staff, again)
             found = await completed(c["dsar"], staff, again)
             assert {a["holder"]: a["outcome"] for a in found["answers"]}["processors"] == "nothing_held"
 
@@ -196,3 +231,83 @@ async def test_a_confirmed_sign_up_subscribes_and_a_withdrawal_anywhere_unsubscr
             await asyncio.sleep(1.5)
             assert len(fake.seen) == sent
             assert fake.refused == 0
+
+
+async def test_every_processor_gets_an_outcome_instructed_ones_by_mail_and_link(
+    kafka: str, make_settings: Any, monkeypatch: pytest.MonkeyPatch, smtp: Any
+) -> None:
+    """An erasure: ActiveCampaign by its API, Digitale Factuur exempt with its legal reason, Manychat (the person
+    chatted) and Google Drive (asked for everyone) instructed by mail; those no purpose of the person reaches
+    hold nothing. The request completes only once Manychat confirmed through its link and a dpo closed Google
+    Drive's task with its evidence."""
+    ac = activecampaign.create(TOKEN)
+    ac.state.fake.add(EMAIL, "Femke", "Visser", lists=("1",))
+    async with serve(ac) as url:
+        monkeypatch.setenv("PROCESSORS_ACTIVECAMPAIGN_BASE_URL", url)
+        monkeypatch.setenv("PROCESSORS_ACTIVECAMPAIGN_API_TOKEN", TOKEN)
+        monkeypatch.setenv("PROCESSORS_MANYCHAT_CONTACT", "privacy@manychat.example")
+        monkeypatch.setenv("PROCESSORS_GOOGLEDRIVE_CONTACT", "privacy@drive.example")
+        mail = {"mail_enabled": True, "smtp_port": smtp.port, "public_base_url": CONSENT}
+        overrides = {"processors": {**FAST, **mail}}
+        services = ("consent", "dsar", "breach", "processors")
+        async with system(make_settings, services, overrides) as (apps, c):
+            dsar_rt, proc_rt = apps["dsar"].state.runtime, apps["processors"].state.runtime
+            key = await create_site_key(apps["consent"].state.runtime.db, "site", ["https://www.example.nl"])
+            chat = {
+                "email": EMAIL,
+                "channel": "chat",
+                "notice": NOTICE,
+                "purposes": [{"purpose": "chat", "granted": True}],
+            }
+            assert (await c["consent"].post("/v1/consents", json=chat, headers={"x-site-key": key})).status_code == 201
+            staff = {"authorization": "Bearer " + await create_token(dsar_rt.db, "dpo", ["dpo", "admin"])}
+            holder = {"name": "processors", "kind": "kafka"}
+            assert (await c["dsar"].put("/admin/holders/processors", json=holder, headers=staff)).status_code == 200
+
+            async def seen() -> Any:
+                async with proc_rt.db.read() as s:
+                    return (await s.execute(text("SELECT purpose FROM seen_purposes"))).scalars().all()
+
+            assert await eventually(seen, within=20) == ["chat"]
+            erasure = await request(c["dsar"], staff, "erasure")
+            to_manychat = await eventually(lambda: smtp.to("privacy@manychat.example"), within=20)
+            to_drive = await eventually(lambda: smtp.to("privacy@drive.example"), within=20)
+            body = to_manychat[0].get_body(preferencelist=("plain",)).get_content()
+            assert EMAIL in body and erasure in body and "Erase all personal data of this person" in body
+            manychat_link = re.findall(r"http://test(/v1/instructions/\S+)", body)[0]
+            page = await c["processors"].get(manychat_link)
+            assert page.status_code == 200 and "Manychat" in page.text and erasure in page.text
+            assert EMAIL not in page.text, "the page names no one: the mail does"
+            forged = manychat_link[:-4] + ("AAAA" if not manychat_link.endswith("AAAA") else "BBBB")
+            assert (await c["processors"].get(forged)).status_code == 404
+
+            pending = (await c["dsar"].get(f"/admin/requests/{erasure}", headers=staff)).json()
+            assert pending["state"] != "completed", "not before every processor has an outcome"
+            done = await c["processors"].post(manychat_link, data={"outcome": "done", "details": ""})
+            assert done.status_code == 200 and "Beantwoord" in done.text
+            assert (await c["processors"].post(manychat_link, data={"outcome": "done"})).status_code == 410
+
+            drive_link = re.findall(
+                r"http://test(/v1/instructions/\S+)", to_drive[0].get_body(preferencelist=("plain",)).get_content()
+            )[0]
+            no_reason = await c["processors"].post(drive_link, data={"outcome": "refused", "details": " "})
+            assert no_reason.status_code == 422
+            proc_staff = {"authorization": "Bearer " + await create_token(proc_rt.db, "dpo", ["dpo"])}
+            tasks = (await c["processors"].get(f"/admin/requests/{erasure}", headers=proc_staff)).json()["tasks"]
+            states = {t["processor"]: t["state"] for t in tasks}
+            assert states["Google Drive"] == "instructed" and states["Digitale Factuur"] == "exempt"
+            assert states["Zapier"] == "nothing_held" and len(states) == 9
+            drive = next(t["id"] for t in tasks if t["processor"] == "Google Drive")
+            closed = await c["processors"].post(
+                f"/admin/tasks/{drive}/close",
+                json={"outcome": "done", "evidence": "Drive owner replied by mail: 3 files deleted"},
+                headers=proc_staff,
+            )
+            assert closed.status_code == 200 and closed.json()["state"] == "confirmed", closed.text
+
+            found = await completed(c["dsar"], staff, erasure)
+            answer = {a["holder"]: a for a in found["answers"]}["processors"]
+            assert answer["outcome"] == "erased"
+            assert "Digitale Factuur: not done: invoices are kept for 7 years" in answer["reason"]
+            assert "Manychat: erasure confirmed by the processor" in answer["reason"]
+            assert "ActiveCampaign: erasure done" in answer["reason"]
