@@ -11,6 +11,7 @@ declare -A ports=([consent]=${CONSENT_PORT:-8001} [dsar]=${DSAR_PORT:-8002} [bre
 demo_port=${DEMO_PORT:-8000}
 kvk_port=${KVK_FAKE_PORT:-8009}
 ac_port=${ACTIVECAMPAIGN_FAKE_PORT:-8010}
+tl_port=${TEAMLEADER_FAKE_PORT:-8011}
 
 # An earlier `make run` may still be shutting down (its services finish their work, Kafka takes seconds to
 # stop): wait for its ports to come free, or say which process holds one and stop.
@@ -18,6 +19,7 @@ needed=("${ports[consent]}" "${ports[dsar]}" "${ports[breach]}" "${ports[process
 [ -z "${SMTP_HOST:-}" ] && needed+=(1025)
 [ -z "${CONSENT_KVK_BASE_URL:-}" ] && needed+=("$kvk_port")
 [ -z "${PROCESSORS_ACTIVECAMPAIGN_BASE_URL:-}" ] && needed+=("$ac_port")
+[ -z "${PROCESSORS_TEAMLEADER_BASE_URL:-}" ] && needed+=("$tl_port")
 port_busy() { "$bin/python" -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try: s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError: sys.exit(0)
@@ -32,7 +34,7 @@ for port in "${needed[@]}"; do
       echo "run.sh: port $port is still in use${pid:+ by pid $pid ($(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null | cut -c1-120))}." >&2
       echo "run.sh: another 'make run' is probably running: stop it (Ctrl-C in its terminal), or choose other ports" >&2
       echo "run.sh: with CONSENT_PORT, DSAR_PORT, BREACH_PORT, PROCESSORS_PORT, DEMO_PORT, KVK_FAKE_PORT and" >&2
-      echo "run.sh: ACTIVECAMPAIGN_FAKE_PORT." >&2
+      echo "run.sh: ACTIVECAMPAIGN_FAKE_PORT and TEAMLEADER_FAKE_PORT." >&2
       exit 1
     fi
     sleep 1
@@ -93,6 +95,16 @@ if [ -z "${PROCESSORS_ACTIVECAMPAIGN_BASE_URL:-}" ]; then
   env ACTIVECAMPAIGN_FAKE_API_TOKEN="$PROCESSORS_ACTIVECAMPAIGN_API_TOKEN" "$bin/uvicorn" --factory \
     services.fakes.activecampaign:seeded --host 127.0.0.1 --port "$ac_port" --no-access-log \
     > >(sed -u "s/^/[activecampaign-fake] /") 2>&1 &
+  pids+=($!)
+fi
+
+# A local stand-in for Teamleader Focus (its RPC API and OAuth2 with rotating refresh tokens), unless a real
+# one is configured.
+if [ -z "${PROCESSORS_TEAMLEADER_BASE_URL:-}" ]; then
+  export PROCESSORS_TEAMLEADER_BASE_URL="http://127.0.0.1:${tl_port}" PROCESSORS_TEAMLEADER_CLIENT_ID="tl-client"
+  export PROCESSORS_TEAMLEADER_CLIENT_SECRET="tl-dev-secret" PROCESSORS_TEAMLEADER_REFRESH_TOKEN="tl-refresh-0"
+  "$bin/uvicorn" --factory services.fakes.teamleader:seeded --host 127.0.0.1 --port "$tl_port" --no-access-log \
+    > >(sed -u "s/^/[teamleader-fake] /") 2>&1 &
   pids+=($!)
 fi
 
@@ -164,6 +176,7 @@ cat <<INFO
   KvK API (local fake unless CONSENT_KVK_BASE_URL is set):  $CONSENT_KVK_BASE_URL
   ActiveCampaign (local fake unless PROCESSORS_ACTIVECAMPAIGN_BASE_URL is set):  $PROCESSORS_ACTIVECAMPAIGN_BASE_URL
     (what it holds; erase nieuwsbrief@example.nl through dsar and watch it go)
+  TeamLeader (local fake unless PROCESSORS_TEAMLEADER_BASE_URL is set):  $PROCESSORS_TEAMLEADER_BASE_URL
   ActiveCampaign webhook URL (paste it into ActiveCampaign; in production the service's public https address):
     http://127.0.0.1:${ports[consent]}/webhooks/activecampaign/$ac_secret
 

@@ -10,8 +10,10 @@ import httpx
 
 from services.common.runtime import Runtime
 from services.processors import connectors, purposes
+from services.processors.connectors import AuthKind
 from services.processors.engine import Credentials, Engine
 from services.processors.hooks import HOOKS
+from services.processors.oauth import Keeper
 from services.processors.settings import ProcessorsSettings
 
 
@@ -49,10 +51,21 @@ class ProcessorsContext:
                 return None
             if self._client is None:
                 self._client = httpx.AsyncClient(follow_redirects=False)
-            self.engines[key] = Engine(
-                self.connectors[key], base, Credentials(self.settings.credentials(key)), client=self._client
-            )
+            c = self.connectors[key]
+            keeper = self.keeper(key)
+            refresh = keeper.refresh if keeper else None  # rotating refresh tokens, renewed under a lock
+            credentials = Credentials(self.settings.credentials(key), refresh=refresh)
+            self.engines[key] = Engine(c, base, credentials, client=self._client)
         return self.engines[key]
+
+    def keeper(self, key: str) -> Keeper | None:
+        """An OAuth2 connector's token keeper (oauth.py); None for other connectors or without a base URL."""
+        c, base = self.connectors.get(key), self.settings.base_url(key)
+        if c is None or c.auth.kind is not AuthKind.OAUTH2 or not base:
+            return None
+        if self._client is None:
+            self._client = httpx.AsyncClient(follow_redirects=False)
+        return Keeper(self, key, self.settings.token_url(key) or base.rstrip("/") + c.auth.token_path, self._client)
 
     async def close(self) -> None:
         if self._client is not None:

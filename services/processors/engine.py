@@ -44,10 +44,17 @@ class Result:
     why: str = ""
 
 
-class Credentials:
-    """What a connector authenticates with, from settings; never logged (repr hides it)."""
+class TokenUnavailable(Exception):
+    """The OAuth2 token endpoint is down or busy: try later (not a reason to authorise again)."""
 
-    def __init__(self, values: dict[str, str], refresh: Callable[[], Awaitable[str | None]] | None = None) -> None:
+
+class Credentials:
+    """What a connector authenticates with, from settings; never logged (repr hides it). `refresh` (OAuth2)
+    gives a working access token given the one that failed (None: a person must authorise again)."""
+
+    def __init__(
+        self, values: dict[str, str], refresh: Callable[[str | None], Awaitable[str | None]] | None = None
+    ) -> None:
         self._values = dict(values)
         self._refresh = refresh
 
@@ -58,14 +65,20 @@ class Credentials:
         return self._values.get(name, "")
 
     async def refreshed(self) -> bool:
-        """OAuth2: a new access token (the refresh happens under a lock, elsewhere). False: authorise again."""
+        """OAuth2: a working access token (renewed under a lock, see oauth.py). False: authorise again."""
         if self._refresh is None:
             return False
-        token = await self._refresh()
+        token = await self._refresh(self._values.get("access_token") or None)
         if not token:
             return False
         self._values["access_token"] = token
         return True
+
+    async def prepare(self) -> bool:
+        """OAuth2: an access token before the first call."""
+        if self._refresh is None or self._values.get("access_token"):
+            return True
+        return await self.refreshed()
 
 
 class Window:
@@ -208,6 +221,8 @@ class Engine:
         if todo is None:
             return Result(Status.FAILED, why=f"{self.connector.name} has no {action} in its definition")
         try:
+            if self.connector.auth.kind is AuthKind.OAUTH2 and not await self.credentials.prepare():
+                raise Unauthorised()
             records = await self._find(person, result) if todo.find else [{}]
             if records is None:
                 result.status = Status.NOTHING_HELD
@@ -220,6 +235,8 @@ class Engine:
             result.status, result.retry_at, result.why = Status.RETRY, exc.at, exc.why
         except Unauthorised:
             result.status, result.why = Status.NEEDS_AUTHORISATION, "the processor refused our credentials"
+        except TokenUnavailable as exc:
+            result.status, result.retry_at, result.why = Status.RETRY, time.time() + 60, str(exc)
         except Refused as exc:
             result.status, result.why = Status.FAILED, str(exc)
         return result
@@ -239,7 +256,7 @@ class Engine:
             for item in await self._collect(call, values, result):
                 await self._do(call.each, {**values, "item": item}, result)
             return
-        if call.method == "GET" and call.keep:
+        if call.keep:
             rows = await self._collect(call, values, result)
             kept = [{k: row.get(k) for k in call.keep if k in row} for row in rows]
             result.data.append({"label": call.label or call.path, "records": kept})

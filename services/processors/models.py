@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import Column, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from services.common.models import ts_column, utcnow
@@ -60,3 +60,17 @@ class SeenPurpose(SQLModel, table=True):
     subject: str = Field(primary_key=True, max_length=64)
     purpose: str = Field(primary_key=True, max_length=60)
     first_seen_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class OAuthGrant(SQLModel, table=True):
+    """A connector's OAuth2 tokens (sealed with the key-encryption key). Each refresh returns a new refresh
+    token and kills the old one: the row is locked while one worker refreshes, and the new pair is stored in
+    the same transaction, so that two refreshes at once never burn the grant."""
+
+    __tablename__ = "oauth_grants"
+    key: str = Field(primary_key=True, max_length=60)
+    access_token: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    refresh_token: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    expires_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    version: int = 0
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())

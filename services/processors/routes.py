@@ -15,10 +15,11 @@ from services.common.auth import Open, Principal, Scope, Scoped
 from services.common.contract import refusals
 from services.processors import instructions, views
 from services.processors.context import ProcessorsContext
-from services.processors.schemas import CloseIn
+from services.processors.schemas import AuthoriseIn, CloseIn
 
 router = APIRouter(prefix="/admin", tags=["processors"])
 Staff = Annotated[Principal, Depends(Scoped(Scope.DPO, Scope.ADMIN))]
+Admin = Annotated[Principal, Depends(Scoped(Scope.ADMIN))]
 GONE = refusals(404, 410)  # a link we never made (404), or an instruction answered already (410)
 
 
@@ -35,6 +36,17 @@ async def connectors(ctx: Ctx, _: Staff) -> list[dict[str, Any]]:
     connected, needs authorisation, failing, rate-limited or not configured; open tasks; last success."""
     found: list[dict[str, Any]] = jsonable_encoder(await views.connectors(ctx))
     return found
+
+
+@router.put("/connectors/{key}/authorisation", responses=refusals(404))
+async def authorise(key: Annotated[str, Path(max_length=60)], body: AuthoriseIn, ctx: Ctx, _: Admin) -> dict[str, str]:
+    """Authorise an OAuth2 connector again (after "needs authorisation"): its new refresh token is stored
+    sealed and the tasks that waited for it are due at once."""
+    keeper = ctx.keeper(key)
+    if keeper is None:
+        raise HTTPException(404, "no OAuth2 connector with this key is configured")
+    await keeper.authorise(body.refresh_token)
+    return {"key": key, "state": "connected"}
 
 
 @router.get("/requests/{request_id}", responses=refusals(404))

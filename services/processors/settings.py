@@ -41,6 +41,10 @@ class ProcessorsSettings(ServiceSettings):
     def base_url(self, key: str) -> str:
         return os.environ.get(f"PROCESSORS_{key.upper()}_BASE_URL", "")
 
+    def token_url(self, key: str) -> str:
+        """An OAuth2 connector's token endpoint when it is not the API's host (`PROCESSORS_<KEY>_TOKEN_URL`)."""
+        return os.environ.get(f"PROCESSORS_{key.upper()}_TOKEN_URL", "")
+
     def contact(self, key: str) -> str:
         """The processor's privacy contact, who an instruction is mailed to (`PROCESSORS_<KEY>_CONTACT`)."""
         return os.environ.get(f"PROCESSORS_{key.upper()}_CONTACT", "")

@@ -6,9 +6,11 @@ erasure of the same person finds nothing and counts as done; every ledger verifi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,7 +23,7 @@ from services.common.auth import create_site_key, create_token
 from services.common.ledger.verify import verify_export
 from services.dsar.export import compile_export
 from services.dsar.service import DsarContext
-from services.fakes import activecampaign
+from services.fakes import activecampaign, teamleader
 from tests.conftest import ROOT, eventually, serve, system
 from tests.integration.test_outbox_consumer import header, read_topic
 from tests.notices import NOTICE
@@ -30,6 +32,22 @@ EMAIL = "femke.visser@example.nl"
 TOKEN = "ac-e2e-token-77"
 FAST = {"work_interval_seconds": 0.1}
 CONSENT = "http://test"  # the in-process client's base: the mailed links point here
+
+
+@contextlib.asynccontextmanager
+async def teamleader_at(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+    """A local Teamleader Focus (OAuth2 with rotating refresh tokens), with the person as a customer."""
+    app = teamleader.create("tl-e2e", "tl-e2e-secret", "tl-e2e-refresh")
+    app.state.fake.add(EMAIL, "Femke", "Visser")
+    async with serve(app) as url:
+        for name, value in {
+            "BASE_URL": url,
+            "CLIENT_ID": "tl-e2e",
+            "CLIENT_SECRET": "tl-e2e-secret",
+            "REFRESH_TOKEN": "tl-e2e-refresh",
+        }.items():
+            monkeypatch.setenv(f"PROCESSORS_TEAMLEADER_{name}", value)
+        yield app.state.fake
 
 
 async def request(client: Any, staff: dict[str, str], kind: str) -> str:
@@ -70,7 +88,7 @@ async def test_access_and_erasure_reach_activecampaign(
     fake = ac.state.fake
     fake.add(EMAIL, "Femke", "Visser", lists=("1", "2"))
     fake.add("iemand.anders@example.nl", "Iemand", "Anders", lists=("1",))
-    async with serve(ac) as url:
+    async with serve(ac) as url, teamleader_at(monkeypatch) as tl:
         monkeypatch.setenv("PROCESSORS_ACTIVECAMPAIGN_BASE_URL", url)
         monkeypatch.setenv("PROCESSORS_ACTIVECAMPAIGN_API_TOKEN", TOKEN)
         services = ("consent", "dsar", "breach", "processors")
@@ -99,8 +117,10 @@ async def test_access_and_erasure_reach_activecampaign(
             assert ac_task["calls"][0][:2] == ["GET", "/api/3/contacts"], "templates, never a value"
             drive = next(p for p in part if p["processor"] == "Google Drive")
             assert drive["state"] == "nothing_held" and "told by" in drive["outcome"]
-            teamleader = next(p for p in part if p["processor"] == "TeamLeader")
-            assert teamleader["state"] == "not_asked", "a processor without a connector is named, not skipped"
+            tl_part = next(p for p in part if p["processor"] == "TeamLeader")
+            assert tl_part["state"] == "done" and tl_part["data"][0]["records"][0]["last_name"] == "Visser"
+            wordpress = next(p for p in part if p["processor"] == "WordPress")
+            assert wordpress["state"] == "not_asked", "a processor without a connector is named, not skipped"
             # the person's export: JSON by its schema, and a page with a section per processor
             path = "/v1/exports/" + DsarContext.of(dsar_rt).links.sign("export", 3600, r=access)
             data = (await c["dsar"].get(path, params={"format": "json"})).json()
@@ -119,6 +139,7 @@ async def test_access_and_erasure_reach_activecampaign(
             answers = {a["holder"]: a for a in found["answers"]}
             assert answers["processors"]["outcome"] == "erased", answers["processors"]
             assert "ActiveCampaign: erasure done" in answers["processors"]["reason"]
+            assert "TeamLeader: erasure done" in answers["processors"]["reason"] and not tl.contacts
             assert fake.subscribed(EMAIL) == {} and [c["email"] for c in fake.contacts.values()] == [
                 "iemand.anders@example.nl"
             ], "only that person, and all of them"
@@ -151,7 +172,7 @@ async def test_a_confirmed_sign_up_subscribes_and_a_withdrawal_anywhere_unsubscr
     replayed event changes nothing."""
     ac = activecampaign.create(TOKEN)
     fake = ac.state.fake
-    async with serve(ac) as url:
+    async with serve(ac) as url, teamleader_at(monkeypatch):
         monkeypatch.setenv("PROCESSORS_ACTIVECAMPAIGN_BASE_URL", url)
         monkeypatch.setenv("PROCESSORS_ACTIVECAMPAIGN_API_TOKEN", TOKEN)
         mail = {"mail_enabled": True, "smtp_port": smtp.port, "public_base_url": CONSENT}
@@ -242,7 +263,7 @@ async def test_every_processor_gets_an_outcome_instructed_ones_by_mail_and_link(
     Drive's task with its evidence."""
     ac = activecampaign.create(TOKEN)
     ac.state.fake.add(EMAIL, "Femke", "Visser", lists=("1",))
-    async with serve(ac) as url:
+    async with serve(ac) as url, teamleader_at(monkeypatch):
         monkeypatch.setenv("PROCESSORS_ACTIVECAMPAIGN_BASE_URL", url)
         monkeypatch.setenv("PROCESSORS_ACTIVECAMPAIGN_API_TOKEN", TOKEN)
         monkeypatch.setenv("PROCESSORS_MANYCHAT_CONTACT", "privacy@manychat.example")
@@ -296,7 +317,7 @@ async def test_every_processor_gets_an_outcome_instructed_ones_by_mail_and_link(
             tasks = (await c["processors"].get(f"/admin/requests/{erasure}", headers=proc_staff)).json()["tasks"]
             states = {t["processor"]: t["state"] for t in tasks}
             assert states["Google Drive"] == "instructed" and states["Digitale Factuur"] == "exempt"
-            assert states["Zapier"] == "nothing_held" and len(states) == 9
+            assert states["Zapier"] == "nothing_held" and len(states) == 10
             drive = next(t["id"] for t in tasks if t["processor"] == "Google Drive")
             closed = await c["processors"].post(
                 f"/admin/tasks/{drive}/close",
@@ -310,4 +331,4 @@ async def test_every_processor_gets_an_outcome_instructed_ones_by_mail_and_link(
             assert answer["outcome"] == "erased"
             assert "Digitale Factuur: not done: invoices are kept for 7 years" in answer["reason"]
             assert "Manychat: erasure confirmed by the processor" in answer["reason"]
-            assert "ActiveCampaign: erasure done" in answer["reason"]
+            assert "ActiveCampaign: erasure done" in answer["reason"] and "TeamLeader: erasure done" in answer["reason"]

@@ -29,7 +29,7 @@ def promtool(*args: str) -> str:
 
 
 def test_promtool_accepts_the_rules_and_the_config() -> None:
-    assert "SUCCESS: 10 rules found" in promtool("check", "rules", "alerts.yml")
+    assert "SUCCESS: 12 rules found" in promtool("check", "rules", "alerts.yml")
     promtool("check", "config", "--syntax-only", "prometheus.yml")  # the token file exists where it runs
 
 
@@ -42,10 +42,11 @@ def exposed() -> set[str]:
     from services.breach import metrics as breach_metrics
     from services.consent.metrics import ConsentMetrics
     from services.dsar import metrics as dsar_metrics
+    from services.processors import metrics as processors_metrics
 
     m = Metrics("test")
     ConsentMetrics(m)
-    for register in (dsar_metrics.register, breach_metrics.register):
+    for register in (dsar_metrics.register, breach_metrics.register, processors_metrics.register):
         register(SimpleNamespace(metrics=m))  # type: ignore[arg-type]
     names = {"up"}
     for family in m.registry.collect():
