@@ -18,6 +18,7 @@ BENCHMARKS = [
     "breach_notify.py",
     "consent_js.py",
     "console_pages.py",
+    "processors_fanout.py",
 ]
 
 if __name__ == "__main__":

@@ -136,6 +136,7 @@ pids+=($!)
 console_port=${CONSOLE_PORT:-8004}
 env "CONSOLE_DEV_MODE=1" "CONSOLE_CONSENT_URL=http://127.0.0.1:${ports[consent]}" \
     "CONSOLE_DSAR_URL=http://127.0.0.1:${ports[dsar]}" "CONSOLE_BREACH_URL=http://127.0.0.1:${ports[breach]}" \
+    "CONSOLE_PROCESSORS_URL=http://127.0.0.1:${ports[processors]}" \
   "$bin/python" -m services.console.main --host "${HOST:-127.0.0.1}" --port "$console_port" \
     > >(sed -u "s/^/[console] /") 2>&1 &
 pids+=($!)

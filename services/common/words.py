@@ -282,8 +282,18 @@ def reason(value: str | None, lang: str) -> str:
 
 
 HOLDERS = {
-    "nl": {"consent": "ons toestemmingenregister", "dsar": "ons verzoekenregister", "breach": "ons datalekregister"},
-    "en": {"consent": "our consent records", "dsar": "our request records", "breach": "our data breach register"},
+    "nl": {
+        "consent": "ons toestemmingenregister",
+        "dsar": "ons verzoekenregister",
+        "breach": "ons datalekregister",
+        "processors": "onze verwerkers",
+    },
+    "en": {
+        "consent": "our consent records",
+        "dsar": "our request records",
+        "breach": "our data breach register",
+        "processors": "our processors",
+    },
 }
 
 

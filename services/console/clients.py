@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-SERVICES = ("consent", "dsar", "breach")
+SERVICES = ("consent", "dsar", "breach", "processors")
 
 
 class ServiceDown(Exception):

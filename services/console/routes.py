@@ -221,6 +221,32 @@ async def processors(request: Request) -> Response:
     return await page_from(request, "console/processors.html", load)
 
 
+@router.get("/processors/connectors/{key}", response_class=HTMLResponse)
+async def connector_page(request: Request, key: Annotated[str, Path(max_length=60)]) -> Response:
+    """One processor's connector: connected, needs authorisation, failing or rate-limited; its open tasks."""
+
+    async def load(calls: Calls) -> dict[str, Any]:
+        return {"c": await service.connector(calls, key)}
+
+    return await page_from(request, "console/connector.html", load)
+
+
+@router.post("/requests/{request_id}/processor-tasks/{task_id}")
+async def close_processor_task(
+    request: Request,
+    request_id: RequestId,
+    task_id: Annotated[str, Path(max_length=40)],
+    csrf: CSRF = "",
+    outcome: Annotated[str, Form(pattern="^(done|nothing_held|refused)$")] = "done",
+    evidence: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    """A dpo closes an instructed processor's task with the evidence they have."""
+    form = {"action": "processor_closed", "task": task_id, "p_outcome": outcome, "evidence": evidence}
+    return await _request_action(
+        request, request_id, csrf, form, lambda c: service.close_processor_task(c, task_id, outcome, evidence)
+    )
+
+
 @router.post("/processors/{processor_id}")
 async def set_agreement(
     request: Request,

@@ -64,7 +64,33 @@ async def request_queue(calls: Calls, *, kind: str | None, state: str | None, ov
 
 
 async def request_detail(calls: Calls, request_id: str) -> Any:
-    return await calls.get("dsar", f"/admin/requests/{request_id}")
+    found, tasks = await asyncio.gather(
+        calls.get("dsar", f"/admin/requests/{request_id}"), processor_tasks(calls, request_id)
+    )
+    found["processor_tasks"] = tasks
+    return found
+
+
+async def processor_tasks(calls: Calls, request_id: str) -> list[dict[str, Any]] | None:
+    """Each processor's part of the request ([] when none was asked; None when the service cannot say)."""
+    try:
+        found: dict[str, Any] = await calls.get("processors", f"/admin/requests/{request_id}")
+    except Refused as exc:
+        return [] if exc.status == 404 else None
+    except ServiceDown:
+        return None
+    tasks: list[dict[str, Any]] = found["tasks"]
+    return tasks
+
+
+async def close_processor_task(calls: Calls, task_id: str, outcome: str, evidence: str) -> Any:
+    body = {"outcome": outcome, "evidence": evidence}
+    return await calls.post("processors", f"/admin/tasks/{task_id}/close", body)
+
+
+async def connector(calls: Calls, key: str) -> dict[str, Any]:
+    found: dict[str, Any] = await calls.get("processors", f"/admin/connectors/{key}")
+    return found
 
 
 async def close_task(calls: Calls, request_id: str, holder: str, outcome: str, reason: str | None) -> Any:
@@ -150,7 +176,14 @@ async def person_history(calls: Calls, email: str) -> dict[str, Any]:
 
 
 async def processors(calls: Calls) -> list[dict[str, Any]]:
+    """Statement Art. 8's processors with their agreement (consent), and how each is reached (processors):
+    its connector's mode and standing, its open tasks and last success; `connector` None when unknown."""
     found: list[dict[str, Any]] = await calls.get("consent", "/admin/processors")
+    connectors = (await each({"c": lambda: calls.get("processors", "/admin/connectors")}))["c"]
+    by_name = {c["name"]: c for c in connectors.value} if connectors.ok else {}
+    for p in found:
+        p["connector"] = by_name.get(p["name"])
+        p["connectors_known"] = connectors.ok
     return found
 
 

@@ -18,6 +18,7 @@ class ConsoleSettings(BaseSettings):
     consent_url: str = Field("http://127.0.0.1:8001", description="The consent service, as the console calls it.")
     dsar_url: str = Field("http://127.0.0.1:8002", description="The dsar service.")
     breach_url: str = Field("http://127.0.0.1:8003", description="The breach service.")
+    processors_url: str = Field("http://127.0.0.1:8005", description="The processors service.")
     session_key: SecretStr | None = Field(
         None, description="Key (base64, 32 bytes) sealing the session cookie that holds the signed-in token."
     )
@@ -46,4 +47,9 @@ class ConsoleSettings(BaseSettings):
         return base64.b64decode(self.session_key.get_secret_value())
 
     def urls(self) -> dict[str, str]:
-        return {"consent": self.consent_url, "dsar": self.dsar_url, "breach": self.breach_url}
+        return {
+            "consent": self.consent_url,
+            "dsar": self.dsar_url,
+            "breach": self.breach_url,
+            "processors": self.processors_url,
+        }

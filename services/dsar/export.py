@@ -158,11 +158,68 @@ def readable(export: dict[str, Any], language: str) -> dict[str, Any]:
         "sources": consent.get("sources", []),
         "answers": [(h, a) for h, a in holders.items()],
         "others": others,
-        # issue 32: what each processor holds, in its own fields, or why nothing is shown
-        "processors": at_processors.get("processors", []) if isinstance(at_processors, dict) else [],
+        # issue 32: what each processor holds, in its own fields (named in words), or why nothing is shown
+        "processors": [
+            {**p, "data": [_in_words(part, lang) for part in p.get("data") or []]}
+            for p in (at_processors.get("processors", []) if isinstance(at_processors, dict) else [])
+        ],
         "processors_answered": "processors" in holders,
         "rights": export["rights"][lang],
     }
+
+
+FIELDS = {  # a processor's own field names, as a person reads them (unknown ones shown with spaces)
+    "nl": {
+        "email": "e-mailadres",
+        "emails": "e-mailadressen",
+        "firstName": "voornaam",
+        "first_name": "voornaam",
+        "lastName": "achternaam",
+        "last_name": "achternaam",
+        "phone": "telefoon",
+        "telephones": "telefoonnummers",
+        "cdate": "aangemaakt",
+        "added_at": "aangemaakt",
+        "udate": "laatst gewijzigd",
+        "updated_at": "laatst gewijzigd",
+        "sdate": "ingeschreven op",
+        "list": "lijst",
+        "status": "stand",
+        "text": "wat zij ons schreven",
+    },
+    "en": {
+        "firstName": "first name",
+        "lastName": "last name",
+        "cdate": "created",
+        "udate": "last changed",
+        "sdate": "subscribed on",
+        "added_at": "created",
+        "updated_at": "last changed",
+        "text": "what they wrote to us",
+    },
+}
+PARTS = {
+    "contact": ("contactgegevens", "contact"),
+    "list memberships": ("inschrijvingen op lijsten", "list memberships"),
+}
+
+
+def _in_words(part: dict[str, Any], lang: str) -> dict[str, Any]:
+    """A processor's record with its field names in words and its values as text (a list of addresses, not
+    a Python list)."""
+    names = FIELDS.get(lang, {})
+    label = str(part.get("label", ""))
+    said = PARTS.get(label)
+    records = [{names.get(k, k.replace("_", " ")): _text(v) for k, v in r.items()} for r in part.get("records") or []]
+    return {"label": (said[0] if lang == "nl" else said[1]) if said else label, "records": records}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(t for t in (_text(v) for v in value) if t) or "-"
+    if isinstance(value, dict):
+        return " ".join(str(v) for k, v in value.items() if v and k != "type") or "-"
+    return "-" if value in (None, "") else str(value)
 
 
 def portable(export: dict[str, Any]) -> list[dict[str, Any]]:

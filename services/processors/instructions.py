@@ -94,7 +94,7 @@ def _mail(
     fixed = "\n".join(f"  {k}: {v}" for k, v in sorted(corrections.items()))
     deadline = task.deadline.date().isoformat() if task.deadline else "-"
     again = f"Herinnering {reminder} / Reminder {reminder}: " if reminder else ""
-    controller = "Je zaak voor Elkaar B.V."
+    controller = ctx.purposes.controller or "the controller"
     text = f"""{again}instructie van de verwerkingsverantwoordelijke / instruction from the controller
 
 Aan / To: {name}
@@ -136,6 +136,7 @@ async def view(ctx: ProcessorsContext, token: str) -> dict[str, Any]:
     return {
         "processor": ctx.connectors[task.processor].name if task.processor in ctx.connectors else task.processor,
         "reference": task.request_id or task.id,
+        "controller": ctx.purposes.controller,
         "action": task.action,
         "deadline": task.deadline,
         "answered": task.state in domain.SETTLED,

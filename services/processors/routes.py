@@ -38,6 +38,16 @@ async def connectors(ctx: Ctx, _: Staff) -> list[dict[str, Any]]:
     return found
 
 
+@router.get("/connectors/{key}", responses=refusals(404))
+async def connector(key: Annotated[str, Path(max_length=60)], ctx: Ctx, _: Staff) -> dict[str, Any]:
+    """One connector: how it stands, and its open tasks with their deadlines (no personal data)."""
+    found = await views.connector(ctx, key)
+    if found is None:
+        raise HTTPException(404, "no connector with this key")
+    shown: dict[str, Any] = jsonable_encoder(found)
+    return shown
+
+
 @router.put("/connectors/{key}/authorisation", responses=refusals(404))
 async def authorise(key: Annotated[str, Path(max_length=60)], body: AuthoriseIn, ctx: Ctx, _: Admin) -> dict[str, str]:
     """Authorise an OAuth2 connector again (after "needs authorisation"): its new refresh token is stored

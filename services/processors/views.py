@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from services.processors.connectors import Mode
 from services.processors.context import ProcessorsContext
-from services.processors.domain import SETTLED
+from services.processors.domain import DUE, SETTLED
 from services.processors.models import ConnectorStatus, ProcessorTask
 
-OPEN = [s for s in ("waiting", "needs_authorisation")]
+OPEN = [s.value for s in DUE]
 
 
 async def connectors(ctx: ProcessorsContext) -> list[dict[str, Any]]:
@@ -31,14 +32,21 @@ async def connectors(ctx: ProcessorsContext) -> list[dict[str, Any]]:
     out = []
     for key, c in sorted(ctx.connectors.items()):
         row = standing.get(key)
-        configured = bool(ctx.settings.base_url(key))
+        if c.mode is Mode.EXEMPT:
+            state = "exempt"  # nothing to reach: its legal reason is its answer
+        elif c.mode is Mode.INSTRUCTED:
+            state = "by_mail" if ctx.settings.contact(key) else "no_contact"
+        elif not ctx.settings.base_url(key):
+            state = "not_configured"
+        else:
+            state = row.state if row else "connected"
         out.append(
             {
                 "key": key,
                 "name": c.name,
                 "mode": c.mode.value,
                 "purposes": list(ctx.purposes.purposes_of(c.name)),
-                "state": (row.state if row else "connected") if configured else "not_configured",
+                "state": state,
                 "rate": f"{c.rate.requests} per {c.rate.per_seconds:g} s",
                 "open_tasks": open_tasks.get(key, 0),
                 "last_success_at": row.last_success_at if row else None,
@@ -48,6 +56,48 @@ async def connectors(ctx: ProcessorsContext) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+async def connector(ctx: ProcessorsContext, key: str) -> dict[str, Any] | None:
+    """One connector as its page shows it: its standing, and every open task (oldest deadline first)."""
+    found = next((c for c in await connectors(ctx) if c["key"] == key), None)
+    if found is None:
+        return None
+    async with ctx.rt.db.read() as s:
+        tasks = (
+            (
+                await s.execute(
+                    select(ProcessorTask)
+                    .where(col(ProcessorTask.processor) == key)
+                    .where(col(ProcessorTask.state).in_(OPEN))
+                    .order_by(col(ProcessorTask.deadline), col(ProcessorTask.created_at))
+                    .limit(500)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        last = (
+            await s.execute(select(func.max(ProcessorTask.settled_at)).where(col(ProcessorTask.processor) == key))
+        ).scalar()
+    found["last_settled_at"] = last
+    found["about"] = ctx.connectors[key].reason or None
+    found["tasks"] = [
+        {
+            "id": t.id,
+            "request_id": t.request_id,
+            "kind": t.kind,
+            "action": t.action,
+            "state": t.state,
+            "attempts": t.attempts,
+            "next_attempt_at": t.next_attempt_at,
+            "deadline": t.deadline,
+            "asked_at": t.created_at,
+            "outcome": t.outcome,
+        }
+        for t in tasks
+    ]
+    return found
 
 
 async def request_tasks(ctx: ProcessorsContext, request_id: str) -> list[dict[str, Any]]:

@@ -27,17 +27,34 @@ BATCH = 200
 
 
 async def run_due(ctx: ProcessorsContext, now: datetime | None = None) -> int:
-    """Claim and run every due task (up to BATCH); returns how many were run."""
-    now = now or datetime.now(UTC)
-    claimed = await _claim(ctx, now)
-    by_connector: dict[str, list[ProcessorTask]] = {}
-    for task in claimed:
-        by_connector.setdefault(task.processor, []).append(task)
-    await asyncio.gather(*(_run_all(ctx, tasks) for tasks in by_connector.values()))
-    return len(claimed)
+    """Every connector's due tasks, each connector on its own (a slow or rate-limited processor holds up
+    no other): claimed in batches its rate limit can send within the claim, run, and claimed again until
+    none is due. Returns how many were run."""
+    ran = await asyncio.gather(*(_drain(ctx, key, now) for key in sorted(ctx.connectors)))
+    return sum(ran)
 
 
-async def _claim(ctx: ProcessorsContext, now: datetime) -> list[ProcessorTask]:
+def batch_of(ctx: ProcessorsContext, key: str) -> int:
+    """How many tasks of a connector one claim takes: what its documented rate can send within half the claim,
+    at up to four calls a task (so that a claim never runs out while its tasks wait for the rate limit)."""
+    c = ctx.connectors[key]
+    per_second = c.rate.requests / c.rate.per_seconds
+    return max(1, min(BATCH, int(per_second * ctx.settings.task_claim_seconds / 8)))
+
+
+async def _drain(ctx: ProcessorsContext, key: str, now: datetime | None) -> int:
+    ran = 0
+    while True:
+        claimed = await _claim(ctx, key, now or datetime.now(UTC), batch_of(ctx, key))
+        if not claimed:
+            return ran
+        await asyncio.gather(*(_run(ctx, task) for task in claimed))
+        ran += len(claimed)
+        if now is not None:  # a test's given moment: one round
+            return ran
+
+
+async def _claim(ctx: ProcessorsContext, key: str, now: datetime, limit: int) -> list[ProcessorTask]:
     until = now + timedelta(seconds=ctx.settings.task_claim_seconds)
     t = ProcessorTask
     async with ctx.rt.db.transaction() as s:
@@ -45,11 +62,12 @@ async def _claim(ctx: ProcessorsContext, now: datetime) -> list[ProcessorTask]:
             (
                 await s.execute(
                     select(t)
+                    .where(col(t.processor) == key)
                     .where(col(t.state).in_([s.value for s in DUE]))
                     .where(col(t.next_attempt_at) <= now)
                     .where(or_(col(t.claimed_until).is_(None), col(t.claimed_until) < now))
                     .order_by(col(t.next_attempt_at))
-                    .limit(BATCH)
+                    .limit(limit)
                 )
             )
             .scalars()
@@ -68,10 +86,6 @@ async def _claim(ctx: ProcessorsContext, now: datetime) -> list[ProcessorTask]:
         for task in mine:
             s.expunge(task)
     return mine
-
-
-async def _run_all(ctx: ProcessorsContext, tasks: list[ProcessorTask]) -> None:
-    await asyncio.gather(*(_run(ctx, task) for task in tasks))
 
 
 async def _run(ctx: ProcessorsContext, task: ProcessorTask) -> None:

@@ -181,3 +181,73 @@ async def test_what_an_action_did_is_said_in_words(make_settings: Any, sqlite_ur
             saved = (await client.get(r.headers["location"])).text
             assert "Opgeslagen: de verwerkersovereenkomst met ActiveCampaign." in saved
             assert 'role="status"' not in (await client.get("/processors?done=%3Cb%3Eraw%3C%2Fb%3E")).text
+
+
+async def test_the_processors_connectors_and_a_requests_part_at_them(
+    make_settings: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 32 item 8: the processors page shows each connector's standing; a page per connector lists its open
+    tasks; a request's page shows each processor's outcome and lets a dpo close an instructed task with its
+    evidence."""
+    import re
+
+    from services.common.contracts import DataSubjectRequestStarted, RequestKind, seal_fragment
+    from services.processors import service as processors_service
+    from services.processors.context import ProcessorsContext
+
+    monkeypatch.setenv("PROCESSORS_ACTIVECAMPAIGN_BASE_URL", f"http://127.0.0.1:{free_port()}")  # down
+    apps = {
+        name: build_app(name, make_settings(name, f"sqlite+aiosqlite:///{tmp_path}/{name}.db", consumers_enabled=False))
+        for name in ("consent", "dsar", "processors")
+    }
+    token = "pt_console_processors_test_token_0001"
+    consent, dsar, processors = (serve(apps[name]) for name in ("consent", "dsar", "processors"))
+    async with consent as consent_url, dsar as dsar_url, processors as processors_url:
+        for app in apps.values():
+            await create_token(app.state.runtime.db, "Anna", ["dpo", "admin"], token=token)
+        staff = {"authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=dsar_url, headers=staff) as dsar:
+            body = {"kind": "erasure", "email": "p@example.nl", "channel": "email", "identity_verified": True}
+            request_id = (await dsar.post("/admin/requests", json=body)).json()["id"]
+        rt = apps["processors"].state.runtime
+        ctx = ProcessorsContext.of(rt)
+        started = DataSubjectRequestStarted(
+            request_id=request_id,
+            kind=RequestKind.ERASURE,
+            subject=rt.recorder.pseudonym("p@example.nl"),
+            deadline="2027-01-05T00:00:00Z",
+            contact=seal_fragment(rt.sealing, request_id, {"email": "p@example.nl"}),
+        )
+        async with rt.db.transaction() as s:
+            await processors_service.open_request(ctx, s, started)
+        app = create(
+            ConsoleSettings(
+                session_key=base64.b64encode(os.urandom(32)).decode(),
+                consent_url=consent_url,
+                dsar_url=dsar_url,
+                breach_url=f"http://127.0.0.1:{free_port()}",
+                processors_url=processors_url,
+            )
+        )
+        async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+            await client.post("/sign-in", data={"token": token, "next": "/"})
+            listing = (await client.get("/processors")).text
+            assert 'href="/processors/connectors/activecampaign"' in listing and "via de API" in listing
+            assert "nog geen koppeling" in listing, "GravityForms has no connector yet, and says so"
+            drive = await client.get("/processors/connectors/googledrive")
+            assert drive.status_code == 200 and request_id in drive.text and "opdracht gemaild" in drive.text
+            page = (await client.get(f"/requests/{request_id}")).text
+            assert "Bij de verwerkers" in page and "Digitale Factuur" in page and "AWR art. 52" in page
+            form = re.search(rf'action="(/requests/{request_id}/processor-tasks/[^"]+)"', page)
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+            assert form and csrf, "an instructed task has a form to close it"
+            done = await client.post(
+                form.group(1), data={"csrf": csrf.group(1), "outcome": "nothing_held", "evidence": "replied: none"}
+            )
+            assert done.status_code == 303
+            after = (await client.get(done.headers["location"])).text
+            assert "De taak bij deze verwerker is afgesloten" in after
+            empty = await client.post(form.group(1), data={"csrf": csrf.group(1), "outcome": "refused", "evidence": ""})
+            assert empty.status_code in (410, 422), "closed already, and a refusal needs its reason"
+            unknown = await client.get("/processors/connectors/nope")
+            assert unknown.status_code == 404

@@ -98,6 +98,8 @@ async def written(ctx: ConsentContext) -> dict[str, Any]:
             assert key_id is None or key_id == keys[entry["subject"]][0], "sealed with the subject's key"
             entry.pop("event_id")
             entry["data"].pop("record_id")
+            if entry["data"].get("contact"):  # sealed with a nonce of its own (the ledger keeps its digest)
+                entry["data"]["contact"] = "<sealed>"
             entries.append(entry)
         records = [
             {k: v for k, v in row._mapping.items() if k not in ("id", "event_id")}
@@ -117,7 +119,7 @@ async def written(ctx: ConsentContext) -> dict[str, Any]:
             if topic.endswith("consent.state.v1"):
                 latest[event["subject"]] = event["purposes"]  # one per use-case or one per batch: the last counts
             else:
-                events.append({**event, "record_id": None})
+                events.append({**event, "record_id": None, **({"contact": "<sealed>"} if event.get("contact") else {})})
     return {
         "entries": entries,
         "records": records,
