@@ -238,6 +238,7 @@ REASONS = {
         "unsubscribe link": "afgemeld met de link in een mail",
         "activecampaign unsubscribe": "afgemeld bij onze mailingdienst",
         "objection (GDPR 21)": "je maakte bezwaar (AVG art. 21)",
+        "objection upheld (GDPR 21(1))": "je bezwaar is afgewogen en toegewezen (AVG art. 21 lid 1)",
         "restriction (GDPR 18)": "je vroeg de verwerking te beperken (AVG art. 18)",
         "restriction lifted (GDPR 18(3))": "de beperking is opgeheven, nadat we je dat eerst lieten weten "
         "(AVG art. 18 lid 3)",
@@ -258,6 +259,7 @@ REASONS = {
         "unsubscribe link": "unsubscribed with the link in a mail",
         "activecampaign unsubscribe": "unsubscribed at our mailing service",
         "objection (GDPR 21)": "you objected (GDPR Art. 21)",
+        "objection upheld (GDPR 21(1))": "your objection was weighed and upheld (GDPR Art. 21(1))",
         "restriction (GDPR 18)": "you asked to restrict the processing (GDPR Art. 18)",
         "restriction lifted (GDPR 18(3))": "the restriction was lifted, after we told you first (GDPR Art. 18(3))",
         "objection to direct marketing (GDPR 21(3))": "you objected to direct marketing, which always ends it "

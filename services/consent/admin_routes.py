@@ -14,8 +14,26 @@ from services.common.auth import Principal, Scope, Scoped
 from services.common.contract import refusals
 from services.common.moments import Tally
 from services.common.pages import page, templates
-from services.consent import notices, processing, register, restrictions, retention, service, stats, subjects
-from services.consent.schemas import CaptureIn, CaptureOut, EmailIn, LiftIn, NoticeTextIn, ProcessorUpdate
+from services.consent import (
+    notices,
+    objections,
+    processing,
+    register,
+    restrictions,
+    retention,
+    service,
+    stats,
+    subjects,
+)
+from services.consent.schemas import (
+    CaptureIn,
+    CaptureOut,
+    EmailIn,
+    LiftIn,
+    NoticeTextIn,
+    ProcessorUpdate,
+    WeighIn,
+)
 from services.consent.web import Ctx, evidence, jsonable
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -51,6 +69,23 @@ async def lift_restriction(body: LiftIn, ctx: Ctx, principal: Dpo) -> dict[str, 
     reason; it takes effect RESTRICTION_LIFT_NOTICE_DAYS later (the retention job lifts it then)."""
     lift_at = await restrictions.announce_lift(ctx, str(body.email), body.why, principal.name, body.language)
     return {"lift_at": lift_at, "person_told": True}
+
+
+@router.post("/subjects/objection/weigh")
+async def weigh_objection(body: WeighIn, ctx: Ctx, principal: Dpo) -> dict[str, Any]:
+    """GDPR 21(1): weigh a person's objection to a purpose on legitimate interest. Upheld, that processing stops
+    for them (published); not upheld, compelling grounds override it. The person is mailed the outcome and
+    the grounds, with the AP and the courts; the ledger keeps the decision."""
+    changed = await objections.weigh(
+        ctx,
+        str(body.email),
+        body.purpose,
+        upheld=body.upheld,
+        grounds=body.grounds,
+        by=principal.name,
+        lang=body.language,
+    )
+    return {"upheld": body.upheld, "changed": changed, "person_told": True}
 
 
 @router.get("/stats/consents")

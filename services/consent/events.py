@@ -196,3 +196,16 @@ class EvidenceRekeyed(EventData):
     key_id: str = Field(max_length=40, description="the person's new key")
     records_kept: int = Field(ge=0)
     rows_resealed: int = Field(ge=0)
+
+
+class ObjectionWeighed(EventData):
+    """GDPR 21(1): an objection to a processing on legitimate interest, weighed by a privacy officer: upheld
+    (that processing stops for the person) or not, as compelling legitimate grounds override it (the person
+    is told them, and their rights). The grounds are in the entry's sealed evidence. A ledger entry only."""
+
+    event_type = "consent.objection.weighed"
+    topic = None
+    subject: str = PSEUDONYM
+    purpose: str = Field(max_length=60)
+    upheld: bool
+    by: str = Field(max_length=200)

@@ -68,3 +68,17 @@ def restriction_lift(*, to: str, lang: str, lift_on: str, why: str, centre_url: 
     return compose(
         ENV, "restriction_lift", to=to, lang=lang, lift_on=lift_on, why=why, centre_url=centre_url, names=names
     )
+
+
+def objection_weighed(*, to: str, lang: str, purpose: str, upheld: bool, grounds: str, centre_url: str) -> Mail:
+    """GDPR 21(1): the outcome of weighing the person's objection, with the grounds, the AP and the courts."""
+    return compose(
+        ENV,
+        "objection_weighed",
+        to=to,
+        lang=lang,
+        purpose=purpose,
+        upheld=upheld,
+        grounds=grounds,
+        centre_url=centre_url,
+    )

@@ -181,6 +181,16 @@ class LiftIn(Strict):
     language: Literal["nl", "en"] = "nl"
 
 
+class WeighIn(Strict):
+    """GDPR 21(1): a privacy officer's weighing of an objection to a purpose on legitimate interest."""
+
+    email: Email
+    purpose: PurposeId
+    upheld: StrictBool = Field(description="true: the processing stops; false: compelling grounds override it")
+    grounds: str = Field(min_length=10, max_length=2000, description="What was weighed, in words the person reads")
+    language: Literal["nl", "en"] = "nl"
+
+
 class ProcessorUpdate(Strict):
     agreement: str = Field(pattern="^(unknown|requested|signed|ended)$")
 

@@ -87,8 +87,11 @@ class Window:
     `requests` back left a window ago, so that jitter on the way never lands a request over the limit at
     the processor. (One per connector, shared by every task of this process.)"""
 
-    def __init__(self, requests: int, per_seconds: float, margin: float = 0.05) -> None:
-        self.requests, self.per_seconds, self.margin = requests, per_seconds, margin
+    def __init__(self, requests: int, per_seconds: float, margin: float | None = None) -> None:
+        self.requests, self.per_seconds = requests, per_seconds
+        # room for the way there: a request delayed on the network (or a busy machine) must not land in the
+        # processor's window beside the next; 5 % of the window, at least 100 ms
+        self.margin = margin if margin is not None else max(0.1, 0.05 * per_seconds)
         self._sent: deque[float] = deque()
         self._lock = asyncio.Lock()
 

@@ -50,6 +50,10 @@ BEYOND_THE_SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "PUT /admin/webhooks/{name}": ("422", "an https URL of a public host; purposes of purposes.json"),
         "POST /v1/lookup": ("422", "1 to 1,000 addresses and browser ids in all; a special-use domain is none"),
         "POST /admin/subjects/restriction/lift": ("422", "an address at a special-use domain is none"),
+        "POST /admin/subjects/objection/weigh": (
+            "422",
+            "a purpose on legitimate interest; a special-use domain is none",
+        ),
     },
     "dsar": {
         "POST /v1/requests": ("422", "an address at a special-use domain is none; received_at not in the future"),

@@ -98,7 +98,10 @@ async def test_an_objection_ends_direct_marketing_and_touches_nothing_else(make_
         done = await _request(c, dpo, "objection")
         consent = next(a for a in done["answers"] if a["holder"] == "consent")
         assert consent["outcome"] == "applied"
-        assert consent["reason"] == "direct marketing stopped for good (GDPR 21(3)): newsletter"
+        assert consent["reason"] == (
+            "direct marketing stopped for good (GDPR 21(3)): newsletter; on legitimate interest, to be weighed by "
+            "the privacy officer (GDPR 21(1)): functional_cookies"
+        ), "what rests on legitimate interest is named for the officer, who weighs it (objection/weigh)"
         states = await _states(c, staff)
         assert states == {"newsletter": "withdrawn", "contact": "granted", "invoicing": "granted"}, (
             "contact rests on consent (withdraw it in the centre), invoicing on a legal obligation: untouched"
