@@ -12,6 +12,7 @@ demo_port=${DEMO_PORT:-8000}
 kvk_port=${KVK_FAKE_PORT:-8009}
 ac_port=${ACTIVECAMPAIGN_FAKE_PORT:-8010}
 tl_port=${TEAMLEADER_FAKE_PORT:-8011}
+gf_port=${GRAVITYFORMS_FAKE_PORT:-8012}
 
 # An earlier `make run` may still be shutting down (its services finish their work, Kafka takes seconds to
 # stop): wait for its ports to come free, or say which process holds one and stop.
@@ -20,6 +21,7 @@ needed=("${ports[consent]}" "${ports[dsar]}" "${ports[breach]}" "${ports[process
 [ -z "${CONSENT_KVK_BASE_URL:-}" ] && needed+=("$kvk_port")
 [ -z "${PROCESSORS_ACTIVECAMPAIGN_BASE_URL:-}" ] && needed+=("$ac_port")
 [ -z "${PROCESSORS_TEAMLEADER_BASE_URL:-}" ] && needed+=("$tl_port")
+[ -z "${PROCESSORS_GRAVITYFORMS_BASE_URL:-}" ] && needed+=("$gf_port")
 port_busy() { "$bin/python" -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try: s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError: sys.exit(0)
@@ -34,7 +36,7 @@ for port in "${needed[@]}"; do
       echo "run.sh: port $port is still in use${pid:+ by pid $pid ($(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null | cut -c1-120))}." >&2
       echo "run.sh: another 'make run' is probably running: stop it (Ctrl-C in its terminal), or choose other ports" >&2
       echo "run.sh: with CONSENT_PORT, DSAR_PORT, BREACH_PORT, PROCESSORS_PORT, DEMO_PORT, KVK_FAKE_PORT and" >&2
-      echo "run.sh: ACTIVECAMPAIGN_FAKE_PORT and TEAMLEADER_FAKE_PORT." >&2
+      echo "run.sh: ACTIVECAMPAIGN_FAKE_PORT, TEAMLEADER_FAKE_PORT and GRAVITYFORMS_FAKE_PORT." >&2
       exit 1
     fi
     sleep 1
@@ -108,6 +110,15 @@ if [ -z "${PROCESSORS_TEAMLEADER_BASE_URL:-}" ]; then
   pids+=($!)
 fi
 
+# A local stand-in for Gravity Forms' REST API v2 (the WordPress site's form entries), unless one is configured.
+if [ -z "${PROCESSORS_GRAVITYFORMS_BASE_URL:-}" ]; then
+  export PROCESSORS_GRAVITYFORMS_BASE_URL="http://127.0.0.1:${gf_port}" PROCESSORS_GRAVITYFORMS_USERNAME="ck_dev"
+  export PROCESSORS_GRAVITYFORMS_PASSWORD="cs_dev_fake"
+  "$bin/uvicorn" --factory services.fakes.gravityforms:seeded --host 127.0.0.1 --port "$gf_port" --no-access-log \
+    > >(sed -u "s/^/[gravityforms-fake] /") 2>&1 &
+  pids+=($!)
+fi
+
 # The privacy contacts of the processors without an API: their instructions land in the local mail server.
 for key in manychat webinarjam zapier googledrive wendykerssens promedia internetmarketingsupport; do
   var="PROCESSORS_${key^^}_CONTACT"
@@ -178,6 +189,7 @@ cat <<INFO
   ActiveCampaign (local fake unless PROCESSORS_ACTIVECAMPAIGN_BASE_URL is set):  $PROCESSORS_ACTIVECAMPAIGN_BASE_URL
     (what it holds; erase nieuwsbrief@example.nl through dsar and watch it go)
   TeamLeader (local fake unless PROCESSORS_TEAMLEADER_BASE_URL is set):  $PROCESSORS_TEAMLEADER_BASE_URL
+  GravityForms (local fake unless PROCESSORS_GRAVITYFORMS_BASE_URL is set):  $PROCESSORS_GRAVITYFORMS_BASE_URL
   ActiveCampaign webhook URL (paste it into ActiveCampaign; in production the service's public https address):
     http://127.0.0.1:${ports[consent]}/webhooks/activecampaign/$ac_secret
 

@@ -20,6 +20,7 @@ A definition:
                          (what it is, in words), gone (statuses meaning "already so", 404 by default for
                          DELETE), each (a call made for every item at `take`), page (limit/offset paging)
     hook                 the name of a small function in hooks.py, for what only this processor needs
+    options              the site's own choices the calls or the hook use, as {options.<name>} (a form's field)
     ask                  always | when_seen: whether a request asks it for everyone, or only for a person
                          consent saw with one of its purposes (an instructed processor is mailed only then;
                          default: when_seen for instructed, always otherwise)
@@ -118,6 +119,9 @@ class Connector:
     hook: str | None = None
     lists: dict[str, tuple[str, ...]] = field(default_factory=dict)  # purpose -> the processor's list ids
     ask: str = "always"  # or "when_seen"
+    options: dict[str, str] = field(
+        default_factory=dict
+    )  # the site's own choices (a form's email field), as {options.x}
 
     def can(self, action: str) -> bool:
         return action in self.actions
@@ -180,6 +184,7 @@ def parse(raw: dict[str, Any], processors: frozenset[str]) -> Connector:
     if ask not in ("always", "when_seen"):
         raise DefinitionError(f"{where}: ask must be always or when_seen")
     return Connector(
+        options={str(k): str(v) for k, v in (raw.get("options") or {}).items()},
         ask=ask,
         key=key,
         name=raw["name"],

@@ -261,7 +261,8 @@ class Engine:
             return
         if call.keep:
             rows = await self._collect(call, values, result)
-            kept = [{k: row.get(k) for k in call.keep if k in row} for row in rows]
+            every = call.keep == ("*",)  # a form entry: its fields are the form's own
+            kept = [dict(row) if every else {k: row.get(k) for k in call.keep if k in row} for row in rows]
             result.data.append({"label": call.label or call.path, "records": kept})
             return
         answer = await self._send(call, values, result)

@@ -4,6 +4,7 @@ knows any processor."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -21,4 +22,12 @@ def split_name(values: dict[str, Any]) -> dict[str, Any]:
     return {**values, "new": new}
 
 
-HOOKS: dict[str, Hook] = {"split_name": split_name}
+def gravityforms_search(values: dict[str, Any]) -> dict[str, Any]:
+    """Gravity Forms finds entries by a form field's value, given as JSON in one query parameter; the email
+    field's id is the site's (`options.email_field`)."""
+    field = (values.get("options") or {}).get("email_field", "2")
+    search = {"field_filters": [{"key": field, "value": values.get("email", ""), "operator": "is"}]}
+    return {**values, "search": json.dumps(search)}
+
+
+HOOKS: dict[str, Hook] = {"split_name": split_name, "gravityforms_search": gravityforms_search}

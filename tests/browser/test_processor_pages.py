@@ -16,7 +16,7 @@ from services.common.contracts import DataSubjectRequestStarted, HolderAnswered,
 from services.console.main import create as console
 from services.console.settings import ConsoleSettings
 from services.dsar.service import DsarContext
-from services.fakes import activecampaign, teamleader
+from services.fakes import activecampaign, gravityforms, teamleader
 from services.processors import instructions
 from services.processors import service as processors_service
 from services.processors.context import ProcessorsContext
@@ -44,7 +44,12 @@ async def test_the_processor_pages(
     ac.state.fake.add(EMAIL, "Femke", "Visser", lists=("1", "2"))
     tl = teamleader.create("tl-pages", "tl-pages-secret", "tl-pages-refresh")
     tl.state.fake.add(EMAIL, "Femke", "Visser")
-    async with serve(ac) as ac_url, serve(tl) as tl_url:
+    forms = gravityforms.create("ck_pages", "cs_pages")
+    forms.state.fake.add(EMAIL, "Femke", "Visser", "Graag een offerte voor een nieuwe website.")
+    async with serve(ac) as ac_url, serve(tl) as tl_url, serve(forms) as forms_url:
+        monkeypatch.setenv("PROCESSORS_GRAVITYFORMS_BASE_URL", forms_url)
+        monkeypatch.setenv("PROCESSORS_GRAVITYFORMS_USERNAME", "ck_pages")
+        monkeypatch.setenv("PROCESSORS_GRAVITYFORMS_PASSWORD", "cs_pages")
         for name, value in {
             "BASE_URL": tl_url,
             "CLIENT_ID": "tl-pages",

@@ -23,7 +23,7 @@ from services.common.auth import create_site_key, create_token
 from services.common.ledger.verify import verify_export
 from services.dsar.export import compile_export
 from services.dsar.service import DsarContext
-from services.fakes import activecampaign, teamleader
+from services.fakes import activecampaign, gravityforms, teamleader
 from tests.conftest import ROOT, eventually, serve, system
 from tests.integration.test_outbox_consumer import header, read_topic
 from tests.notices import NOTICE
@@ -36,10 +36,16 @@ CONSENT = "http://test"  # the in-process client's base: the mailed links point 
 
 @contextlib.asynccontextmanager
 async def teamleader_at(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
-    """A local Teamleader Focus (OAuth2 with rotating refresh tokens), with the person as a customer."""
+    """A local Teamleader Focus (OAuth2 with rotating refresh tokens) with the person as a customer, and a local
+    Gravity Forms with their contact-form entry."""
     app = teamleader.create("tl-e2e", "tl-e2e-secret", "tl-e2e-refresh")
     app.state.fake.add(EMAIL, "Femke", "Visser")
-    async with serve(app) as url:
+    forms = gravityforms.create("ck_e2e", "cs_e2e")
+    forms.state.fake.add(EMAIL, "Femke", "Visser", "Graag een offerte.")
+    async with serve(app) as url, serve(forms) as forms_url:
+        monkeypatch.setenv("PROCESSORS_GRAVITYFORMS_BASE_URL", forms_url)
+        monkeypatch.setenv("PROCESSORS_GRAVITYFORMS_USERNAME", "ck_e2e")
+        monkeypatch.setenv("PROCESSORS_GRAVITYFORMS_PASSWORD", "cs_e2e")
         for name, value in {
             "BASE_URL": url,
             "CLIENT_ID": "tl-e2e",
@@ -119,6 +125,8 @@ async def test_access_and_erasure_reach_activecampaign(
             assert drive["state"] == "nothing_held" and "told by" in drive["outcome"]
             tl_part = next(p for p in part if p["processor"] == "TeamLeader")
             assert tl_part["state"] == "done" and tl_part["data"][0]["records"][0]["last_name"] == "Visser"
+            form = next(p for p in part if p["processor"] == "GravityForms")
+            assert form["state"] == "done" and form["data"][0]["records"][0]["3"] == "Graag een offerte."
             wordpress = next(p for p in part if p["processor"] == "WordPress")
             assert wordpress["state"] == "not_asked", "a processor without a connector is named, not skipped"
             # the person's export: JSON by its schema, and a page with a section per processor
@@ -317,7 +325,7 @@ async def test_every_processor_gets_an_outcome_instructed_ones_by_mail_and_link(
             tasks = (await c["processors"].get(f"/admin/requests/{erasure}", headers=proc_staff)).json()["tasks"]
             states = {t["processor"]: t["state"] for t in tasks}
             assert states["Google Drive"] == "instructed" and states["Digitale Factuur"] == "exempt"
-            assert states["Zapier"] == "nothing_held" and len(states) == 10
+            assert states["Zapier"] == "nothing_held" and len(states) == 11
             drive = next(t["id"] for t in tasks if t["processor"] == "Google Drive")
             closed = await c["processors"].post(
                 f"/admin/tasks/{drive}/close",
