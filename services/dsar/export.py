@@ -186,6 +186,11 @@ FIELDS = {  # a processor's own field names, as a person reads them (unknown one
         "list": "lijst",
         "status": "stand",
         "text": "wat zij ons schreven",
+        "form_id": "formulier",
+        "date_created": "ingevuld op",
+        "source_url": "op de pagina",
+        "ip": "internetadres (IP)",
+        "id": "nummer",
     },
     "en": {
         "firstName": "first name",
@@ -196,11 +201,19 @@ FIELDS = {  # a processor's own field names, as a person reads them (unknown one
         "added_at": "created",
         "updated_at": "last changed",
         "text": "what they wrote to us",
+        "form_id": "form",
+        "date_created": "filled in on",
+        "source_url": "on the page",
+        "ip": "internet address (IP)",
+        "id": "number",
     },
 }
 PARTS = {
     "contact": ("contactgegevens", "contact"),
     "list memberships": ("inschrijvingen op lijsten", "list memberships"),
+    "form entry": ("ingevuld formulier", "form entry"),
+    "told": ("zoals zij het ons lieten weten", "as they told us"),
+    "refused": ("hun reden om te weigeren", "their reason for refusing"),
 }
 
 

@@ -38,7 +38,9 @@ class FakeState:
     next_answers: deque[tuple[int, dict[str, str]]] = field(default_factory=deque)  # forced answers, in order
     delay: float = 0.0  # seconds before each answer (a slow API)
     enforce_rate: bool = True
-    per_second: Counter[int] = field(default_factory=Counter)  # requests accepted per wall-clock second
+    per_second: Counter[int] = field(default_factory=Counter)
+    first_at: float | None = None  # time.time() of the first request accepted, and of the last
+    last_at: float | None = None  # requests accepted per wall-clock second
     refused: int = 0  # answered 429 for going over the rate
     seen: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request
     _window: deque[float] = field(default_factory=deque)
@@ -117,6 +119,7 @@ def create(token: str | None = None, *, seed: bool = False) -> FastAPI:
             state.refused += 1
             return _message(429, "Too Many Requests", {"retry-after": "1"})
         state.per_second[int(time.time())] += 1
+        state.first_at, state.last_at = state.first_at or time.time(), time.time()
         if state.next_answers:
             status, headers = state.next_answers.popleft()
             return _message(status, "Forced answer of the fake", headers)

@@ -34,6 +34,8 @@ class FakeState:
     refused_refreshes: int = 0
     revoked: bool = False
     per_minute: Counter[int] = field(default_factory=Counter)
+    first_at: float | None = None  # time.time() of the first request accepted, and of the last
+    last_at: float | None = None
     refused: int = 0
     _window: deque[float] = field(default_factory=deque)
 
@@ -119,6 +121,7 @@ def create(client_id: str = "", client_secret: str = "", refresh_token: str = ""
             response.headers["retry-after"] = "5"
             return response
         state.per_minute[int(time.time() // 60)] += 1
+        state.first_at, state.last_at = state.first_at or time.time(), time.time()
         return await call_next(request)
 
     @app.post("/contacts.list")

@@ -6,7 +6,8 @@ A definition:
 
     key, name            the processor as statement Art. 8 and purposes.json name it (`name` must be one)
     mode                 automated | submitted | instructed | exempt
-    reason               instructed: why there is no API; exempt: the legal reason (e.g. GDPR 17(3)(b))
+    reason, reason_nl    instructed: why there is no API; exempt: the legal reason (e.g. GDPR 17(3)(b)); in English and
+                         in Dutch (the person's export says it in their language)
     auth                 {"kind": "header", "header": "Api-Token"} | {"kind": "basic"} | {"kind": "bearer"}
                          | {"kind": "oauth2", "token_path": "/oauth2/access_token"} | {"kind": "none"}
     rate                 {"requests": 5, "per_seconds": 1}: the processor's documented limit
@@ -116,6 +117,7 @@ class Connector:
     id_field: str = "id"
     actions: dict[str, Action] = field(default_factory=dict)
     reason: str = ""
+    reason_nl: str = ""  # the same in Dutch, for the person's export
     hook: str | None = None
     lists: dict[str, tuple[str, ...]] = field(default_factory=dict)  # purpose -> the processor's list ids
     ask: str = "always"  # or "when_seen"
@@ -196,6 +198,7 @@ def parse(raw: dict[str, Any], processors: frozenset[str]) -> Connector:
         id_field=str(raw.get("id_field", "id")),
         actions=actions,
         reason=str(raw.get("reason", "")),
+        reason_nl=str(raw.get("reason_nl", "")),
         hook=raw.get("hook"),
         lists={str(p): tuple(str(x) for x in ids) for p, ids in (raw.get("lists") or {}).items()},
     )

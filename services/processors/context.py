@@ -13,6 +13,7 @@ from services.processors import connectors, purposes
 from services.processors.connectors import AuthKind
 from services.processors.engine import Credentials, Engine
 from services.processors.hooks import HOOKS
+from services.processors.limits import SharedWindow
 from services.processors.oauth import Keeper
 from services.processors.settings import ProcessorsSettings
 
@@ -55,7 +56,8 @@ class ProcessorsContext:
             keeper = self.keeper(key)
             refresh = keeper.refresh if keeper else None  # rotating refresh tokens, renewed under a lock
             credentials = Credentials(self.settings.credentials(key), refresh=refresh)
-            self.engines[key] = Engine(c, base, credentials, client=self._client)
+            shared = SharedWindow(self.rt.db, key, c.rate.requests, c.rate.per_seconds)  # every worker's turn
+            self.engines[key] = Engine(c, base, credentials, client=self._client, bucket=shared)
         return self.engines[key]
 
     def keeper(self, key: str) -> Keeper | None:

@@ -85,7 +85,7 @@ class Window:
     """The processor's documented limit, as processors count it: at most `requests` in any `per_seconds`
     (a sliding window). `acquire` waits until a request may leave: `margin` seconds after the one
     `requests` back left a window ago, so that jitter on the way never lands a request over the limit at
-    the processor. (One per connector, shared by every task of this process.)"""
+    the processor. (One process's; the service uses limits.SharedWindow, which every worker shares.)"""
 
     def __init__(self, requests: int, per_seconds: float, margin: float | None = None) -> None:
         self.requests, self.per_seconds = requests, per_seconds

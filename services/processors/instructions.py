@@ -177,7 +177,7 @@ async def close(ctx: ProcessorsContext, task_id: str, *, outcome: str, details: 
             task.outcome += f" (told by {by})"
         if details.strip():
             key_id, key = await ctx.rt.vault.key_for(s, task.subject)
-            label = f"as {name} told us" if done else f"{name}'s reason for refusing"
+            label = "told" if done else "refused"  # the export says these in the person's language
             told = {"records": [{"label": label, "records": [{"text": details.strip()[:5000]}]}]}
             task.answer = json.dumps({"key_id": key_id, "sealed": ctx.rt.vault.seal(task.subject, key_id, key, told)})
         s.add(task)

@@ -74,3 +74,13 @@ class OAuthGrant(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
     version: int = 0
     updated_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class RateWindow(SQLModel, table=True):
+    """A connector's recent send times (JSON list of epoch seconds), shared by every worker: the processor's
+    limit is per account, so every process takes its turn on this row (limits.py)."""
+
+    __tablename__ = "rate_windows"
+    key: str = Field(primary_key=True, max_length=60)
+    sent: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())

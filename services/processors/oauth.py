@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 from sqlmodel import col, select
 
+from services.common.db import insert_ignoring_duplicates
+from services.common.models import table_of
 from services.processors.engine import TokenUnavailable
 from services.processors.models import ConnectorStatus, OAuthGrant, ProcessorTask
 
@@ -39,9 +41,8 @@ class Keeper:
         now = datetime.now(UTC)
         credentials = self.ctx.settings.credentials(self.key)
         async with self.ctx.rt.db.transaction() as s:
-            query = select(OAuthGrant).where(col(OAuthGrant.key) == self.key).with_for_update()
-            row = (await s.execute(query)).scalar_one_or_none()
-            if row is not None and row.access_token:
+            row = await _locked_grant(s, self.key, now)  # made first: FOR UPDATE locks no row that is not there
+            if row.access_token:
                 access = self._open(row.access_token)
                 expires = (
                     row.expires_at
@@ -50,7 +51,7 @@ class Keeper:
                 )
                 if access != stale and (expires is None or expires - EARLY > now):
                     return access
-            refresh = self._open(row.refresh_token) if row and row.refresh_token else credentials.get("refresh_token")
+            refresh = self._open(row.refresh_token) if row.refresh_token else credentials.get("refresh_token")
             if not refresh:
                 await self._needs(
                     s, now, f"no refresh token: authorise the connector (PROCESSORS_{self.key.upper()}_REFRESH_TOKEN)"
@@ -69,14 +70,12 @@ class Keeper:
             if r.status_code in (400, 401, 403):
                 error = _error(r)
                 await self._needs(s, now, f"the token endpoint refused the refresh ({error}): authorise again")
-                if row is not None:  # dead: the next authorisation (or a new setting after a restart) replaces it
-                    row.access_token = row.refresh_token = None
-                    s.add(row)
+                row.access_token = row.refresh_token = None  # dead: the next authorisation replaces it
+                s.add(row)
                 return None
             if r.status_code != 200:
                 raise TokenUnavailable(f"token endpoint answered {r.status_code}")
             body = r.json()
-            row = row or OAuthGrant(key=self.key)
             row.access_token = self._seal(str(body["access_token"]))
             row.refresh_token = self._seal(str(body.get("refresh_token") or refresh))  # rotated, stored now
             row.expires_at = now + timedelta(seconds=int(body.get("expires_in", 3600)))
@@ -91,13 +90,12 @@ class Keeper:
         stored sealed, the old access token dropped, and the tasks that waited for it due now."""
         now = datetime.now(UTC)
         async with self.ctx.rt.db.transaction() as s:
-            query = select(OAuthGrant).where(col(OAuthGrant.key) == self.key).with_for_update()
-            row = (await s.execute(query)).scalar_one_or_none() or OAuthGrant(key=self.key)
+            row = await _locked_grant(s, self.key, now)
             row.access_token, row.refresh_token, row.expires_at = None, self._seal(refresh_token), None
             row.version += 1
             row.updated_at = now
             s.add(row)
-            status = await s.get(ConnectorStatus, self.key) or ConnectorStatus(key=self.key, state="connected")
+            status = await locked_status(s, self.key, now)
             status.state, status.last_error, status.updated_at = "connected", None, now
             s.add(status)
             waiting = select(ProcessorTask).where(col(ProcessorTask.processor) == self.key)
@@ -106,7 +104,7 @@ class Keeper:
                 s.add(task)
 
     async def _needs(self, s: Any, now: datetime, why: str) -> None:
-        status = await s.get(ConnectorStatus, self.key) or ConnectorStatus(key=self.key, state="needs_authorisation")
+        status = await locked_status(s, self.key, now)
         status.state, status.last_failure_at, status.last_error, status.updated_at = (
             "needs_authorisation",
             now,
@@ -114,6 +112,26 @@ class Keeper:
             now,
         )
         s.add(status)
+
+
+async def _locked_grant(s: Any, key: str, now: datetime) -> OAuthGrant:
+    """The connector's grant row, made if missing and locked: one refresh at a time, even the first."""
+    row = {"key": key, "access_token": None, "refresh_token": None, "expires_at": None, "version": 0, "updated_at": now}
+    await s.execute(insert_ignoring_duplicates(s, table_of(OAuthGrant), row))
+    query = select(OAuthGrant).where(col(OAuthGrant.key) == key).with_for_update()
+    grant: OAuthGrant = (await s.execute(query)).scalar_one()
+    return grant
+
+
+async def locked_status(s: Any, key: str, now: datetime) -> ConnectorStatus:
+    """The connector's standing row, made if missing and locked (two tasks settling at once add no second)."""
+    row = {"key": key, "state": "connected", "last_success_at": None, "last_failure_at": None}
+    await s.execute(
+        insert_ignoring_duplicates(s, table_of(ConnectorStatus), row | {"last_error": None, "updated_at": now})
+    )
+    query = select(ConnectorStatus).where(col(ConnectorStatus.key) == key).with_for_update()
+    status: ConnectorStatus = (await s.execute(query)).scalar_one()
+    return status
 
 
 def _error(r: httpx.Response) -> str:

@@ -33,7 +33,8 @@ from services.processors.context import ProcessorsContext
 from services.processors.domain import SETTLED, TaskState
 from services.processors.engine import Result
 from services.processors.events import PROCESSORS_EVENTS, ProcessorActed
-from services.processors.models import ConnectorStatus, ProcessorTask, SeenPurpose
+from services.processors.models import ProcessorTask, SeenPurpose
+from services.processors.oauth import locked_status
 
 HOLDER = "processors"
 NOT_CONNECTED = "not connected yet, so not asked (it has no connector definition)"
@@ -176,7 +177,7 @@ async def settle(ctx: ProcessorsContext, task_id: str, result: Result) -> None:
 
 
 async def _standing(s: AsyncSession, key: str, result: Result, state: TaskState, now: datetime) -> None:
-    row = await s.get(ConnectorStatus, key) or ConnectorStatus(key=key, state="connected")
+    row = await locked_status(s, key, now)
     if state is TaskState.NEEDS_AUTHORISATION:
         row.state, row.last_failure_at, row.last_error = "needs_authorisation", now, result.why
     elif state is TaskState.WAITING:
@@ -284,6 +285,7 @@ async def _part(ctx: ProcessorsContext, s: AsyncSession, task: ProcessorTask) ->
     return {
         "processor": c.name,
         "mode": c.mode.value,
+        "why": {"en": c.reason, "nl": c.reason_nl or c.reason} if c.reason else None,
         "state": task.state,
         "outcome": task.outcome,
         "asked_at": task.created_at,

@@ -43,15 +43,25 @@ def batch_of(ctx: ProcessorsContext, key: str) -> int:
 
 
 async def _drain(ctx: ProcessorsContext, key: str, now: datetime | None) -> int:
-    ran = 0
-    while True:
-        claimed = await _claim(ctx, key, now or datetime.now(UTC), batch_of(ctx, key))
-        if not claimed:
-            return ran
+    """Keep a connector's tasks flowing: more are claimed while half of the last claim is still running, so
+    the processor's rate is used without a pause between batches. With `now` (a test's moment): one round."""
+    size = batch_of(ctx, key)
+    if now is not None:
+        claimed = await _claim(ctx, key, now, size)
         await asyncio.gather(*(_run(ctx, task) for task in claimed))
-        ran += len(claimed)
-        if now is not None:  # a test's given moment: one round
-            return ran
+        return len(claimed)
+    ran = 0
+    running: set[asyncio.Task[None]] = set()
+    while True:
+        if len(running) <= size // 2:
+            claimed = await _claim(ctx, key, datetime.now(UTC), size - len(running))
+            running |= {asyncio.create_task(_run(ctx, task)) for task in claimed}
+            ran += len(claimed)
+            if not running:
+                return ran
+        done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        for finished in done:
+            finished.result()  # a task's failure is the round's (logged by the worker loop)
 
 
 async def _claim(ctx: ProcessorsContext, key: str, now: datetime, limit: int) -> list[ProcessorTask]:
