@@ -59,7 +59,7 @@ async def send(ctx: ProcessorsContext, task: ProcessorTask) -> None:
     now = datetime.now(UTC)
     to = ctx.settings.contact(c.key)
     async with ctx.rt.db.transaction() as s:
-        row = await s.get(ProcessorTask, task.id)
+        row = await s.get(ProcessorTask, task.id, with_for_update=True)  # a close meanwhile wins
         if row is None or row.state != TaskState.INSTRUCTED.value:
             return
         row.claimed_until = None
@@ -163,7 +163,7 @@ async def close(ctx: ProcessorsContext, task_id: str, *, outcome: str, details: 
         raise ServiceError(422, "say why the instruction is refused")
     now = datetime.now(UTC)
     async with ctx.rt.db.transaction() as s:
-        task = await s.get(ProcessorTask, task_id)
+        task = await s.get(ProcessorTask, task_id, with_for_update=True)
         if task is None:
             raise ServiceError(404, "no such task")
         if task.state != TaskState.INSTRUCTED.value:

@@ -15,10 +15,8 @@ DEFAULT = Path(__file__).parent.parent / "consent" / "purposes.json"
 class Purposes:
     processors: frozenset[str]  # every processor of statement Art. 8
     by_processor: dict[str, tuple[str, ...]]  # processor -> the purposes it works on
-    categories: dict[str, tuple[str, ...]]  # purpose -> the categories of data it holds
     direct_marketing: frozenset[str]  # purposes that are direct marketing (GDPR 21(3))
     controller: str = ""  # who instructs the processors (the statement's controller)
-    contact: str = ""  # the controller's privacy contact
 
     def purposes_of(self, processor: str) -> tuple[str, ...]:
         return self.by_processor.get(processor, ())
@@ -35,8 +33,6 @@ def load(path: Path = DEFAULT) -> Purposes:
     return Purposes(
         processors=names,
         by_processor={k: tuple(v) for k, v in by.items()},
-        categories={p["id"]: tuple(p.get("categories", [])) for p in raw.get("purposes", [])},
         direct_marketing=frozenset(p["id"] for p in raw.get("purposes", []) if p.get("direct_marketing")),
         controller=str((raw.get("statement") or {}).get("controller", "")),
-        contact=str((raw.get("statement") or {}).get("contact", "")),
     )

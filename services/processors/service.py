@@ -149,7 +149,7 @@ async def settle(ctx: ProcessorsContext, task_id: str, result: Result) -> None:
     again (`retry_at`), or waiting for a person to authorise the connector."""
     now = datetime.now(UTC)
     async with ctx.rt.db.transaction() as s:
-        task = await s.get(ProcessorTask, task_id)
+        task = await s.get(ProcessorTask, task_id, with_for_update=True)  # one settling at a time
         if task is None or task.state in SETTLED:
             return  # settled meanwhile (a replay, or another worker after its claim ran out)
         c = ctx.connectors[task.processor]

@@ -38,8 +38,7 @@ def batch_of(ctx: ProcessorsContext, key: str) -> int:
     """How many tasks of a connector one claim takes: what its documented rate can send within half the claim,
     at up to four calls a task (so that a claim never runs out while its tasks wait for the rate limit)."""
     c = ctx.connectors[key]
-    per_second = c.rate.requests / c.rate.per_seconds
-    return max(1, min(BATCH, int(per_second * ctx.settings.task_claim_seconds / 8)))
+    return max(1, min(BATCH, int(c.rate.per_second * ctx.settings.task_claim_seconds / 8)))
 
 
 async def _drain(ctx: ProcessorsContext, key: str, now: datetime | None) -> int:

@@ -162,6 +162,15 @@ async def test_access_and_erasure_reach_activecampaign(
             assert ac_row["state"] == "connected" and ac_row["open_tasks"] == 0 and ac_row["last_success_at"]
             assert set(ac_row["purposes"]) == {"newsletter", "leads"}
             assert fake.refused == 0 and max(fake.per_second.values()) <= 5
+
+            async def all_published() -> bool:  # every outcome and answer reached the broker
+                async with proc_rt.db.read() as s:
+                    left = (
+                        await s.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+                    ).scalar_one()
+                return left == 0
+
+            await eventually(all_published, within=30)
             for name in ("dsar", "processors"):
                 vkey = (await c[name].get("/ledger/public-key")).json()["vkey"]
                 verify_export((await c[name].get("/ledger/entries")).text.splitlines(), vkey=vkey)
