@@ -53,8 +53,10 @@ infra:
 	scripts/nginx.sh
 	scripts/postgres.sh start
 	scripts/kafka.sh start
+	scripts/wordpress.sh start
 
 infra-stop:
+	scripts/wordpress.sh stop
 	scripts/kafka.sh stop
 	scripts/postgres.sh stop
 

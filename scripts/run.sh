@@ -78,6 +78,7 @@ cleanup() {
     kill -9 "$pid" 2>/dev/null || true
   done
   if [ "$started_kafka" = 1 ]; then scripts/kafka.sh stop; fi
+  if [ "$started_wordpress" = 1 ]; then scripts/wordpress.sh stop; fi
 }
 trap cleanup INT TERM EXIT
 
@@ -117,6 +118,21 @@ if [ -z "${PROCESSORS_GRAVITYFORMS_BASE_URL:-}" ]; then
   "$bin/uvicorn" --factory services.fakes.gravityforms:seeded --host 127.0.0.1 --port "$gf_port" --no-access-log \
     > >(sed -u "s/^/[gravityforms-fake] /") 2>&1 &
   pids+=($!)
+fi
+
+# A real WordPress (Debian's package, on PHP's own server and MariaDB) with a few people, unless one is
+# configured; without root or sudo to install it, its tasks wait, shown as not configured.
+started_wordpress=0
+wordpress_url="not running (scripts/wordpress.sh start needs Debian's wordpress package; root or sudo installs it)"
+if [ -z "${PROCESSORS_WORDPRESS_BASE_URL:-}" ]; then
+  if scripts/wordpress.sh start; then
+    started_wordpress=1
+    # shellcheck disable=SC1090
+    . <(scripts/wordpress.sh env)
+    wordpress_url="$PROCESSORS_WORDPRESS_BASE_URL/  (the site; its REST API at /wp-json/wp/v2/)"
+  fi
+else
+  wordpress_url=$PROCESSORS_WORDPRESS_BASE_URL
 fi
 
 # The privacy contacts of the processors without an API: their instructions land in the local mail server.
@@ -190,6 +206,7 @@ cat <<INFO
     (what it holds; erase nieuwsbrief@example.nl through dsar and watch it go)
   TeamLeader (local fake unless PROCESSORS_TEAMLEADER_BASE_URL is set):  $PROCESSORS_TEAMLEADER_BASE_URL
   GravityForms (local fake unless PROCESSORS_GRAVITYFORMS_BASE_URL is set):  $PROCESSORS_GRAVITYFORMS_BASE_URL
+  WordPress (a real one, Debian's, unless PROCESSORS_WORDPRESS_BASE_URL is set):  $wordpress_url
   ActiveCampaign webhook URL (paste it into ActiveCampaign; in production the service's public https address):
     http://127.0.0.1:${ports[consent]}/webhooks/activecampaign/$ac_secret
 

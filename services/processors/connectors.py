@@ -12,14 +12,19 @@ A definition:
                          | {"kind": "oauth2", "token_path": "/oauth2/access_token"} | {"kind": "none"}
     rate                 {"requests": 5, "per_seconds": 1}: the processor's documented limit
     timeout_seconds      per call
-    find                 a call whose answer lists the person's records at `items`, each with an `id`;
-                         an empty list is "nothing held"
+    find                 a call whose answer lists the person's records (at `take`), each with an `id`; or a
+                         list of such calls, each naming what it finds (`as`: "account", "comment"); every
+                         record found by any of them is acted on, and none at all is "nothing held"
     actions              access | erasure | rectification | unsubscribe | subscribe: the calls, in order,
                          made for each record found. A call: method, path (a template: {id}, {email},
-                         {item.<field>}, {new.<field>}, {setting.<name>}), query, body (a JSON template),
+                         {item.<field>}, {new.<field>}, {options.<name>}), query, body (a JSON template),
                          take (where the data sits: a dotted path), keep (the fields access shows), label
                          (what it is, in words), gone (statuses meaning "already so", 404 by default for
-                         DELETE), each (a call made for every item at `take`), page (limit/offset paging)
+                         DELETE), each (a call made for every item at `take`), page (limit/offset paging),
+                         match ({field: template}: keep only items whose field equals it, case aside: for
+                         an API whose search also finds near matches), only (made only for the records
+                         a find call `as` that name found); a `keep` field may be a dotted path
+                         ("content.raw"), kept under its first part
     hook                 the name of a small function in hooks.py, for what only this processor needs
     options              the site's own choices the calls or the hook use, as {options.<name>} (a form's field)
     ask                  always | when_seen: whether a request asks it for everyone, or only for a person
@@ -80,6 +85,9 @@ class Call:
     page: Page | None = None
     for_each: str | None = None  # repeat the call for each value of this list (e.g. "lists"), as {item}
     save: dict[str, str] = field(default_factory=dict)  # name -> where in the answer: for the calls after
+    match: dict[str, str] = field(default_factory=dict)  # field -> template: only items whose field equals it
+    found_as: str = ""  # a find call: what its records are ("account", "comment")
+    only: str = ""  # an action's call: made only for the records found as this
 
 
 @dataclass(frozen=True)
@@ -113,7 +121,7 @@ class Connector:
     auth: Auth
     rate: Rate
     timeout_seconds: float = 10.0
-    find: Call | None = None
+    find: tuple[Call, ...] = ()
     id_field: str = "id"
     actions: dict[str, Action] = field(default_factory=dict)
     reason: str = ""
@@ -151,6 +159,9 @@ def _call(raw: dict[str, Any], where: str) -> Call:
         page=Page(**page) if isinstance(page, dict) else None,
         for_each=raw.get("for_each"),
         save={str(k): str(v) for k, v in (raw.get("save") or {}).items()},
+        match={str(k): str(v) for k, v in (raw.get("match") or {}).items()},
+        found_as=str(raw.get("as", "")),
+        only=str(raw.get("only", "")),
     )
 
 
@@ -178,6 +189,11 @@ def parse(raw: dict[str, Any], processors: frozenset[str]) -> Connector:
         raise DefinitionError(f"{where}: an {mode.value} connector needs actions")
     if mode in (Mode.INSTRUCTED, Mode.EXEMPT) and not raw.get("reason"):
         raise DefinitionError(f"{where}: an {mode.value} connector says why (reason)")
+    found = {c.found_as for c in _finds(raw.get("find"), where)}
+    for action, todo in actions.items():
+        for c in todo.calls:
+            if c.only and c.only not in found:
+                raise DefinitionError(f"{where}.{action}: only {c.only!r} names no find call's records (as)")
     if mode is Mode.AUTOMATED and raw.get("find") is None:
         raise DefinitionError(f"{where}: an automated connector finds the person first (find)")
     if auth.kind is AuthKind.HEADER and not auth.header:
@@ -194,7 +210,7 @@ def parse(raw: dict[str, Any], processors: frozenset[str]) -> Connector:
         auth=auth,
         rate=Rate(int(rate["requests"]), float(rate["per_seconds"])),
         timeout_seconds=float(raw.get("timeout_seconds", 10)),
-        find=_call(raw["find"], where + ".find") if raw.get("find") else None,
+        find=_finds(raw.get("find"), where),
         id_field=str(raw.get("id_field", "id")),
         actions=actions,
         reason=str(raw.get("reason", "")),
@@ -202,6 +218,15 @@ def parse(raw: dict[str, Any], processors: frozenset[str]) -> Connector:
         hook=raw.get("hook"),
         lists={str(p): tuple(str(x) for x in ids) for p, ids in (raw.get("lists") or {}).items()},
     )
+
+
+def _finds(raw: Any, where: str) -> tuple[Call, ...]:
+    if not raw:
+        return ()
+    calls = tuple(_call(c, f"{where}.find[{i}]") for i, c in enumerate(raw if isinstance(raw, list) else [raw]))
+    if len(calls) > 1 and len({c.found_as for c in calls}) < len(calls):
+        raise DefinitionError(f"{where}: each find call names what it finds, once (as)")
+    return calls
 
 
 def load(processors: frozenset[str], folder: Path = DEFINITIONS) -> dict[str, Connector]:

@@ -196,6 +196,26 @@ def lookup(values: Any, dotted: str) -> Any:
     return values
 
 
+def _kept(row: dict[str, Any], keep: tuple[str, ...]) -> dict[str, Any]:
+    """The fields access shows; a dotted one ("content.raw") is kept under its first part."""
+    kept = {}
+    for name in keep:
+        head = name.partition(".")[0]
+        if head in row:
+            kept[head] = lookup(row, name)
+    return kept
+
+
+def _matches(item: dict[str, Any], match: dict[str, str], values: dict[str, Any]) -> bool:
+    """An item whose every `match` field equals the filled template, case aside (a search that also finds
+    near matches, such as WordPress's `*email*`, finds only the person)."""
+    for name, template in match.items():
+        want, got = fill(template, values), lookup(item, name)
+        if want is None or got is None or str(got).strip().casefold() != str(want).strip().casefold():
+            return False
+    return True
+
+
 class Engine:
     """One connector's calls, against `base_url` (from settings: the real API or a local fake)."""
 
@@ -226,14 +246,15 @@ class Engine:
         try:
             if self.connector.auth.kind is AuthKind.OAUTH2 and not await self.credentials.prepare():
                 raise Unauthorised()
-            records = await self._find(person, result) if todo.find else [{}]
+            records = await self._find(person, result) if todo.find else [("", {})]
             if records is None:
                 result.status = Status.NOTHING_HELD
                 return result
-            for record in records:
+            for found_as, record in records:
                 values = {**person, "id": lookup(record, self.connector.id_field), "record": record}
                 for call in todo.calls:
-                    await self._do(call, values, result)
+                    if not call.only or call.only == found_as:
+                        await self._do(call, values, result)
         except Retry as exc:
             result.status, result.retry_at, result.why = Status.RETRY, exc.at, exc.why
         except Unauthorised:
@@ -244,10 +265,11 @@ class Engine:
             result.status, result.why = Status.FAILED, str(exc)
         return result
 
-    async def _find(self, person: dict[str, Any], result: Result) -> list[dict[str, Any]] | None:
-        if self.connector.find is None:
-            return [{}]
-        found = await self._collect(self.connector.find, person, result)
+    async def _find(self, person: dict[str, Any], result: Result) -> list[tuple[str, dict[str, Any]]] | None:
+        """Every record of the person, with what found it (a find call's `as`); None: nothing held."""
+        if not self.connector.find:
+            return [("", {})]
+        found = [(call.found_as, r) for call in self.connector.find for r in await self._collect(call, person, result)]
         return found or None
 
     async def _do(self, call: Call, values: dict[str, Any], result: Result) -> None:
@@ -262,7 +284,7 @@ class Engine:
         if call.keep:
             rows = await self._collect(call, values, result)
             every = call.keep == ("*",)  # a form entry: its fields are the form's own
-            kept = [dict(row) if every else {k: row.get(k) for k in call.keep if k in row} for row in rows]
+            kept = [dict(row) if every else _kept(row, call.keep) for row in rows]
             result.data.append({"label": call.label or call.path, "records": kept})
             return
         answer = await self._send(call, values, result)
@@ -278,7 +300,7 @@ class Engine:
             answer = await self._send(call, values, result, paging)
             taken = lookup(answer, call.take) if call.take else answer
             page = [taken] if isinstance(taken, dict) else [x for x in (taken or []) if isinstance(x, dict)]
-            items += page
+            items += [x for x in page if _matches(x, call.match, values)]
             if call.page is None or len(page) < call.page.size:
                 return items
             offset += call.page.size

@@ -3,6 +3,8 @@
 Each connector is reached with `PROCESSORS_<KEY>_BASE_URL` and its credentials, `PROCESSORS_<KEY>_API_TOKEN`,
 `..._USERNAME`, `..._PASSWORD`, `..._CLIENT_ID`, `..._CLIENT_SECRET`, `..._REFRESH_TOKEN` (KEY: the
 definition's key in capitals, e.g. ACTIVECAMPAIGN): the same code runs against the real API and a local fake.
+A definition's options (a form's email field, the account a deleted one's posts go to) may be set the same
+way, `PROCESSORS_<KEY>_<OPTION>`.
 A connector without a base URL is `not_configured`: its tasks wait, visibly, and nothing is skipped."""
 
 from __future__ import annotations
@@ -48,6 +50,12 @@ class ProcessorsSettings(ServiceSettings):
     def contact(self, key: str) -> str:
         """The processor's privacy contact, who an instruction is mailed to (`PROCESSORS_<KEY>_CONTACT`)."""
         return os.environ.get(f"PROCESSORS_{key.upper()}_CONTACT", "")
+
+    def options(self, key: str, defaults: dict[str, str]) -> dict[str, str]:
+        """The site's own values of a definition's options (`PROCESSORS_<KEY>_<OPTION>`, e.g. the WordPress
+        account that a deleted account's posts go to): those set in the environment."""
+        found = {name: os.environ.get(f"PROCESSORS_{key.upper()}_{name.upper()}", "") for name in defaults}
+        return {k: v for k, v in found.items() if v}
 
     def credentials(self, key: str) -> dict[str, str]:
         """The connector's credentials from the environment (never logged, never in a definition)."""

@@ -113,7 +113,7 @@ async def _run(ctx: ProcessorsContext, task: ProcessorTask) -> None:
     except ShreddedError:  # erased meanwhile (an erasure request of the same person settled first)
         await service.settle(ctx, task.id, Result(Status.NOTHING_HELD, why="the person was erased meanwhile"))
         return
-    values = {**values, "options": dict(c.options)}
+    values = {**values, "options": c.options | ctx.settings.options(c.key, c.options)}
     if c.hook:
         values = HOOKS[c.hook](values)
     try:

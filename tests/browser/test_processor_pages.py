@@ -20,6 +20,7 @@ from services.fakes import activecampaign, gravityforms, teamleader
 from services.processors import instructions
 from services.processors import service as processors_service
 from services.processors.context import ProcessorsContext
+from tests import wordpress
 from tests.browser.conftest import OUT, axe, visitor
 from tests.conftest import build_app, free_port, serve
 
@@ -47,6 +48,10 @@ async def test_the_processor_pages(
     forms = gravityforms.create("ck_pages", "cs_pages")
     forms.state.fake.add(EMAIL, "Femke", "Visser", "Graag een offerte voor een nieuwe website.")
     async with serve(ac) as ac_url, serve(tl) as tl_url, serve(forms) as forms_url:
+        site = wordpress.site()
+        site.configure(monkeypatch)
+        await site.reset(EMAIL)
+        await site.add_person(EMAIL, "Femke Visser")
         monkeypatch.setenv("PROCESSORS_GRAVITYFORMS_BASE_URL", forms_url)
         monkeypatch.setenv("PROCESSORS_GRAVITYFORMS_USERNAME", "ck_pages")
         monkeypatch.setenv("PROCESSORS_GRAVITYFORMS_PASSWORD", "cs_pages")

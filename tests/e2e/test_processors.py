@@ -24,6 +24,7 @@ from services.common.ledger.verify import verify_export
 from services.dsar.export import compile_export
 from services.dsar.service import DsarContext
 from services.fakes import activecampaign, gravityforms, teamleader
+from tests import wordpress
 from tests.conftest import ROOT, eventually, serve, system
 from tests.integration.test_outbox_consumer import header, read_topic
 from tests.notices import NOTICE
@@ -35,9 +36,13 @@ CONSENT = "http://test"  # the in-process client's base: the mailed links point 
 
 
 @contextlib.asynccontextmanager
-async def teamleader_at(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
-    """A local Teamleader Focus (OAuth2 with rotating refresh tokens) with the person as a customer, and a local
-    Gravity Forms with their contact-form entry."""
+async def processors_at(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+    """A local Teamleader Focus (OAuth2 with rotating refresh tokens) with the person as a customer, a local
+    Gravity Forms with their contact-form entry, and the real WordPress with their account and a comment."""
+    site = wordpress.site()
+    site.configure(monkeypatch)
+    await site.reset(EMAIL)
+    await site.add_person(EMAIL, "Femke Visser")
     app = teamleader.create("tl-e2e", "tl-e2e-secret", "tl-e2e-refresh")
     app.state.fake.add(EMAIL, "Femke", "Visser")
     forms = gravityforms.create("ck_e2e", "cs_e2e")
@@ -94,7 +99,7 @@ async def test_access_and_erasure_reach_activecampaign(
     fake = ac.state.fake
     fake.add(EMAIL, "Femke", "Visser", lists=("1", "2"))
     fake.add("iemand.anders@example.nl", "Iemand", "Anders", lists=("1",))
-    async with serve(ac) as url, teamleader_at(monkeypatch) as tl:
+    async with serve(ac) as url, processors_at(monkeypatch) as tl:
         monkeypatch.setenv("PROCESSORS_ACTIVECAMPAIGN_BASE_URL", url)
         monkeypatch.setenv("PROCESSORS_ACTIVECAMPAIGN_API_TOKEN", TOKEN)
         services = ("consent", "dsar", "breach", "processors")
@@ -127,8 +132,11 @@ async def test_access_and_erasure_reach_activecampaign(
             assert tl_part["state"] == "done" and tl_part["data"][0]["records"][0]["last_name"] == "Visser"
             form = next(p for p in part if p["processor"] == "GravityForms")
             assert form["state"] == "done" and form["data"][0]["records"][0]["3"] == "Graag een offerte."
-            wordpress = next(p for p in part if p["processor"] == "WordPress")
-            assert wordpress["state"] == "not_asked", "a processor without a connector is named, not skipped"
+            site = next(p for p in part if p["processor"] == "WordPress")  # the real WordPress
+            assert site["state"] == "done" and [d["label"] for d in site["data"]] == ["account", "comment"]
+            assert site["data"][0]["records"][0]["email"] == EMAIL
+            analytics = next(p for p in part if p["processor"] == "Google Analytics")
+            assert analytics["state"] == "not_asked", "a processor without a connector is named, not skipped"
             # the person's export: JSON by its schema, and a page with a section per processor
             path = "/v1/exports/" + DsarContext.of(dsar_rt).links.sign("export", 3600, r=access)
             data = (await c["dsar"].get(path, params={"format": "json"})).json()
@@ -151,6 +159,8 @@ async def test_access_and_erasure_reach_activecampaign(
             assert fake.subscribed(EMAIL) == {} and [c["email"] for c in fake.contacts.values()] == [
                 "iemand.anders@example.nl"
             ], "only that person, and all of them"
+            assert "WordPress: erasure done" in answers["processors"]["reason"]
+            assert await wordpress.site().held(EMAIL) == {"accounts": [], "comments": []}, "read back from WordPress"
             # again: nothing held there any more, and the request completes all the same
             again = await request(c["dsar"], staff, "erasure")
             await close_instructed(c["processors"], proc_staff, again)
@@ -189,7 +199,7 @@ async def test_a_confirmed_sign_up_subscribes_and_a_withdrawal_anywhere_unsubscr
     replayed event changes nothing."""
     ac = activecampaign.create(TOKEN)
     fake = ac.state.fake
-    async with serve(ac) as url, teamleader_at(monkeypatch):
+    async with serve(ac) as url, processors_at(monkeypatch):
         monkeypatch.setenv("PROCESSORS_ACTIVECAMPAIGN_BASE_URL", url)
         monkeypatch.setenv("PROCESSORS_ACTIVECAMPAIGN_API_TOKEN", TOKEN)
         mail = {"mail_enabled": True, "smtp_port": smtp.port, "public_base_url": CONSENT}
@@ -280,7 +290,7 @@ async def test_every_processor_gets_an_outcome_instructed_ones_by_mail_and_link(
     Drive's task with its evidence."""
     ac = activecampaign.create(TOKEN)
     ac.state.fake.add(EMAIL, "Femke", "Visser", lists=("1",))
-    async with serve(ac) as url, teamleader_at(monkeypatch):
+    async with serve(ac) as url, processors_at(monkeypatch):
         monkeypatch.setenv("PROCESSORS_ACTIVECAMPAIGN_BASE_URL", url)
         monkeypatch.setenv("PROCESSORS_ACTIVECAMPAIGN_API_TOKEN", TOKEN)
         monkeypatch.setenv("PROCESSORS_MANYCHAT_CONTACT", "privacy@manychat.example")
@@ -334,7 +344,7 @@ async def test_every_processor_gets_an_outcome_instructed_ones_by_mail_and_link(
             tasks = (await c["processors"].get(f"/admin/requests/{erasure}", headers=proc_staff)).json()["tasks"]
             states = {t["processor"]: t["state"] for t in tasks}
             assert states["Google Drive"] == "instructed" and states["Digitale Factuur"] == "exempt"
-            assert states["Zapier"] == "nothing_held" and len(states) == 11
+            assert states["Zapier"] == "nothing_held" and len(states) == 12
             drive = next(t["id"] for t in tasks if t["processor"] == "Google Drive")
             closed = await c["processors"].post(
                 f"/admin/tasks/{drive}/close",
