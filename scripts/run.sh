@@ -13,6 +13,7 @@ kvk_port=${KVK_FAKE_PORT:-8009}
 ac_port=${ACTIVECAMPAIGN_FAKE_PORT:-8010}
 tl_port=${TEAMLEADER_FAKE_PORT:-8011}
 gf_port=${GRAVITYFORMS_FAKE_PORT:-8012}
+ga_port=${GOOGLEANALYTICS_FAKE_PORT:-8014}
 
 # An earlier `make run` may still be shutting down (its services finish their work, Kafka takes seconds to
 # stop): wait for its ports to come free, or say which process holds one and stop.
@@ -22,6 +23,7 @@ needed=("${ports[consent]}" "${ports[dsar]}" "${ports[breach]}" "${ports[process
 [ -z "${PROCESSORS_ACTIVECAMPAIGN_BASE_URL:-}" ] && needed+=("$ac_port")
 [ -z "${PROCESSORS_TEAMLEADER_BASE_URL:-}" ] && needed+=("$tl_port")
 [ -z "${PROCESSORS_GRAVITYFORMS_BASE_URL:-}" ] && needed+=("$gf_port")
+[ -z "${PROCESSORS_GOOGLEANALYTICS_BASE_URL:-}" ] && needed+=("$ga_port")
 port_busy() { "$bin/python" -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try: s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError: sys.exit(0)
@@ -36,7 +38,8 @@ for port in "${needed[@]}"; do
       echo "run.sh: port $port is still in use${pid:+ by pid $pid ($(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null | cut -c1-120))}." >&2
       echo "run.sh: another 'make run' is probably running: stop it (Ctrl-C in its terminal), or choose other ports" >&2
       echo "run.sh: with CONSENT_PORT, DSAR_PORT, BREACH_PORT, PROCESSORS_PORT, DEMO_PORT, KVK_FAKE_PORT and" >&2
-      echo "run.sh: ACTIVECAMPAIGN_FAKE_PORT, TEAMLEADER_FAKE_PORT and GRAVITYFORMS_FAKE_PORT." >&2
+      echo "run.sh: ACTIVECAMPAIGN_FAKE_PORT, TEAMLEADER_FAKE_PORT, GRAVITYFORMS_FAKE_PORT and" >&2
+      echo "run.sh: GOOGLEANALYTICS_FAKE_PORT (WORDPRESS_PORT for the WordPress site)." >&2
       exit 1
     fi
     sleep 1
@@ -117,6 +120,17 @@ if [ -z "${PROCESSORS_GRAVITYFORMS_BASE_URL:-}" ]; then
   export PROCESSORS_GRAVITYFORMS_PASSWORD="cs_dev_fake"
   "$bin/uvicorn" --factory services.fakes.gravityforms:seeded --host 127.0.0.1 --port "$gf_port" --no-access-log \
     > >(sed -u "s/^/[gravityforms-fake] /") 2>&1 &
+  pids+=($!)
+fi
+
+# A local stand-in for Google Analytics' user deletion (the Admin API and Google's token endpoint), unless a
+# real property is configured.
+if [ -z "${PROCESSORS_GOOGLEANALYTICS_BASE_URL:-}" ]; then
+  export PROCESSORS_GOOGLEANALYTICS_BASE_URL="http://127.0.0.1:${ga_port}" PROCESSORS_GOOGLEANALYTICS_PROPERTY=123456789
+  export PROCESSORS_GOOGLEANALYTICS_CLIENT_ID="ga-client.apps.example" PROCESSORS_GOOGLEANALYTICS_CLIENT_SECRET="ga-dev-secret"
+  export PROCESSORS_GOOGLEANALYTICS_REFRESH_TOKEN="1//ga-dev-refresh"
+  "$bin/uvicorn" --factory services.fakes.googleanalytics:create --host 127.0.0.1 --port "$ga_port" --no-access-log \
+    > >(sed -u "s/^/[googleanalytics-fake] /") 2>&1 &
   pids+=($!)
 fi
 
@@ -207,6 +221,7 @@ cat <<INFO
   TeamLeader (local fake unless PROCESSORS_TEAMLEADER_BASE_URL is set):  $PROCESSORS_TEAMLEADER_BASE_URL
   GravityForms (local fake unless PROCESSORS_GRAVITYFORMS_BASE_URL is set):  $PROCESSORS_GRAVITYFORMS_BASE_URL
   WordPress (a real one, Debian's, unless PROCESSORS_WORDPRESS_BASE_URL is set):  $wordpress_url
+  Google Analytics user deletion (local fake unless PROCESSORS_GOOGLEANALYTICS_BASE_URL is set):  $PROCESSORS_GOOGLEANALYTICS_BASE_URL
   ActiveCampaign webhook URL (paste it into ActiveCampaign; in production the service's public https address):
     http://127.0.0.1:${ports[consent]}/webhooks/activecampaign/$ac_secret
 

@@ -219,6 +219,24 @@ class ConsentWithdrawn(ConsentDecision):
 
 
 @event_type
+class AnalyticsIdRecorded(EventData):
+    """A Google Analytics client id (the `_ga` cookie's) that a browser which consented to analytics presented,
+    under the person that browser belongs to once linked (consent.events.v1). The processors service keeps it
+    to name it to Google Analytics in an erasure: an email alone cannot reach GA."""
+
+    event_type = "consent.analytics_id.recorded"
+    topic = CONSENT_EVENTS.name
+    subject: str = Field(min_length=64, max_length=64, description="HMAC-SHA256 pseudonym of the email or browser id")
+    record_id: str = Field(min_length=8, max_length=80, description="This recording: the sealed id's context")
+    contact: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="The client id, sealed for the processors service (`seal_fragment`, context the record_id). "
+        "The ledger keeps a digest.",
+    )
+
+
+@event_type
 class MinorDataReported(EventData):
     """Someone reported data of a child under 16 without parental consent (statement Art. 3.5)."""
 

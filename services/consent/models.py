@@ -156,6 +156,19 @@ class RekeyedEvidence(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
 
 
+class AnalyticsId(SQLModel, table=True):
+    """A Google Analytics client id (the `_ga` cookie's) that a browser which consented to analytics presented,
+    sealed for that browser: an erasure names it to Google Analytics (the processors service); nothing else
+    reads it. `digest` (a keyed hash) keeps each id once per browser; gone with the browser's key."""
+
+    __tablename__ = "analytics_ids"
+    subject: str = Field(primary_key=True, max_length=64)
+    digest: str = Field(primary_key=True, max_length=64)
+    key_id: str = Field(max_length=40)
+    sealed: str = Field(sa_column=Column(Text, nullable=False))
+    recorded_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
 class CentreSession(SQLModel, table=True):
     """A privacy-centre session, so that signing out ends it for every copy of its cookie and on every worker.
     Only the session id's SHA-256 is kept (the cookie holds the id sealed)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.common.contracts import AffectedSubjectsFound, HolderAnswered, SubjectShredded
+from services.common.contracts import AffectedSubjectsFound, AnalyticsIdRecorded, HolderAnswered, SubjectShredded
 from services.common.events import BREACH_EVENTS, CONSENT_EVENTS, CONSENT_STATE, DSAR_EVENTS
 from services.common.registry import Registration
 from services.consent.events import (
@@ -39,6 +39,7 @@ SERVICE = Registration(
             ConsentExpired,
             ConsentRestricted,
             BrowserLinked,
+            AnalyticsIdRecorded,
             MinorDataReported,
             ActiveCampaignNoted,
             SubjectRectified,

@@ -16,10 +16,11 @@ from services.common.errors import body_schema, json_body
 from services.common.lean import LeanRoute
 from services.common.links import LinkError
 from services.common.problems import problem
-from services.consent import centre, restrictions, service, subjects, webhooks
+from services.consent import analytics_ids, centre, restrictions, service, subjects, webhooks
 from services.consent.context import ConsentContext
 from services.consent.domain import Channel
 from services.consent.schemas import (
+    AnalyticsIdIn,
     CaptureIn,
     CaptureOut,
     CookiesIn,
@@ -77,6 +78,15 @@ async def cookies(body: CookiesIn, request: Request, ctx: Ctx, _site: SiteKey) -
         ],
     )
     return await service.record_capture(ctx, capture_in, evidence(request, body.page, gpc=body.gpc), actor=None)
+
+
+@router.post("/v1/analytics-ids", status_code=202)
+async def analytics_id(body: AnalyticsIdIn, ctx: Ctx, _site: SiteKey) -> dict[str, str]:
+    """The Google Analytics client id of this browser (its `_ga` cookie), sent by consent.js while analytics is
+    granted: kept sealed for the browser so that an erasure can name it to Google Analytics, which erases by
+    nothing else. Kept only if this browser consented to analytics; the answer is the same either way."""
+    await analytics_ids.record(ctx, body.browser_id, body.client_id)
+    return {"status": "received"}
 
 
 @router.post("/v1/withdrawals")

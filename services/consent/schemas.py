@@ -134,6 +134,20 @@ class WithdrawIn(Strict):
         return self
 
 
+class AnalyticsIdIn(Strict):
+    """The Google Analytics client id the browser's `_ga` cookie holds (`GA1.1.<client id>`), sent by consent.js
+    once analytics is granted; kept only if it was (issue 32: Google Analytics erases by this id alone)."""
+
+    model_config = ConfigDict(extra="forbid")
+    browser_id: str = Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_\-]+$")
+    client_id: str = Field(
+        min_length=3,
+        max_length=41,
+        pattern=r"^[0-9]{1,20}\.[0-9]{1,20}$",
+        description="The `_ga` cookie's client id: two numbers joined by a dot (`1234567890.1733400000`)",
+    )
+
+
 class CookiesIn(Strict):
     model_config = ConfigDict(
         extra="forbid",

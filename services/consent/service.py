@@ -13,7 +13,7 @@ from services.common.errors import FieldError, ServiceError
 from services.common.links import new_single_use_token, token_hash
 from services.common.mail import MailMessage, queue_mail
 from services.common.telemetry import current_traceparent
-from services.consent import contacts, domain, kvk, mails, notices
+from services.consent import analytics_ids, contacts, domain, kvk, mails, notices
 from services.consent.context import ConsentContext
 from services.consent.decisions import (
     Decision,
@@ -247,6 +247,7 @@ async def _ensure_subject(ctx: ConsentContext, s: AsyncSession, person: str | No
         if linked:
             assert person is not None
             await ctx.rt.recorder.record(s, BrowserLinked(subject=person, browser=browser), subject=person)
+            await analytics_ids.linked(ctx, s, person, browser)
     await s.flush()
 
 

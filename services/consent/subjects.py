@@ -21,6 +21,7 @@ from services.consent.context import ConsentContext
 from services.consent.decisions import current_states
 from services.consent.domain import LegalBasis
 from services.consent.models import (
+    AnalyticsId,
     ConsentRecord,
     ConsentState,
     ConsentSubject,
@@ -211,7 +212,7 @@ async def erase_in(
         await ctx.rt.recorder.record(
             s, SubjectShredded(subject=who, key_id=destroyed, reason=reason), subject=who, topic=CONSENT_EVENTS.name
         )
-        for table in (ConsentState, OptInToken, ConsentSubject, RekeyedEvidence, Restriction, Correction):
+        for table in (ConsentState, OptInToken, ConsentSubject, RekeyedEvidence, Restriction, Correction, AnalyticsId):
             await s.execute(delete(table).where(col(table.subject) == who))
         await enqueue_raw(s, ctx.settings.kafka_topic_prefix + CONSENT_STATE.name, who, None, [])
         await pushes.enqueue_erased(ctx, s, who)

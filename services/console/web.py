@@ -59,6 +59,8 @@ STATES = {  # as staff read them (the person's pages say "your")
     "confirmed": ("bevestigd door de verwerker", "confirmed by the processor"),
     "exempt": ("niet gedaan, met wettelijke grond", "not done, with its legal ground"),
     "no_api": ("kan niet via de API", "not possible through the API"),
+    "submitted": ("ingediend, de verwerker voert het later uit", "submitted, carried out later by the processor"),
+    "unidentified": ("niet te vragen: geen id van deze persoon", "cannot be asked: no identifier of this person"),
     "failed": ("geweigerd door de API", "refused by the API"),
     "connected": ("verbonden", "connected"),
     "failing": ("faalt, wordt opnieuw geprobeerd", "failing, retried"),

@@ -27,6 +27,11 @@ A definition:
                          ("content.raw"), kept under its first part
     hook                 the name of a small function in hooks.py, for what only this processor needs
     options              the site's own choices the calls or the hook use, as {options.<name>} (a form's field)
+    identifier           {"kind": "ga_client_id", "words": "..."}: the processor names a person by this, never by
+                         an address (consent carries it sealed); the calls read the person's values at
+                         {ids.<kind>}; without one the processor cannot be asked, and the outcome says so
+    submitted            {"due_days": 63, "received_at": "<a name the calls save>"}: a submitted connector's
+                         processor does it later; due `due_days` after the time its answer gave
     ask                  always | when_seen: whether a request asks it for everyone, or only for a person
                          consent saw with one of its purposes (an instructed processor is mailed only then;
                          default: when_seen for instructed, always otherwise)
@@ -133,6 +138,11 @@ class Connector:
         default_factory=dict
     )  # the site's own choices (a form's email field), as {options.x}
 
+    identifier: str = ""  # the kind of identifier the processor names people by (not an address)
+    identifier_words: str = ""  # that identifier, in words (for an outcome)
+    due_days: int = 0  # submitted: days until the processor has done it
+    received_at: str = ""  # submitted: the saved answer value that says when it was received
+
     def can(self, action: str) -> bool:
         return action in self.actions
 
@@ -189,12 +199,16 @@ def parse(raw: dict[str, Any], processors: frozenset[str]) -> Connector:
         raise DefinitionError(f"{where}: an {mode.value} connector needs actions")
     if mode in (Mode.INSTRUCTED, Mode.EXEMPT) and not raw.get("reason"):
         raise DefinitionError(f"{where}: an {mode.value} connector says why (reason)")
+    identifier = raw.get("identifier") or {}
+    submitted = raw.get("submitted") or {}
+    if mode is Mode.SUBMITTED and not submitted.get("due_days"):
+        raise DefinitionError(f"{where}: a submitted connector says when it is due (submitted.due_days)")
     found = {c.found_as for c in _finds(raw.get("find"), where)}
     for action, todo in actions.items():
         for c in todo.calls:
             if c.only and c.only not in found:
                 raise DefinitionError(f"{where}.{action}: only {c.only!r} names no find call's records (as)")
-    if mode is Mode.AUTOMATED and raw.get("find") is None:
+    if mode is Mode.AUTOMATED and raw.get("find") is None and not identifier:
         raise DefinitionError(f"{where}: an automated connector finds the person first (find)")
     if auth.kind is AuthKind.HEADER and not auth.header:
         raise DefinitionError(f"{where}: auth kind header needs the header's name")
@@ -217,6 +231,10 @@ def parse(raw: dict[str, Any], processors: frozenset[str]) -> Connector:
         reason_nl=str(raw.get("reason_nl", "")),
         hook=raw.get("hook"),
         lists={str(p): tuple(str(x) for x in ids) for p, ids in (raw.get("lists") or {}).items()},
+        identifier=str(identifier.get("kind", "")),
+        identifier_words=str(identifier.get("words", identifier.get("kind", ""))),
+        due_days=int(submitted.get("due_days", 0)),
+        received_at=str(submitted.get("received_at", "")),
     )
 
 

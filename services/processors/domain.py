@@ -21,6 +21,8 @@ class TaskState(StrEnum):
     INSTRUCTED = "instructed"  # its privacy contact was mailed the instruction; reminded until they answer
     CONFIRMED = "confirmed"  # the processor confirmed it did what it was instructed (or a dpo closed it so)
     REFUSED = "refused"  # the processor refused the instruction, saying why
+    SUBMITTED = "submitted"  # the processor accepted it and does it later (`due_at`)
+    UNIDENTIFIED = "unidentified"  # it names people only by an identifier we never recorded for this person
 
 
 SETTLED = frozenset(
@@ -32,6 +34,8 @@ SETTLED = frozenset(
         TaskState.FAILED,
         TaskState.CONFIRMED,
         TaskState.REFUSED,
+        TaskState.SUBMITTED,
+        TaskState.UNIDENTIFIED,
     }
 )
 DUE = (TaskState.WAITING, TaskState.NEEDS_AUTHORISATION, TaskState.INSTRUCTED)  # what the worker looks at
@@ -61,11 +65,14 @@ class Plan:
     outcome: str = ""
 
 
-def plan(kind: RequestKind, c: Connector, direct_marketing: frozenset[str], *, seen: bool = True) -> Plan:
+def plan(
+    kind: RequestKind, c: Connector, direct_marketing: frozenset[str], *, seen: bool = True, identified: bool = True
+) -> Plan:
     """What `c` is asked for a request of `kind` (`seen`: consent saw the person with one of its purposes). A
     restriction (GDPR 18) or an objection to direct marketing (21(3)) at a processor without a call of its
     own stops its mail: unsubscribed from the lists of the purposes concerned (every purpose for a
-    restriction; direct marketing for an objection). A processor without an API is instructed by mail."""
+    restriction; direct marketing for an objection). A processor without an API is instructed by mail. One that
+    names people only by an identifier (`identified`: one was recorded for the person) cannot be asked without it."""
     action = ACTION_OF[kind]
     if c.ask == "when_seen" and not seen:
         return Plan(TaskState.NOTHING_HELD, action, outcome="no purpose of this person reaches it, as far as we know")
@@ -84,6 +91,9 @@ def plan(kind: RequestKind, c: Connector, direct_marketing: frozenset[str], *, s
         action = "unsubscribe"
     if not c.can(action):
         return Plan(TaskState.NO_API, action, outcome=f"{c.name}'s API offers no {action}")
+    if c.identifier and not identified:
+        why = f"no {c.identifier_words} was recorded for this person, and {c.name} finds no one by an address"
+        return Plan(TaskState.UNIDENTIFIED, action, outcome=why)
     return Plan(TaskState.WAITING, action, lists)
 
 
@@ -99,7 +109,7 @@ def sync_plan(action: str, purpose: str, channel: str, c: Connector) -> Plan | N
 
 def holder_outcome(kind: RequestKind, states: list[TaskState], data: bool) -> Outcome:
     """The processors' answer to dsar, from every processor's task."""
-    acted = TaskState.DONE in states or TaskState.CONFIRMED in states
+    acted = any(s in (TaskState.DONE, TaskState.CONFIRMED, TaskState.SUBMITTED) for s in states)
     if kind is RequestKind.ACCESS:
         return Outcome.PROVIDED if data else Outcome.NOTHING_HELD
     if not acted:
@@ -125,5 +135,7 @@ def said(state: TaskState, name: str, action: str, why: str = "") -> str:
         TaskState.INSTRUCTED: f"instructed by mail, waiting for its confirmation ({why})" if why else "instructed",
         TaskState.CONFIRMED: f"{action} confirmed by the processor" + (f" ({why})" if why else ""),
         TaskState.REFUSED: "refused by the processor, its reason kept with the request",
+        TaskState.SUBMITTED: f"{action} submitted" + (f" ({why})" if why else ""),
+        TaskState.UNIDENTIFIED: f"not asked: {why}",
     }
     return f"{name}: {words[state]}"

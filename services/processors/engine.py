@@ -42,6 +42,7 @@ class Result:
     calls: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path template, status)
     retry_at: float | None = None  # time.time() after which to try again
     why: str = ""
+    saved: dict[str, Any] = field(default_factory=dict)  # what the calls saved from the answers (`save`)
 
 
 class TokenUnavailable(Exception):
@@ -274,7 +275,7 @@ class Engine:
 
     async def _do(self, call: Call, values: dict[str, Any], result: Result) -> None:
         if call.for_each is not None:
-            for item in values.get(call.for_each) or []:
+            for item in lookup(values, call.for_each) or []:
                 await self._do(replace(call, for_each=None), {**values, "item": item}, result)
             return
         if call.each is not None:
@@ -289,7 +290,7 @@ class Engine:
             return
         answer = await self._send(call, values, result)
         for name, where in call.save.items():
-            values[name] = lookup(answer, where)
+            values[name] = result.saved[name] = lookup(answer, where)
 
     async def _collect(self, call: Call, values: dict[str, Any], result: Result) -> list[dict[str, Any]]:
         """The items at `take` of a GET, every page of it."""

@@ -36,6 +36,9 @@ class ProcessorTask(SQLModel, table=True):
     answer: str | None = Field(default=None, sa_column=Column(Text), description="access: what it holds, sealed")
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
     settled_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    due_at: datetime | None = Field(
+        default=None, sa_column=ts_column(nullable=True), description="submitted: when the processor will have done it"
+    )
 
     __table_args__ = (Index("ix_processor_tasks_due", "state", "next_attempt_at"),)
 
@@ -50,6 +53,20 @@ class ConnectorStatus(SQLModel, table=True):
     last_failure_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class Identifier(SQLModel, table=True):
+    """An identifier a processor names a person by instead of their address (`kind`: ga_client_id, which
+    consent carries sealed when a browser that consented to analytics presents it), sealed for the person:
+    once per value (`digest`, a keyed hash); goes with the person at an erasure."""
+
+    __tablename__ = "identifiers"
+    subject: str = Field(primary_key=True, max_length=64)
+    digest: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=40)
+    key_id: str = Field(max_length=40)
+    sealed: str = Field(sa_column=Column(Text, nullable=False))
+    recorded_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
 
 
 class SeenPurpose(SQLModel, table=True):

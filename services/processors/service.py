@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from services.common.contracts import (
+    AnalyticsIdRecorded,
     ConsentDecision,
     ConsentWithdrawn,
     DataSubjectRequestStarted,
@@ -29,11 +30,12 @@ from services.common.db import Tx, insert_ignoring_duplicates
 from services.common.events import DSAR_ANSWERS
 from services.common.models import table_of
 from services.processors import domain
+from services.processors.connectors import Mode
 from services.processors.context import ProcessorsContext
 from services.processors.domain import SETTLED, TaskState
 from services.processors.engine import Result
 from services.processors.events import PROCESSORS_EVENTS, ProcessorActed
-from services.processors.models import ProcessorTask, SeenPurpose
+from services.processors.models import Identifier, ProcessorTask, SeenPurpose
 from services.processors.oauth import locked_status
 
 HOLDER = "processors"
@@ -53,7 +55,9 @@ async def open_request(ctx: ProcessorsContext, s: AsyncSession, request: DataSub
     corrections = {}
     if request.kind is RequestKind.RECTIFICATION and request.details:
         corrections = open_fragment(ctx.rt.sealing, request.request_id, request.details)
-    key_id, sealed = await ctx.rt.vault.encrypt(s, request.subject, {"email": contact["email"], "new": corrections})
+    ids = await identifiers_of(ctx, s, request.subject)
+    person = {"email": contact["email"], "new": corrections, "ids": ids}
+    key_id, sealed = await ctx.rt.vault.encrypt(s, request.subject, person)
     seen = set(
         (await s.execute(select(col(SeenPurpose.purpose)).where(col(SeenPurpose.subject) == request.subject))).scalars()
     )
@@ -61,7 +65,8 @@ async def open_request(ctx: ProcessorsContext, s: AsyncSession, request: DataSub
     made = 0
     for c in sorted(ctx.connectors.values(), key=lambda x: x.key):
         reaches = bool(seen & set(ctx.purposes.purposes_of(c.name)))
-        p = domain.plan(request.kind, c, ctx.purposes.direct_marketing, seen=reaches)
+        identified = not c.identifier or bool(ids.get(c.identifier))
+        p = domain.plan(request.kind, c, ctx.purposes.direct_marketing, seen=reaches, identified=identified)
         settled = p.state in SETTLED
         row = {
             "id": "pt_" + uuid.uuid4().hex[:24],
@@ -93,6 +98,40 @@ async def open_request(ctx: ProcessorsContext, s: AsyncSession, request: DataSub
     if made:
         Tx.of(s).after_commit(ctx.wake)
     return made
+
+
+async def keep_identifier(ctx: ProcessorsContext, s: AsyncSession, recorded: AnalyticsIdRecorded) -> bool:
+    """A Google Analytics client id consent recorded for the person: kept sealed for them, once (a replay, or
+    the same id carried again when a browser is linked, adds nothing), for an erasure to name it."""
+    value = str(open_fragment(ctx.rt.sealing, recorded.record_id, recorded.contact).get("ga_client_id") or "")
+    if not value:
+        return False
+    key_id, sealed = await ctx.rt.vault.encrypt(s, recorded.subject, {"value": value})
+    row = {
+        "subject": recorded.subject,
+        "digest": ctx.rt.recorder.pseudonym("ga_client_id:" + value),
+        "kind": "ga_client_id",
+        "key_id": key_id,
+        "sealed": sealed,
+        "recorded_at": datetime.now(UTC),
+    }
+    return bool((await s.execute(insert_ignoring_duplicates(s, table_of(Identifier), row))).rowcount)  # type: ignore[attr-defined]
+
+
+async def identifiers_of(ctx: ProcessorsContext, s: AsyncSession, subject: str) -> dict[str, list[str]]:
+    """The person's identifiers by kind (opened), oldest first."""
+    rows = await s.execute(
+        select(Identifier).where(col(Identifier.subject) == subject).order_by(col(Identifier.recorded_at))
+    )
+    found: dict[str, list[str]] = {}
+    for row in rows.scalars():
+        try:
+            found.setdefault(row.kind, []).append(
+                str((await ctx.rt.vault.decrypt(s, subject, row.key_id, row.sealed))["value"])
+            )
+        except ShreddedError:
+            continue
+    return found
 
 
 async def saw(s: AsyncSession, change: ConsentDecision) -> None:
@@ -153,10 +192,14 @@ async def settle(ctx: ProcessorsContext, task_id: str, result: Result) -> None:
         if task is None or task.state in SETTLED:
             return  # settled meanwhile (a replay, or another worker after its claim ran out)
         c = ctx.connectors[task.processor]
-        state = domain.STATE_OF[result.status]
+        state, why = domain.STATE_OF[result.status], result.why
+        if state is TaskState.DONE and c.mode is Mode.SUBMITTED:  # accepted now, done by the processor later
+            received = _moment(result.saved.get(c.received_at)) or now
+            state, task.due_at = TaskState.SUBMITTED, received + timedelta(days=c.due_days)
+            why = f"received {received:%Y-%m-%d %H:%M} UTC, due by {task.due_at:%Y-%m-%d}"
         task.state, task.claimed_until, task.attempts = state.value, None, task.attempts + 1
         task.calls = json.dumps([*json.loads(task.calls), *result.calls][-50:])
-        task.outcome = domain.said(state, c.name, task.action, result.why)
+        task.outcome = domain.said(state, c.name, task.action, why)
         if state is TaskState.WAITING:
             task.next_attempt_at = datetime.fromtimestamp(result.retry_at or now.timestamp() + 60, UTC)
         elif state is TaskState.NEEDS_AUTHORISATION:
@@ -174,6 +217,15 @@ async def settle(ctx: ProcessorsContext, task_id: str, result: Result) -> None:
             await s.flush()
             if task.request_id:
                 await answer_if_complete(ctx, s, task.request_id)
+
+
+def _moment(value: Any) -> datetime | None:
+    """A time an answer gave (RFC 3339, e.g. Google's `2026-12-05T20:40:01.123456Z`)."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment and moment.tzinfo else None
 
 
 async def _standing(s: AsyncSession, key: str, result: Result, state: TaskState, now: datetime) -> None:
@@ -248,6 +300,7 @@ async def _answer(
     )
     if kind is RequestKind.ERASURE:  # what the processors service itself kept of the person goes too
         await s.execute(delete(SeenPurpose).where(col(SeenPurpose.subject) == subject))
+        await s.execute(delete(Identifier).where(col(Identifier.subject) == subject))
         key_id = await ctx.rt.vault.shred(s, subject)
         await ctx.rt.recorder.record(
             s,

@@ -119,6 +119,7 @@ async def request_tasks(ctx: ProcessorsContext, request_id: str) -> list[dict[st
             "deadline": t.deadline,
             "asked_at": t.created_at,
             "settled_at": t.settled_at,
+            "due_at": t.due_at,
             "calls": json.loads(t.calls),
         }
         for t in sorted(tasks, key=lambda t: t.processor)

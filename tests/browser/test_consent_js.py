@@ -384,3 +384,41 @@ async def test_the_information_page_in_a_browser(chromium: Any, site: Site) -> N
             reached.add(await v.run("document.activeElement.getAttribute('href')"))
         assert "/privacy?lang=en" in reached and "/privacy/notice?lang=nl" in reached
         assert v.errors == []
+
+
+async def test_the_google_analytics_client_id_is_sent_once_after_analytics_is_granted(
+    chromium: Any, site: Site
+) -> None:
+    """Issue 32: Google Analytics erases only by its client id. Once analytics is granted and GA's tag set the
+    `_ga` cookie (the demo's stand-in sets it as Google's does), consent.js sends the id once; it is kept sealed
+    for the browser. A refusal sends nothing, and a later page view does not send it again."""
+    from sqlalchemy import text
+
+    async def kept() -> int:
+        async with site.consent_app.state.runtime.db.read() as s:
+            return int((await s.execute(text("SELECT count(*) FROM analytics_ids"))).scalar_one())
+
+    async with visitor(chromium) as v:
+        sent: list[str] = []
+        v.page.on("request", lambda r: sent.append(r.url) if r.url.endswith("/v1/analytics-ids") else None)
+        await v.page.goto(site.url + "/")
+        await v.page.get_by_role("button", name="Alles weigeren", exact=True).click()
+        await v.page.reload()
+        await v.until("window.PrivacyConsent && PrivacyConsent.get().functional")
+        await asyncio.sleep(3.5)
+        assert sent == [] and await v.run("document.cookie.includes('_ga=')") is False
+
+    async with visitor(chromium) as v:
+        sent = []
+        v.page.on("request", lambda r: sent.append(r.url) if r.url.endswith("/v1/analytics-ids") else None)
+        await v.page.goto(site.url + "/")
+        await v.page.get_by_role("button", name="Alles accepteren").click()
+        client_id = await v.until("JSON.parse(localStorage.getItem('privacyconsent.ga'))", within=15)
+        cookie = await v.run("document.cookie.match(/_ga=GA1\\.1\\.([0-9.]+)/)[1]")
+        assert client_id == cookie and len(sent) == 1
+        assert await eventually(kept, within=10) == 1
+        await v.page.reload()
+        await v.until("window.PrivacyConsent && PrivacyConsent.get().analytics")
+        await asyncio.sleep(3.5)
+        assert len(sent) == 1 and await kept() == 1, "sent once, not on every page view"
+        assert v.errors == []

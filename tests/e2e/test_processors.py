@@ -23,7 +23,7 @@ from services.common.auth import create_site_key, create_token
 from services.common.ledger.verify import verify_export
 from services.dsar.export import compile_export
 from services.dsar.service import DsarContext
-from services.fakes import activecampaign, gravityforms, teamleader
+from services.fakes import activecampaign, googleanalytics, gravityforms, teamleader
 from tests import wordpress
 from tests.conftest import ROOT, eventually, serve, system
 from tests.integration.test_outbox_consumer import header, read_topic
@@ -136,7 +136,7 @@ async def test_access_and_erasure_reach_activecampaign(
             assert site["state"] == "done" and [d["label"] for d in site["data"]] == ["account", "comment"]
             assert site["data"][0]["records"][0]["email"] == EMAIL
             analytics = next(p for p in part if p["processor"] == "Google Analytics")
-            assert analytics["state"] == "not_asked", "a processor without a connector is named, not skipped"
+            assert analytics["state"] == "no_api" and analytics["why"]["nl"].startswith("Google Analytics laat niemand")
             # the person's export: JSON by its schema, and a page with a section per processor
             path = "/v1/exports/" + DsarContext.of(dsar_rt).links.sign("export", 3600, r=access)
             data = (await c["dsar"].get(path, params={"format": "json"})).json()
@@ -145,7 +145,8 @@ async def test_access_and_erasure_reach_activecampaign(
             page = (await c["dsar"].get(path)).text
             section = page.split('id="processors"', 1)[1].split("<h2", 1)[0]
             assert "Bij onze verwerkers" in page and "ActiveCampaign" in section and "Visser" in section
-            assert "Heeft niets van jou." in section and "Nog niet gevraagd" in section
+            assert "Heeft niets van jou." in section and "Account op de website" in section
+            assert "alleen op het id van de analytics-cookie" in section, "Google Analytics says why it shows nothing"
             assert "AWR art. 52" in section, "Digitale Factuur says why it shows nothing"
 
             # erasure: the contact is deleted at ActiveCampaign before the request completes
@@ -184,6 +185,12 @@ async def test_access_and_erasure_reach_activecampaign(
             for name in ("dsar", "processors"):
                 vkey = (await c[name].get("/ledger/public-key")).json()["vkey"]
                 verify_export((await c[name].get("/ledger/entries")).text.splitlines(), vkey=vkey)
+
+
+async def _ready(check: Any) -> Any:
+    """`check`'s value once it holds something (for `eventually`, which waits for a truthy value)."""
+    found = await check()
+    return found if found[0] and found[1] else None
 
 
 def _link(message: Any, pattern: str) -> str:
@@ -290,9 +297,14 @@ async def test_every_processor_gets_an_outcome_instructed_ones_by_mail_and_link(
     Drive's task with its evidence."""
     ac = activecampaign.create(TOKEN)
     ac.state.fake.add(EMAIL, "Femke", "Visser", lists=("1",))
-    async with serve(ac) as url, processors_at(monkeypatch):
+    ga = googleanalytics.create("ga-e2e", "ga-e2e-secret", "1//ga-e2e")
+    async with serve(ac) as url, processors_at(monkeypatch), serve(ga) as ga_url:
         monkeypatch.setenv("PROCESSORS_ACTIVECAMPAIGN_BASE_URL", url)
         monkeypatch.setenv("PROCESSORS_ACTIVECAMPAIGN_API_TOKEN", TOKEN)
+        for name, value in {"BASE_URL": ga_url, "CLIENT_ID": "ga-e2e", "CLIENT_SECRET": "ga-e2e-secret"}.items():
+            monkeypatch.setenv(f"PROCESSORS_GOOGLEANALYTICS_{name}", value)
+        monkeypatch.setenv("PROCESSORS_GOOGLEANALYTICS_REFRESH_TOKEN", "1//ga-e2e")
+        monkeypatch.setenv("PROCESSORS_GOOGLEANALYTICS_PROPERTY", "123456789")
         monkeypatch.setenv("PROCESSORS_MANYCHAT_CONTACT", "privacy@manychat.example")
         monkeypatch.setenv("PROCESSORS_GOOGLEDRIVE_CONTACT", "privacy@drive.example")
         mail = {"mail_enabled": True, "smtp_port": smtp.port, "public_base_url": CONSENT}
@@ -301,22 +313,35 @@ async def test_every_processor_gets_an_outcome_instructed_ones_by_mail_and_link(
         async with system(make_settings, services, overrides) as (apps, c):
             dsar_rt, proc_rt = apps["dsar"].state.runtime, apps["processors"].state.runtime
             key = await create_site_key(apps["consent"].state.runtime.db, "site", ["https://www.example.nl"])
+            browser = "b_e2e_femke_0001"  # her browser: analytics accepted, its _ga id sent, then the chat links it
+            cookies = {"browser_id": browser, "analytics": True, "tracking": False, "notice": NOTICE}
+            public = {"x-site-key": key}
+            assert (await c["consent"].post("/v1/cookies", json=cookies, headers=public)).status_code == 201
+            ga_id = {"browser_id": browser, "client_id": "1700000001.1733400000"}
+            assert (await c["consent"].post("/v1/analytics-ids", json=ga_id, headers=public)).status_code == 202
             chat = {
                 "email": EMAIL,
+                "browser_id": browser,
                 "channel": "chat",
                 "notice": NOTICE,
                 "purposes": [{"purpose": "chat", "granted": True}],
             }
-            assert (await c["consent"].post("/v1/consents", json=chat, headers={"x-site-key": key})).status_code == 201
+            assert (await c["consent"].post("/v1/consents", json=chat, headers=public)).status_code == 201
             staff = {"authorization": "Bearer " + await create_token(dsar_rt.db, "dpo", ["dpo", "admin"])}
             holder = {"name": "processors", "kind": "kafka"}
             assert (await c["dsar"].put("/admin/holders/processors", json=holder, headers=staff)).status_code == 200
 
+            person = proc_rt.recorder.pseudonym(EMAIL)
+
             async def seen() -> Any:
                 async with proc_rt.db.read() as s:
-                    return (await s.execute(text("SELECT purpose FROM seen_purposes"))).scalars().all()
+                    purposes = await s.execute(
+                        text("SELECT purpose FROM seen_purposes WHERE subject = :s"), {"s": person}
+                    )
+                    ids = await s.execute(text("SELECT count(*) FROM identifiers WHERE subject = :s"), {"s": person})
+                    return (purposes.scalars().all(), ids.scalar_one())
 
-            assert await eventually(seen, within=20) == ["chat"]
+            assert await eventually(lambda: _ready(seen), within=20) == (["chat"], 1), "her _ga id, under her"
             erasure = await request(c["dsar"], staff, "erasure")
             to_manychat = await eventually(lambda: smtp.to("privacy@manychat.example"), within=20)
             to_drive = await eventually(lambda: smtp.to("privacy@drive.example"), within=20)
@@ -344,7 +369,7 @@ async def test_every_processor_gets_an_outcome_instructed_ones_by_mail_and_link(
             tasks = (await c["processors"].get(f"/admin/requests/{erasure}", headers=proc_staff)).json()["tasks"]
             states = {t["processor"]: t["state"] for t in tasks}
             assert states["Google Drive"] == "instructed" and states["Digitale Factuur"] == "exempt"
-            assert states["Zapier"] == "nothing_held" and len(states) == 12
+            assert states["Zapier"] == "nothing_held" and len(states) == 13
             drive = next(t["id"] for t in tasks if t["processor"] == "Google Drive")
             closed = await c["processors"].post(
                 f"/admin/tasks/{drive}/close",
@@ -359,3 +384,8 @@ async def test_every_processor_gets_an_outcome_instructed_ones_by_mail_and_link(
             assert "Digitale Factuur: not done: invoices are kept for 7 years" in answer["reason"]
             assert "Manychat: erasure confirmed by the processor" in answer["reason"]
             assert "ActiveCampaign: erasure done" in answer["reason"] and "TeamLeader: erasure done" in answer["reason"]
+            assert "Google Analytics: erasure submitted (received " in answer["reason"] and "due by" in answer["reason"]
+            assert [d["clientId"] for d in ga.state.fake.deletions] == ["1700000001.1733400000"]
+            async with proc_rt.db.read() as s:
+                left = (await s.execute(text("SELECT count(*) FROM identifiers"))).scalar_one()
+            assert left == 0, "the processors keep no id of hers after the erasure"

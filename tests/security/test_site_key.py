@@ -111,3 +111,34 @@ async def test_public_calls_cannot_flood_a_mailbox(site: Site) -> None:
     site.app.state.runtime.extension.mail_caps.buckets.clear()  # an hour later
     await site.client.post("/v1/withdrawals", json={"email": VICTIM, "all": True}, headers=site.public)
     assert len(await site.mails("withdrawal-confirmation")) == 1
+
+
+async def test_an_analytics_id_tells_nothing_floods_nothing_and_reaches_only_the_callers_own_browser(
+    site: Site,
+) -> None:
+    """Issue 32: the `_ga` client id route. With the site key an attacker learns nothing from the answer (a
+    browser that consented or not, an id seen before or not), cannot grow what is kept without bound, and what
+    they attach is kept under their own browser only: it reaches an erasure only when they link that browser to
+    an address they can sign in with, that is, their own."""
+    from sqlalchemy import text
+
+    from services.consent.analytics_ids import PER_BROWSER
+
+    own = "b_attacker0002"
+    cookies = {"browser_id": own, "analytics": True, "tracking": False, "notice": NOTICE}
+    answers = []
+    for browser in ("b_neverseen001", own):
+        for _ in range(2):
+            body = {"browser_id": browser, "client_id": "1234567890.1733400000"}
+            answers.append((await site.client.post("/v1/analytics-ids", json=body, headers=site.public)).json())
+        if browser == "b_neverseen001":
+            assert (await site.client.post("/v1/cookies", json=cookies, headers=site.public)).status_code == 201
+    assert all(a == answers[0] for a in answers) and not PSEUDONYM.search(json.dumps(answers))
+    for i in range(PER_BROWSER * 3):
+        body = {"browser_id": own, "client_id": f"{i}.1733400000"}
+        assert (await site.client.post("/v1/analytics-ids", json=body, headers=site.public)).status_code == 202
+    async with site.rt.db.read() as s:
+        rows = (await s.execute(text("SELECT subject, count(*) FROM analytics_ids GROUP BY subject"))).all()
+    from services.consent.context import ConsentContext
+
+    assert rows == [(ConsentContext.of(site.rt).browser_pseudonym(own), PER_BROWSER)], "capped, and only its own"

@@ -23,6 +23,7 @@ from services.common.catalog import load_all
 from services.common.contracts import (
     AffectedSubjectsFound,
     AffectedSubjectsRequested,
+    AnalyticsIdRecorded,
     DataSubjectRequestStarted,
     HolderAnswered,
     Outcome,
@@ -92,6 +93,7 @@ SAMPLES: list[EventData] = [
         for cls in (ConsentGranted, ConsentDenied, ConsentWithdrawn, ConsentPending, ConsentExpired, ConsentRestricted)
     ),
     BrowserLinked(subject=SUBJECT, browser="34" * 32),
+    AnalyticsIdRecorded(subject=SUBJECT, record_id="ga_12345678", contact="sealed-client-id"),
     MinorDataReported(subject=SUBJECT, report_id="mr_1"),
     ActiveCampaignNoted(subject=SUBJECT, webhook_type="subscribe", lists=["1"], initiated_by="public"),
     ConsentStateSnapshot(subject=SUBJECT, purposes={"newsletter": "granted"}, updated_at=NOW),

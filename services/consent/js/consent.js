@@ -17,6 +17,7 @@ const GPC = navigator.globalPrivacyControl === true;
 const STORE = "privacyconsent"; // localStorage: the choice in effect
 const QUEUE = "privacyconsent.queue"; // localStorage: requests the server has not accepted yet
 const CFG = "privacyconsent.notice." + LANG; // localStorage: the last notice seen, for when the server is down
+const GA_SENT = "privacyconsent.ga"; // localStorage: the Google Analytics client id the server has
 
 let cfg = null; // the notice: texts, categories, version and hash (GET /v1/banner)
 let granted = { functional: true }; // category -> allowed, as applied in this page
@@ -150,8 +151,19 @@ function activate() {
   }
 }
 
+// Google Analytics erases only by its client id (the _ga cookie's, GA1.1.<client id>), never by an address:
+// once analytics is granted the id is sent once, and kept sealed for this browser, so that an erasure can
+// name it. GA sets the cookie after its script ran, so it is looked for again a little later.
+function presentGaId() {
+  const found = document.cookie.match(/(?:^|; )_ga=GA\d+\.\d+\.(\d{1,20}\.\d{1,20})(?:;|$)/);
+  if (!granted.analytics || !found || load(GA_SENT) === found[1]) return;
+  save(GA_SENT, found[1]);
+  send("/v1/analytics-ids", { browser_id: browserId(), client_id: found[1] });
+}
+
 function apply(choice) {
   granted = { functional: true, ...choice };
+  if (granted.analytics) [0, 3000, 10000].forEach((ms) => setTimeout(presentGaId, ms));
   const update = {};
   for (const c of cfg.categories) for (const signal of c.consent_mode) update[signal] = granted[c.id] ? "granted" : "denied";
   gtag("consent", "update", update);
