@@ -233,7 +233,8 @@ async def test_the_processors_connectors_and_a_requests_part_at_them(
             await client.post("/sign-in", data={"token": token, "next": "/"})
             listing = (await client.get("/processors")).text
             assert 'href="/processors/connectors/activecampaign"' in listing and "via de API" in listing
-            assert "nog geen koppeling" in listing, "GravityForms has no connector yet, and says so"
+            assert "nog geen koppeling" not in listing, "every processor of statement Art. 8 has a connector"
+            assert 'href="/processors/connectors/googleanalytics"' in listing and "later uitgevoerd" in listing
             drive = await client.get("/processors/connectors/googledrive")
             assert drive.status_code == 200 and request_id in drive.text and "opdracht gemaild" in drive.text
             page = (await client.get(f"/requests/{request_id}")).text
