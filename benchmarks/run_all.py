@@ -11,6 +11,7 @@ BENCHMARKS = [
     "verify_export.py",
     "ledger_pg.py",
     "consent_write.py",
+    "page_view.py",
     "lookup.py",
     "capture_profile.py",
     "outbox_relay.py",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
@@ -21,6 +22,7 @@ from services.common.auth import Scope as TokenScope
 from services.common.bounces import record_notice
 from services.common.contract import allowed_methods, openapi, refusals
 from services.common.errors import ServiceError
+from services.common.fastlane import Answer, FastLane, Lane, headers_of
 from services.common.kafka import kafka_reachable
 from services.common.ledger.routes import router as ledger_router
 from services.common.limits import InputLimits, Limits
@@ -35,10 +37,30 @@ from services.common.runtime import Runtime
 health = APIRouter(tags=["health"])
 
 
+ALIVE = {"status": "ok"}
+ALIVE_ANSWER = Answer(
+    200, json.dumps(ALIVE, separators=(",", ":")).encode(), headers_of({}, "application/json"), "/healthz"
+)
+
+
 @health.get("/healthz", dependencies=[Depends(Open("load-balancer probe", rate_limited=False))])
 async def healthz() -> dict[str, str]:
     """The process is alive."""
-    return {"status": "ok"}
+    return ALIVE
+
+
+async def _alive(_request: Request) -> Answer:
+    return ALIVE_ANSWER
+
+
+class ServiceApp(FastAPI):
+    """A service's FastAPI app with the fast lane outside everything (fastlane.py): `lanes` by path."""
+
+    lanes: dict[str, Lane]
+    header_max_bytes: int = 16 * 1024
+
+    def build_middleware_stack(self) -> Any:
+        return FastLane(super().build_middleware_stack(), self.lanes, self.header_max_bytes)
 
 
 @health.get("/readyz", dependencies=[Depends(Open("load-balancer probe", rate_limited=False))], responses=refusals(503))
@@ -232,9 +254,11 @@ def create_app(
     description: str,
     readable_anywhere: frozenset[str] = frozenset(),
     openapi_hooks: tuple[Callable[[dict[str, Any]], None], ...] = (),
+    lanes: Mapping[str, Lane] | None = None,
 ) -> FastAPI:
     """`readable_anywhere`: GET paths whose answers (refusals included) any origin may read;
-    `openapi_hooks` complete the OpenAPI document with what is known only at start (`contract.py`)."""
+    `openapi_hooks` complete the OpenAPI document with what is known only at start (`contract.py`);
+    `lanes`: the page views' GETs answered before FastAPI's routing (fastlane.py), besides `/healthz`."""
     settings = runtime.settings
     configure_logging(runtime.name, settings.log_level)
 
@@ -249,7 +273,9 @@ def create_app(
     # our own tracing and metrics (services/common/telemetry.py, metrics.py), not FastAPI's second set, whose
     # check for a configured OpenTelemetry provider alone costs every request ~10 µs
     native: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan, telemetry=native)
+    app = ServiceApp(title=title, description=description, version="0.1.0", lifespan=lifespan, telemetry=native)
+    app.lanes = {"/healthz": _alive, **(lanes or {})}
+    app.header_max_bytes = settings.header_max_bytes
     app.state.runtime = runtime
     app.state.credentials = runtime.credentials
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)

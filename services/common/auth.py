@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import HTTPException, Request
 from sqlalchemy import update
@@ -180,6 +182,16 @@ class Credentials:
         return origins
 
 
+@functools.lru_cache(maxsize=1024)
+def query_of(query_string: bytes) -> tuple[dict[str, str], bool]:
+    """A query string's values as Starlette's `query_params.get` reads them (the last of a repeated name),
+    and whether a name repeats. Parsed once per distinct query: every page view of a site sends the same
+    one (its site key and language)."""
+    items = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+    values = dict(items)
+    return values, len(values) < len(items)
+
+
 def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -240,7 +252,7 @@ class Public(Access):
         self.rate_limited = rate_limited
 
     async def __call__(self, request: Request) -> Site:
-        key = request.headers.get("x-site-key") or request.query_params.get("site_key")
+        key = request.headers.get("x-site-key") or query_of(request.scope["query_string"])[0].get("site_key")
         if not key:
             raise HTTPException(
                 401, "a site key is required (X-Site-Key header)", headers={"WWW-Authenticate": "SiteKey"}

@@ -79,37 +79,66 @@ class CoordinatorNotYet(logging.Filter):
         return False
 
 
+REQUEST_LOG = logging.getLogger("request")
+
+
+class Served:
+    """One request's context, from `begin` to `finish`: its id (echoed), its span, its time."""
+
+    __slots__ = ("attached", "metrics", "rid", "span", "started", "token")
+
+    def __init__(self, scope: Scope) -> None:
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        self.rid = incoming if 0 < len(incoming) <= 100 and incoming.isprintable() else uuid4_hex()
+        self.token = request_id.set(self.rid)
+        self.started = time.perf_counter()
+        runtime = getattr(scope["app"].state, "runtime", None)
+        tracing = getattr(runtime, "tracing", None)
+        self.metrics = getattr(runtime, "metrics", None)
+        self.span: Any = None
+        self.attached: Any = None
+        if tracing is not None:
+            traceparent = headers.get(b"traceparent", b"").decode("latin-1")
+            self.span, self.attached = tracing.server_span(scope["method"], traceparent or None)
+
+    def header(self) -> tuple[bytes, bytes]:
+        return (b"x-request-id", self.rid.encode())
+
+    def finish(self, scope: Scope, route: str, status: int) -> None:
+        """Metrics, the request's log line (the route's template, never the path: paths carry tokens, signed
+        links and the webhook secret among them) and the span's end."""
+        seconds = time.perf_counter() - self.started
+        if self.metrics is not None:
+            self.metrics.request(scope["method"], route, status, seconds)
+        if scope["path"] not in ("/healthz", "/readyz") and REQUEST_LOG.isEnabledFor(logging.INFO):
+            extra = {"status": status, "duration_ms": round(seconds * 1000, 2)}
+            REQUEST_LOG.info("%s %s %s", scope["method"], route, status, extra=extra)
+        if self.span is not None:
+            telemetry.Tracing.end_server_span(self.span, self.attached, f"{scope['method']} {route}", route, status)
+        request_id.reset(self.token)
+
+
 class RequestContext:
-    """Assigns a request id (or keeps a sane incoming X-Request-ID), echoes it, logs each request."""
+    """Assigns a request id (or keeps a sane incoming X-Request-ID), echoes it, logs each request, and gives it
+    its metrics and span (`Served`; the fast lane, fastlane.py, gives its answers the same)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.log = logging.getLogger("request")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if 0 < len(incoming) <= 100 and incoming.isprintable() else uuid4_hex()
-        token = request_id.set(rid)
-        started = time.perf_counter()
+        served = Served(scope)
         status = 500
-        runtime = getattr(scope["app"].state, "runtime", None)
-        tracing = getattr(runtime, "tracing", None)
-        metrics = getattr(runtime, "metrics", None)
-        span: Any = None
-        if tracing is not None:
-            traceparent = headers.get(b"traceparent", b"").decode("latin-1")
-            span, attached = tracing.server_span(scope["method"], traceparent or None)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+                message["headers"] = [*message["headers"], served.header()]
             await send(message)
 
         try:
@@ -119,19 +148,4 @@ class RequestContext:
             # answer and nothing accepted, so not a server error with a traceback.
             status = 499
         finally:
-            # the route's template, never the path: paths carry tokens (signed links, the webhook secret)
-            route = getattr(scope.get("route"), "path", None) or "(no route)"
-            seconds = time.perf_counter() - started
-            if metrics is not None:
-                metrics.request(scope["method"], route, status, seconds)
-            if scope["path"] not in ("/healthz", "/readyz"):
-                self.log.info(
-                    "%s %s %s",
-                    scope["method"],
-                    route,
-                    status,
-                    extra={"status": status, "duration_ms": round(seconds * 1000, 2)},
-                )
-            if span is not None:
-                telemetry.Tracing.end_server_span(span, attached, f"{scope['method']} {route}", route, status)
-            request_id.reset(token)
+            served.finish(scope, getattr(scope.get("route"), "path", None) or "(no route)", status)

@@ -85,6 +85,9 @@ def security_headers(nonce: str | None, *, personal: bool) -> dict[str, str]:
     }
 
 
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
 class PageHeaders:
     """Every HTML response of a service carries the page headers, also one no template rendered (an
     error page, a framework answer): the safe default is added where a route did not set its own. Every
@@ -105,7 +108,7 @@ class PageHeaders:
                 headers = MutableHeaders(scope=message)
                 if https and "strict-transport-security" not in headers:
                     # statement Art. 9 and 12: TLS everywhere; a browser that came over https stays on it
-                    headers["strict-transport-security"] = "max-age=31536000; includeSubDomains"
+                    headers[HSTS[0].decode()] = HSTS[1].decode()
                 if headers.get("content-type", "").startswith("text/html"):
                     for name, value in security_headers(None, personal=True).items():
                         if name not in headers:

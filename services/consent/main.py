@@ -18,6 +18,7 @@ from services.consent.handlers import CONSUMERS
 from services.consent.routes import router
 from services.consent.schemas import PURPOSE_MARK
 from services.consent.settings import ConsentSettings
+from services.consent.site_routes import LANES
 from services.consent.site_routes import router as site_router
 from services.consent.system_routes import router as system_router
 
@@ -63,5 +64,6 @@ def create(runtime: Runtime | None = None) -> FastAPI:
         description="Records consent and its withdrawal with evidence (GDPR Art. 7), double opt-in, "
         "cookies, ActiveCampaign unsubscribes; receipts backed by the ledger.",
         readable_anywhere=frozenset({"/v1/banner"}),
+        lanes=LANES,
         openapi_hooks=(lambda document: mark_enum(document, PURPOSE_MARK, purposes),),
     )

@@ -7,22 +7,26 @@ import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 
 from services.common import words
-from services.common.auth import Open, Public
+from services.common.auth import Open, Public, query_of
 from services.common.contract import refusals
+from services.common.fastlane import Answer, as_response, headers_of
 from services.consent import assets, notices, processing
 from services.consent import information as info
+from services.consent.context import ConsentContext
 from services.consent.web import Ctx, show
 
 router = APIRouter(tags=["website"])
 SCRIPT = Open("a public script any website may load", rate_limited=False)
 CACHE_LATEST = "public, max-age=3600, stale-while-revalidate=600"
 CACHE_PINNED = "public, max-age=31536000, immutable"
+JS = "text/javascript"
 
 
-def _script_response(request: Request, script: assets.Script, cache: str) -> Response:
+def script_answer(script: assets.Script, cache: str, if_none_match: str | None, accept_encoding: str) -> Answer:
+    """consent.js as its route and its fast lane answer it (a 304 for the ETag the browser holds; gzip)."""
     headers = {
         "cache-control": cache,
         "etag": script.etag,
@@ -33,11 +37,17 @@ def _script_response(request: Request, script: assets.Script, cache: str) -> Res
         "cross-origin-resource-policy": "cross-origin",
         "x-content-type-options": "nosniff",
     }
-    if request.headers.get("if-none-match") == script.etag:
-        return Response(status_code=304, headers=headers)
-    if "gzip" in request.headers.get("accept-encoding", ""):
-        return Response(script.gzipped, media_type="text/javascript", headers={**headers, "content-encoding": "gzip"})
-    return Response(script.body, media_type="text/javascript", headers=headers)
+    route = "/v1/consent.js" if cache == CACHE_LATEST else "/v1/consent-{version}.js"
+    if if_none_match == script.etag:
+        return Answer(304, b"", headers_of(headers), route)
+    if "gzip" in accept_encoding:
+        return Answer(200, script.gzipped, headers_of({**headers, "content-encoding": "gzip"}, JS), route)
+    return Answer(200, script.body, headers_of(headers, JS), route)
+
+
+def _script_response(request: Request, script: assets.Script, cache: str) -> Response:
+    inm, encodings = request.headers.get("if-none-match"), request.headers.get("accept-encoding", "")
+    return as_response(script_answer(script, cache, inm, encodings))
 
 
 def _built() -> assets.Script:
@@ -92,24 +102,67 @@ async def consent_js_versions(ctx: Ctx) -> dict[str, Any]:
 
 # Not rate-limited: every page view of every visitor asks (an office behind one address would otherwise
 # see no banner once its bucket ran dry), and the answer is a cached, revalidated read.
-@router.get("/v1/banner", dependencies=[Depends(Public(rate_limited=False))])
+BANNER_ACCESS = Public(rate_limited=False)
+
+
+@router.get("/v1/banner", dependencies=[Depends(BANNER_ACCESS)])
 async def banner(request: Request, ctx: Ctx, lang: Annotated[Literal["nl", "en"], Query()] = "nl") -> Response:
     """The notice consent.js shows: texts, categories with their processors and retention, form labels,
     the version and the SHA-256 that each recorded choice names. The site key goes in `site_key`."""
-    notice = ctx.notice(lang)
-    if notice is None:
+    return as_response(await banner_answer(ctx, lang, request.headers.get("if-none-match")))
+
+
+async def banner_answer(ctx: ConsentContext, lang: str, if_none_match: str | None) -> Answer:
+    """The banner's answer, for its route and its fast lane: the notice's bytes (made once), or a 304."""
+    notice, body = ctx.notice(lang), ctx.notice_json(lang)
+    if notice is None or body is None:
         raise HTTPException(404, "this consent service has no banner configured (purposes file: banner)")
     await notices.archive_once(ctx, notice)  # GDPR 7(1): the text a choice on it names, kept by its hash
     # the same for every visitor of a site: public, so a CDN or reverse proxy serves it; briefly, so that a new
     # notice or a revoked site key reaches everyone within BANNER_CACHE_SECONDS (max-age, then stale-while-
     # revalidate); per Origin, as the answer to a site's own pages differs from the answer to another's
-    bound = ctx.settings.banner_cache_seconds
-    stale = bound // 4
-    cache = f"public, max-age={bound - stale}, stale-while-revalidate={stale}"
-    headers = {"cache-control": cache, "etag": f'"{notice["hash"][:32]}"', "vary": "origin"}
-    if request.headers.get("if-none-match") == headers["etag"]:
-        return Response(status_code=304, headers=headers)
-    return JSONResponse(notice, headers=headers)
+    etag = f'"{notice["hash"][:32]}"'
+    fresh = if_none_match == etag
+    made = ctx.banner_answers.get((lang, etag, fresh))
+    if made is None:
+        bound = ctx.settings.banner_cache_seconds
+        stale = bound // 4
+        cache = f"public, max-age={bound - stale}, stale-while-revalidate={stale}"
+        headers = {"cache-control": cache, "etag": etag, "vary": "origin"}
+        made = (
+            Answer(304, b"", headers_of(headers), "/v1/banner")
+            if fresh
+            else Answer(200, body, headers_of(headers, "application/json"), "/v1/banner")
+        )
+        ctx.banner_answers[(lang, etag, fresh)] = made  # a handful: two languages, a notice version at a time
+    return made
+
+
+async def banner_lane(request: Request) -> Answer | None:
+    """The banner before FastAPI's routing (fastlane.py): the route's own checks, its own answer; anything
+    else (another parameter, a refused key) goes the long way."""
+    params, repeated = query_of(request.scope["query_string"])
+    lang = params.get("lang", "nl")
+    if lang not in ("nl", "en") or repeated or not params.keys() <= {"site_key", "lang"}:
+        return None
+    try:
+        await BANNER_ACCESS(request)  # the site key, its origins: as the route's dependency checks them
+        return await banner_answer(
+            ConsentContext.of(request.app.state.runtime), lang, request.headers.get("if-none-match")
+        )
+    except HTTPException:
+        return None
+
+
+async def script_lane(request: Request) -> Answer | None:
+    script = assets.newest()
+    if script is None:
+        return None
+    inm, encodings = request.headers.get("if-none-match"), request.headers.get("accept-encoding", "")
+    return script_answer(script, CACHE_LATEST, inm, encodings)
+
+
+LANES = {"/v1/banner": banner_lane, "/v1/consent.js": script_lane}
 
 
 NOTICE = Open("what we tell everyone (GDPR 13 and 14) and the texts we showed are public")

@@ -131,7 +131,7 @@ async def test_the_banner_behind_a_caching_proxy(
         ctx = ConsentContext.of(app.state.runtime)
         assert ctx.banner is not None
         ctx.banner = type(ctx.banner)(**{**ctx.banner.__dict__, "version": "2027-06-01"})
-        ctx._notices.clear()
+        ctx.forget_notices()
 
         async def new_version() -> bool:
             return (await browser.get(url, headers=headers)).json().get("version") == "2027-06-01"
