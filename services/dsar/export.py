@@ -164,10 +164,23 @@ def readable(export: dict[str, Any], language: str) -> dict[str, Any]:
             for p in (at_processors.get("processors", []) if isinstance(at_processors, dict) else [])
         ],
         "processors_answered": "processors" in holders,
+        "processor_states": PROCESSOR_STATES,
         "rights": export["rights"][lang],
     }
 
 
+PROCESSOR_STATES = {  # a processor's outcome, as the person reads it (nl, en)
+    "done": ("gedaan", "done"),
+    "nothing_held": ("heeft niets van jou", "holds nothing of you"),
+    "exempt": ("niet gedaan, met een wettelijke grond", "not done, on a legal ground"),
+    "no_api": ("niet via hun systeem te vragen", "cannot be asked through their system"),
+    "failed": ("weigerde ons verzoek", "refused our request"),
+    "confirmed": ("bevestigd door de verwerker", "confirmed by the processor"),
+    "refused": ("geweigerd door de verwerker", "refused by the processor"),
+    "submitted": ("ingediend, de verwerker voert het later uit", "submitted, carried out later"),
+    "unidentified": ("niet te vragen: we kennen geen id van jou daar", "cannot be asked: we know no id of you there"),
+    "not_asked": ("nog niet gevraagd", "not asked yet"),
+}
 FIELDS = {  # a processor's own field names, as a person reads them (unknown ones shown with spaces)
     "nl": {
         "email": "e-mailadres",
@@ -203,6 +216,13 @@ FIELDS = {  # a processor's own field names, as a person reads them (unknown one
         "author_user_agent": "browser",
         "date": "geschreven op",
         "content": "wat je schreef",
+        "message": "je bericht",
+        "is_starred": "met een ster gemarkeerd",
+        "is_read": "gelezen",
+        "currency": "valuta",
+        "created_by": "ingevoerd door",
+        "user_agent": "browser",
+        "date_updated": "laatst gewijzigd",
         "link": "te zien op",
     },
     "en": {
@@ -229,6 +249,12 @@ FIELDS = {  # a processor's own field names, as a person reads them (unknown one
         "author_user_agent": "browser",
         "date": "written on",
         "content": "what you wrote",
+        "message": "your message",
+        "is_starred": "starred",
+        "is_read": "read",
+        "created_by": "entered by",
+        "user_agent": "browser",
+        "date_updated": "last changed",
         "link": "shown at",
     },
 }

@@ -24,7 +24,8 @@ A definition:
                          match ({field: template}: keep only items whose field equals it, case aside: for
                          an API whose search also finds near matches), only (made only for the records
                          a find call `as` that name found); a `keep` field may be a dotted path
-                         ("content.raw"), kept under its first part
+                         ("content.raw"), kept under its first part; rename ({field: name}: a kept field
+                         shown under a name the export puts in words, such as a form's field ids)
     hook                 the name of a small function in hooks.py, for what only this processor needs
     options              the site's own choices the calls or the hook use, as {options.<name>} (a form's field)
     identifier           {"kind": "ga_client_id", "words": "..."}: the processor names a person by this, never by
@@ -93,6 +94,7 @@ class Call:
     match: dict[str, str] = field(default_factory=dict)  # field -> template: only items whose field equals it
     found_as: str = ""  # a find call: what its records are ("account", "comment")
     only: str = ""  # an action's call: made only for the records found as this
+    rename: dict[str, str] = field(default_factory=dict)  # kept field -> its name in the export (a form's ids)
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,7 @@ def _call(raw: dict[str, Any], where: str) -> Call:
         for_each=raw.get("for_each"),
         save={str(k): str(v) for k, v in (raw.get("save") or {}).items()},
         match={str(k): str(v) for k, v in (raw.get("match") or {}).items()},
+        rename={str(k): str(v) for k, v in (raw.get("rename") or {}).items()},
         found_as=str(raw.get("as", "")),
         only=str(raw.get("only", "")),
     )

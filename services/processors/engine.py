@@ -286,6 +286,8 @@ class Engine:
             rows = await self._collect(call, values, result)
             every = call.keep == ("*",)  # a form entry: its fields are the form's own
             kept = [dict(row) if every else _kept(row, call.keep) for row in rows]
+            if call.rename:
+                kept = [{call.rename.get(k, k): v for k, v in row.items()} for row in kept]
             result.data.append({"label": call.label or call.path, "records": kept})
             return
         answer = await self._send(call, values, result)

@@ -131,7 +131,7 @@ async def test_access_and_erasure_reach_activecampaign(
             tl_part = next(p for p in part if p["processor"] == "TeamLeader")
             assert tl_part["state"] == "done" and tl_part["data"][0]["records"][0]["last_name"] == "Visser"
             form = next(p for p in part if p["processor"] == "GravityForms")
-            assert form["state"] == "done" and form["data"][0]["records"][0]["3"] == "Graag een offerte."
+            assert form["state"] == "done" and form["data"][0]["records"][0]["message"] == "Graag een offerte."
             site = next(p for p in part if p["processor"] == "WordPress")  # the real WordPress
             assert site["state"] == "done" and [d["label"] for d in site["data"]] == ["account", "comment"]
             assert site["data"][0]["records"][0]["email"] == EMAIL
@@ -148,6 +148,9 @@ async def test_access_and_erasure_reach_activecampaign(
             assert "Heeft niets van jou." in section and "Account op de website" in section
             assert "alleen op het id van de analytics-cookie" in section, "Google Analytics says why it shows nothing"
             assert "AWR art. 52" in section, "Digitale Factuur says why it shows nothing"
+            asked = page.split("Wie we hebben gevraagd", 1)[1]
+            assert "ActiveCampaign: gedaan" in asked and "access done" not in asked, "in the person's language"
+            assert "je bericht" in section and "Graag een offerte." in section, "a form's fields in words"
 
             # erasure: the contact is deleted at ActiveCampaign before the request completes
             erasure = await request(c["dsar"], staff, "erasure")

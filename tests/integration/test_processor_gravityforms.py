@@ -42,7 +42,8 @@ async def test_access_and_erasure_for_good(forms: Any, caplog: Any) -> None:
     fake.add("ander@example.nl", "Ad", "Ander", "Iets anders")
     seen = await engine.run("access", person("Klant@example.nl", engine))
     assert seen.status is Status.DONE, seen.why
-    assert sorted(r["records"][0]["3"] for r in seen.data) == ["Bel me terug", "Nog een vraag"]
+    assert sorted(r["records"][0]["message"] for r in seen.data) == ["Bel me terug", "Nog een vraag"]
+    assert seen.data[0]["records"][0]["first_name"] == "Kim", "the form's field ids named (rename)"
     erased = await engine.run("erasure", person("klant@example.nl", engine))
     assert erased.status is Status.DONE and fake.held_for("klant@example.nl") == [] and not fake.trashed
     assert [c[:2] for c in erased.calls].count(("DELETE", "/wp-json/gf/v2/entries/{id}")) == 2
