@@ -20,6 +20,7 @@ from services.common.auth import Open
 HERE = Path(__file__).parent
 STYLESHEET = (HERE / "static" / "privacy.css").read_bytes()
 SCRIPT = (HERE / "static" / "privacy.js").read_bytes()
+PROOF_CHECK = (HERE / "static" / "proofcheck.js").read_bytes()
 
 assets = APIRouter(tags=["pages"])
 
@@ -44,6 +45,17 @@ async def stylesheet() -> Response:
 async def script() -> Response:
     """The one script of the pages people see; every page works without it."""
     return Response(SCRIPT, media_type="text/javascript", headers={"cache-control": "public, max-age=3600"})
+
+
+@assets.get(
+    "/assets/proofcheck.js",
+    dependencies=[Depends(Open("the script that checks a ledger proof in the person's browser", rate_limited=False))],
+    response_class=Response,
+    responses={200: {"content": {"text/javascript": {}}}},
+)
+async def proof_check() -> Response:
+    """ "Check this proof yourself": an inclusion proof and its signed checkpoint, checked with WebCrypto."""
+    return Response(PROOF_CHECK, media_type="text/javascript", headers={"cache-control": "public, max-age=3600"})
 
 
 def templates(service_dir: Path) -> Jinja2Templates:

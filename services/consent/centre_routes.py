@@ -14,6 +14,7 @@ from services.common import words
 from services.common.auth import Open
 from services.common.contract import refusals
 from services.common.emails import check_email
+from services.common.ledger import proofs
 from services.common.sessions import CookieSessions, csrf_ok
 from services.consent import centre
 from services.consent.context import ConsentContext
@@ -257,3 +258,18 @@ async def sign_out(request: Request, ctx: Ctx, csrf: CSRF, lang: FORM_LANG = "nl
     await centre.session_ended(ctx, session.get("sid"))
     sessions(ctx).end(response, request)
     return response
+
+
+PROOF = Open("an entry's inclusion proof is public, as the ledger it is in (it holds no personal data in clear)")
+
+
+@router.get("/proof/{seq}", response_class=HTMLResponse, dependencies=[Depends(PROOF)], responses=refusals(404, 409))
+async def proof(seq: Annotated[int, Path(ge=0, le=2**31 - 1)], request: Request, ctx: Ctx) -> HTMLResponse:
+    """ "Check this proof yourself": one entry of the person's history, its audit path and the signed checkpoint,
+    checked in their own browser (WebCrypto: SHA-256 and Ed25519, /assets/proofcheck.js); without JavaScript
+    the page shows the proof and the one command that checks it offline (`ledger-verify --proof`)."""
+    found = await proofs.inclusion(ctx.rt, seq=seq, event_id=None, tree_size=None)
+    signed_at = await proofs.checkpoint_time(ctx.rt, found.tree_size)
+    signer = ctx.rt.signer
+    data = {"proof": found.model_dump(), "vkey": signer.verifier_key, "origin": signer.name}
+    return show(request, "centre/proof.html", {"p": found, "data": data, "signed_at": signed_at})

@@ -224,7 +224,7 @@ async def test_journey_in_dutch(chromium: Any, centre: Centre) -> None:
         assert "Ingetrokken" in await card.inner_text()
         history = await v.page.inner_text("#history ~ section.record >> nth=0")
         assert "ingetrokken" in history and "het privacycentrum" in history
-        assert await v.page.locator("a", has_text="Bewijs van deze vastlegging").count() >= 3
+        assert await v.page.locator("a", has_text="Controleer dit bewijs zelf").count() >= 3
         await shots(v, "withdrawn")
         state = await eventually(lambda: _withdrawn(c, email), within=20)
         assert state["newsletter"] == "withdrawn" and state["contact"] == "granted"

@@ -82,3 +82,22 @@ async def test_the_dsar_ledger_names_nobody(make_settings: Any, sqlite_url: str)
         assert app.state.runtime.recorder.pseudonym(VICTIM) not in public
         seen = [s for e in entries(export) for s in subjects_in(e)]
         assert len(seen) == len(set(seen)) >= 2
+
+
+async def test_the_proof_check_page_tells_nothing_the_public_ledger_does_not(site: Site) -> None:
+    """Issue 33: "Check this proof yourself" is public, as the ledger is. For any entry number it shows the
+    entry as the public ledger holds it (no address, no name, no pseudonym of the person beyond the ledger's
+    own), and for a number beyond the log a readable refusal; nothing is written by looking."""
+    await site.victim_gives("contact", "chat")
+    export = (await site.client.get("/ledger/entries")).text
+    size = len(export.splitlines()) - 1
+    before = (await site.client.get("/ledger/checkpoint")).text
+    for seq in range(size):
+        page = await site.client.get(f"/privacy/proof/{seq}")
+        assert page.status_code == 200 and VICTIM not in page.text
+        assert site.pseudonym() not in page.text, "not even the person's pseudonym"
+        leaf = export.splitlines()[seq + 1].split(" ", 1)[0]
+        assert base64.b64encode(bytes.fromhex(leaf)).decode() in page.text, "the public entry, nothing else"
+    missing = await site.client.get(f"/privacy/proof/{size + 100}", headers={"accept": "text/html"})
+    assert missing.status_code == 404 and "<html" in missing.text
+    assert (await site.client.get("/ledger/checkpoint")).text == before, "looking writes nothing"

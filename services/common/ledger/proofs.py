@@ -74,6 +74,13 @@ async def inclusion(runtime: Any, *, seq: int | None, event_id: str | None, tree
     )
 
 
+async def checkpoint_time(runtime: Any, size: int) -> Any:
+    """When the checkpoint of `size` was signed (as the ledger kept it; the note itself carries no time)."""
+    async with runtime.db.read() as session:
+        cp = await runtime.ledger.checkpoint_at(session, size)
+    return getattr(cp, "created_at", None) if cp is not None else None
+
+
 async def consistency(runtime: Any, old_size: int, new_size: int | None) -> ConsistencyProof:
     """That the log at `old_size` is a prefix of the log at `new_size` (default the latest checkpoint)."""
     cp = await current_checkpoint(runtime)

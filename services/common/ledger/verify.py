@@ -240,6 +240,33 @@ def verify_live(
     return report
 
 
+def verify_proof(proof: dict[str, object], *, vkey: str) -> Checkpoint:
+    """One entry's inclusion proof as served (GET /ledger/proof/inclusion, or saved from the privacy centre's
+    "Check this proof yourself"), checked offline: the entry hashes to its leaf, the audit path leads from
+    it to the checkpoint's root, and the checkpoint is signed by `vkey`. Returns the checkpoint."""
+    try:
+        entry = base64.b64decode(str(proof["entry"]), validate=True)
+        seq, size = int(str(proof["seq"])), int(str(proof["tree_size"]))
+        path = [base64.b64decode(str(h), validate=True) for h in proof["proof"]]  # type: ignore[attr-defined]
+        note = str(proof["checkpoint"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise VerificationError(f"not an inclusion proof: {exc}") from exc
+    leaf = merkle.leaf_hash(entry)
+    if proof.get("leaf_hash") not in (None, base64.b64encode(leaf).decode()):
+        raise VerificationError("the entry does not hash to the proof's leaf")
+    try:
+        checkpoint = NoteVerifier(vkey).open(note)
+    except NoteError as exc:
+        raise VerificationError(f"checkpoint: {exc}") from exc
+    if checkpoint.size != size:
+        raise VerificationError(f"the proof is for size {size}, the checkpoint for {checkpoint.size}")
+    try:
+        merkle.verify_inclusion(seq, size, leaf, path, checkpoint.root)
+    except merkle.ProofError as exc:
+        raise VerificationError(f"inclusion: {exc}") from exc
+    return checkpoint
+
+
 def _tee(lines: Iterator[str], path: Path) -> Iterator[str]:
     with path.open("w") as out:
         for line in lines:
@@ -258,8 +285,13 @@ def main(argv: list[str] | None = None) -> int:
         "--checkpoint", action="append", default=[], type=Path, help="a checkpoint note you kept earlier (repeatable)"
     )
     parser.add_argument("--save", type=Path, help="with --url: also write the export to this file")
+    parser.add_argument(
+        "--proof", type=Path, help="check one entry's inclusion proof (its JSON, as served) offline; needs --vkey"
+    )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    if args.proof is not None:
+        return _one_proof(parser, args.proof, args.vkey)
     if (args.export is None) == (args.url is None):
         parser.error("give an export file or --url, not both")
     earlier = [p.read_text() for p in args.checkpoint]
@@ -284,6 +316,21 @@ def main(argv: list[str] | None = None) -> int:
         f"ledger-verify: sound: {report.entries} entries, root {report.root.hex()}, "
         f"{len(sizes)} checkpoint(s) verified (sizes {shown})"
     )
+    return 0
+
+
+def _one_proof(parser: argparse.ArgumentParser, path: Path, vkey: str | None) -> int:
+    if not vkey:
+        parser.error("--proof needs --vkey: the key you trust the ledger's checkpoints to be signed with")
+    try:
+        checkpoint = verify_proof(json.loads(path.read_text()), vkey=vkey)
+    except VerificationError as exc:
+        print(f"ledger-verify: NOT SOUND: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as exc:
+        print(f"ledger-verify: cannot verify: {exc}", file=sys.stderr)
+        return 2
+    print(f"ledger-verify: sound: the entry is in the log of {checkpoint.size} entries, signed by {checkpoint.origin}")
     return 0
 
 
