@@ -48,6 +48,7 @@ for port in "${needed[@]}"; do
 done
 
 started_kafka=0
+started_wordpress=0
 if ! scripts/kafka.sh status >/dev/null 2>&1; then
   scripts/kafka.sh start
   started_kafka=1
@@ -136,7 +137,6 @@ fi
 
 # A real WordPress (Debian's package, on PHP's own server and MariaDB) with a few people, unless one is
 # configured; without root or sudo to install it, its tasks wait, shown as not configured.
-started_wordpress=0
 wordpress_url="not running (scripts/wordpress.sh start needs Debian's wordpress package; root or sudo installs it)"
 if [ -z "${PROCESSORS_WORDPRESS_BASE_URL:-}" ]; then
   if scripts/wordpress.sh start; then
