@@ -38,7 +38,6 @@ class ConsentContext:
     pushes: pushes.Targets = field(init=False, default_factory=pushes.Targets)  # webhook endpoints
     _notices: dict[str, dict[str, Any]] = field(init=False, default_factory=dict)
     archived_notices: set[str] = field(init=False, default_factory=set)  # hashes this process stored
-    _notice_json: dict[str, bytes] = field(init=False, default_factory=dict)
     banner_answers: dict[tuple[str, str, bool], Any] = field(init=False, default_factory=dict)  # site_routes
 
     def __post_init__(self) -> None:
@@ -97,18 +96,7 @@ class ConsentContext:
     def forget_notices(self) -> None:
         """The banner's notice built again on the next request (a configuration changed in place: tests)."""
         self._notices.clear()
-        self._notice_json.clear()
         self.banner_answers.clear()
-
-    def notice_json(self, lang: str) -> bytes | None:
-        """The banner's notice as its answer's bytes (serialised once per process, as JSONResponse would)."""
-        if lang not in self._notice_json:
-            notice = self.notice(lang)
-            if notice is None:
-                return None
-            text = json.dumps(notice, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
-            self._notice_json[lang] = text.encode("utf-8")
-        return self._notice_json[lang]
 
     def url(self, path: str) -> str:
         return self.settings.public_base_url.rstrip("/") + path

@@ -113,9 +113,9 @@ async def banner(request: Request, ctx: Ctx, lang: Annotated[Literal["nl", "en"]
 
 
 async def banner_answer(ctx: ConsentContext, lang: str, if_none_match: str | None) -> Answer:
-    """The banner's answer, for its route and its fast lane: the notice's bytes (made once), or a 304."""
-    notice, body = ctx.notice(lang), ctx.notice_json(lang)
-    if notice is None or body is None:
+    """The banner's answer, for its route and its fast lane (made once per notice, language and ETag match)."""
+    notice = ctx.notice(lang)
+    if notice is None:
         raise HTTPException(404, "this consent service has no banner configured (purposes file: banner)")
     await notices.archive_once(ctx, notice)  # GDPR 7(1): the text a choice on it names, kept by its hash
     # the same for every visitor of a site: public, so a CDN or reverse proxy serves it; briefly, so that a new
@@ -132,10 +132,15 @@ async def banner_answer(ctx: ConsentContext, lang: str, if_none_match: str | Non
         made = (
             Answer(304, b"", headers_of(headers), "/v1/banner")
             if fresh
-            else Answer(200, body, headers_of(headers, "application/json"), "/v1/banner")
+            else Answer(200, _as_json(notice), headers_of(headers, "application/json"), "/v1/banner")
         )
         ctx.banner_answers[(lang, etag, fresh)] = made  # a handful: two languages, a notice version at a time
     return made
+
+
+def _as_json(notice: dict[str, Any]) -> bytes:
+    """The notice as JSONResponse would serialise it (once per notice and language: the answer is kept)."""
+    return json.dumps(notice, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
 
 
 async def banner_lane(request: Request) -> Answer | None:

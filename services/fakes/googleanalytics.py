@@ -23,6 +23,8 @@ from typing import Annotated, Any
 from fastapi import Body, FastAPI, Form, Request
 from fastapi.responses import JSONResponse
 
+from services.fakes import tokens
+
 RATE = (3, 2.0)  # 1.5 per second per property, counted over two seconds
 PER_DAY = 500
 ACCESS_SECONDS = 3599
@@ -83,14 +85,9 @@ def create(client_id: str = "", client_secret: str = "", refresh_token: str = ""
         client_secret: Annotated[str, Form()],
         refresh_token: Annotated[str, Form()] = "",
     ) -> Any:
-        if client_id != state.client_id or client_secret != state.client_secret:
-            return JSONResponse({"error": "invalid_client", "error_description": "Unauthorized"}, status_code=401)
-        if grant_type != "refresh_token":
-            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
-        if state.revoked or refresh_token != state.refresh_token:
-            return JSONResponse(
-                {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}, 400
-            )
+        error = tokens.refusal(state, grant_type, client_id, client_secret, refresh_token)
+        if error:
+            return tokens.refused(error)
         state.refreshes += 1
         access = "ya29.fake-" + secrets.token_hex(12)
         state.access[access] = time.time() + ACCESS_SECONDS

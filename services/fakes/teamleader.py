@@ -19,6 +19,8 @@ from typing import Annotated, Any
 from fastapi import Body, FastAPI, Form, Request
 from fastapi.responses import JSONResponse, Response
 
+from services.fakes import tokens
+
 RATE = (200, 60.0)  # requests per minute
 ACCESS_SECONDS = 3600
 
@@ -90,13 +92,10 @@ def create(client_id: str = "", client_secret: str = "", refresh_token: str = ""
         client_secret: Annotated[str, Form()],
         refresh_token: Annotated[str, Form()] = "",
     ) -> Any:
-        if client_id != state.client_id or client_secret != state.client_secret:
-            return JSONResponse({"error": "invalid_client"}, status_code=401)
-        if grant_type != "refresh_token":
-            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
-        if state.revoked or refresh_token != state.refresh_token:
-            state.refused_refreshes += 1  # used already (rotated), or the grant was revoked
-            return JSONResponse({"error": "invalid_grant", "error_description": "refresh token is invalid"}, 400)
+        error = tokens.refusal(state, grant_type, client_id, client_secret, refresh_token)
+        if error:
+            state.refused_refreshes += error == "invalid_grant"  # used already (rotated), or the grant revoked
+            return tokens.refused(error)
         state.refreshes += 1
         state.refresh_token = "tl-refresh-" + secrets.token_hex(8)  # rotation: the one used is dead now
         access = "tl-access-" + secrets.token_hex(8)
