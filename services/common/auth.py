@@ -251,8 +251,29 @@ class Public(Access):
     def __init__(self, *, rate_limited: bool = True) -> None:
         self.rate_limited = rate_limited
 
+    @staticmethod
+    def _key(request: Request) -> str | None:
+        return request.headers.get("x-site-key") or query_of(request.scope["query_string"])[0].get("site_key")
+
+    async def admits(self, request: Request) -> Site | None:
+        """The site when this dependency would let the request through, else None, with no side effect: no
+        refusal counted, no rate-limit token taken (the fast lane asks, and leaves a refusal to the route,
+        which counts it once)."""
+        key = self._key(request)
+        credentials: Credentials = request.app.state.credentials
+        if self.rate_limited or not key or len(key) > MAX_KEY_CHARS:
+            return None
+        if credentials.failures.exhausted(f"failed:{_client_ip(request)}"):
+            return None
+        site = await credentials.site(key)
+        origin = request.headers.get("origin")
+        if site is None or (origin is not None and origin not in site.origins):
+            return None
+        request.state.site = site
+        return site
+
     async def __call__(self, request: Request) -> Site:
-        key = request.headers.get("x-site-key") or query_of(request.scope["query_string"])[0].get("site_key")
+        key = self._key(request)
         if not key:
             raise HTTPException(
                 401, "a site key is required (X-Site-Key header)", headers={"WWW-Authenticate": "SiteKey"}

@@ -150,12 +150,13 @@ async def banner_lane(request: Request) -> Answer | None:
     lang = params.get("lang", "nl")
     if lang not in ("nl", "en") or repeated or not params.keys() <= {"site_key", "lang"}:
         return None
+    if await BANNER_ACCESS.admits(request) is None:  # the route's own dependency: it refuses (and counts) it
+        return None
     try:
-        await BANNER_ACCESS(request)  # the site key, its origins: as the route's dependency checks them
         return await banner_answer(
             ConsentContext.of(request.app.state.runtime), lang, request.headers.get("if-none-match")
         )
-    except HTTPException:
+    except HTTPException:  # no banner configured: the route says so
         return None
 
 

@@ -73,11 +73,29 @@ async def test_a_person_checks_their_own_proof(chromium: Any, site: Site, tmp_pa
         assert await axe(v.page) == []
         await v.shot("proof-check-valid-nl-1280", full_page=True)
         assert v.errors == []
-    async with visitor(chromium, width=360) as v:
-        await v.page.goto(page_url + "?lang=en")
-        await v.until("document.getElementById('proof-result').className.includes('ok')")
-        assert (await v.page.locator("#proof-result").inner_text()).startswith("Verified. Entry")
-        await v.shot("proof-check-valid-en-360", full_page=True)
+    for width, lang in ((360, "en"), (1280, "en"), (360, "nl")):
+        async with visitor(chromium, width=width, bypass_csp=True) as v:
+            await v.page.goto(page_url + f"?lang={lang}")
+            await v.until("document.getElementById('proof-result').className.includes('ok')")
+            said = await v.page.locator("#proof-result").inner_text()
+            assert said.startswith("Verified. Entry" if lang == "en" else "Klopt."), said
+            assert await axe(v.page) == []
+            await v.shot(f"proof-check-valid-{lang}-{width}", full_page=True)
+
+    # by keyboard alone: the skip link, the proof to save, the proof's data opened with Enter, the centre
+    async with visitor(chromium) as v:
+        await v.page.goto(page_url)
+        reached = []
+        for _ in range(6):
+            await v.page.keyboard.press("Tab")
+            reached.append(await v.run("document.activeElement.textContent.trim()"))
+        assert reached[:2] == ["Naar de inhoud", f"proof-{seq}.json"], reached
+        assert "Het bewijs zelf" in reached and any("privacycentrum" in r for r in reached), reached
+        await v.page.goto(page_url)
+        for _ in range(reached.index("Het bewijs zelf") + 1):
+            await v.page.keyboard.press("Tab")
+        await v.page.keyboard.press("Enter")
+        assert await v.run("document.querySelector('details').open") is True
 
     for change, words in (
         ("entry", "vingerafdruk"),
