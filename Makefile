@@ -54,6 +54,7 @@ infra:
 	scripts/postgres.sh start
 	scripts/kafka.sh start
 	scripts/wordpress.sh start
+	scripts/litewitness.sh build
 
 infra-stop:
 	scripts/wordpress.sh stop

@@ -20,6 +20,7 @@ BENCHMARKS = [
     "consent_js.py",
     "console_pages.py",
     "processors_fanout.py",
+    "recovery.py",
 ]
 
 if __name__ == "__main__":

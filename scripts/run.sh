@@ -49,6 +49,7 @@ done
 
 started_kafka=0
 started_wordpress=0
+started_witness=0
 if ! scripts/kafka.sh status >/dev/null 2>&1; then
   scripts/kafka.sh start
   started_kafka=1
@@ -83,6 +84,7 @@ cleanup() {
   done
   if [ "$started_kafka" = 1 ]; then scripts/kafka.sh stop; fi
   if [ "$started_wordpress" = 1 ]; then scripts/wordpress.sh stop; fi
+  if [ "$started_witness" = 1 ]; then scripts/litewitness.sh stop; fi
 }
 trap cleanup INT TERM EXIT
 
@@ -155,6 +157,24 @@ for key in manychat webinarjam zapier googledrive wendykerssens promedia interne
   export "$var=${!var:-privacy@${key}.example}"
 done
 
+# An outside witness for every ledger (C2SP tlog-witness): litewitness, built from the Go module proxy, its key
+# in its own ssh-agent. Each service sends it every new checkpoint and serves its cosignature. In production
+# the witness runs outside the company's own infrastructure (README: Backups, restores and witnesses).
+witness_url="not running (scripts/litewitness.sh start needs Go and ssh-agent)"
+if [ -z "${WITNESS_URL:-}" ]; then
+  if scripts/litewitness.sh start; then
+    started_witness=1
+    witness_url="http://127.0.0.1:${WITNESS_PORT:-7380}/"
+    wkey=$(scripts/litewitness.sh vkey)
+    while IFS=$'\t' read -r svc origin vkey; do  # the witness is told of each log (again is the same)
+      scripts/litewitness.sh add-log "$origin" "$vkey" >/dev/null 2>&1 || true
+      export "${svc^^}_LEDGER_WITNESSES={\"$witness_url\": \"$wkey\"}"
+    done < <(CONSENT_DEV_MODE=1 DSAR_DEV_MODE=1 BREACH_DEV_MODE=1 PROCESSORS_DEV_MODE=1 "$bin/privacyctl" ledger vkey)
+  fi
+else
+  witness_url=$WITNESS_URL
+fi
+
 for svc in consent dsar breach processors; do
   up=${svc^^}
   devvar="${up}_DEV_MODE"
@@ -222,6 +242,7 @@ cat <<INFO
   GravityForms (local fake unless PROCESSORS_GRAVITYFORMS_BASE_URL is set):  $PROCESSORS_GRAVITYFORMS_BASE_URL
   WordPress (a real one, Debian's, unless PROCESSORS_WORDPRESS_BASE_URL is set):  $wordpress_url
   Google Analytics user deletion (local fake unless PROCESSORS_GOOGLEANALYTICS_BASE_URL is set):  $PROCESSORS_GOOGLEANALYTICS_BASE_URL
+  ledger witness (litewitness; each checkpoint with its cosignature: /ledger/checkpoint on every service):  $witness_url
   ActiveCampaign webhook URL (paste it into ActiveCampaign; in production the service's public https address):
     http://127.0.0.1:${ports[consent]}/webhooks/activecampaign/$ac_secret
 

@@ -78,6 +78,8 @@ async def readyz(request: Request) -> JSONResponse:
             problems["kafka"] = "reachable, topics not created yet"
     except Exception as exc:  # noqa: BLE001
         problems["kafka"] = f"unreachable: {exc.__class__.__name__}: {exc}"[:300]
+    if not runtime.integrity.writable:
+        problems["ledger"] = f"{runtime.integrity.state}: {runtime.integrity.reason}"
     if problems:
         reasons = "; ".join(f"{part}: {why}" for part, why in problems.items())
         return problem(request, 503, f"not ready: {reasons}", problems=problems)
@@ -246,6 +248,27 @@ async def _server_error(request: Request, _exc: Exception) -> Response:
     return problem(request, 500, "the server failed; nothing was changed (the request id is in our logs)")
 
 
+class WritesWait:
+    """While the ledger is being compared with Kafka, or is broken (ledger/recovery.py), nothing is written:
+    every request but a read is refused with 503 and the reason (reads, the fast lane's included, go on)."""
+
+    SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        integrity = self.runtime.integrity
+        if scope["type"] != "http" or scope["method"] in self.SAFE or integrity.writable:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        why = f"nothing can be written now: the ledger is {integrity.describe()}; try again later"
+        answer = problem(request, 503, why, headers={"Retry-After": "30"})
+        await answer(scope, receive, send)
+
+
 def create_app(
     runtime: Runtime,
     *,
@@ -304,5 +327,6 @@ def create_app(
         header_max_bytes=settings.header_max_bytes,
     )
     app.add_middleware(InputLimits, limits=limits)
+    app.add_middleware(WritesWait, runtime=runtime)
     app.add_middleware(RequestContext)
     return app

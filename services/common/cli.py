@@ -6,6 +6,11 @@
     privacyctl token list [--service S]
     privacyctl site-key create --name NAME --origin https://example.nl [...] [--service S]
     privacyctl site-key revoke KEY [--service S]
+    privacyctl backup SERVICE [--to DIR]
+    privacyctl restore SERVICE FILE            (stop the service first; its next start recovers, see README)
+    privacyctl ledger status [--service S]
+    privacyctl ledger vkey [--service S]
+    privacyctl ledger acknowledge --service SERVICE --by NAME
 
 S is a registered service (consent, dsar, breach) or all (default all: a token then works on every
 service). Each service's database comes from its own settings (CONSENT_DATABASE_URL, ...), as when the
@@ -23,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.common import auth, registry
+from services.common import auth, keeping, registry
 from services.common.db import Database
 from services.common.models import ApiToken
 from services.common.settings import MissingSecretError, ServiceSettings
@@ -74,8 +79,28 @@ def main(argv: list[str] | None = None) -> int:
     screate.add_argument("--name", required=True)
     screate.add_argument("--origin", action="append", required=True, help="e.g. https://www.example.nl")
     with_service(site.add_parser("revoke")).add_argument("key")
+    one = registry.names()
+    back = sub.add_parser("backup", help="a consistent copy of a service's database (SQLite backup API, pg_dump)")
+    back.add_argument("name", choices=one, metavar="SERVICE")
+    back.add_argument("--to", type=Path, default=Path("var/backups"), help="directory (default var/backups)")
+    rest = sub.add_parser("restore", help="replace a stopped service's database with a backup")
+    rest.add_argument("name", choices=one, metavar="SERVICE")
+    rest.add_argument("file", type=Path)
+    ledger = sub.add_parser("ledger", help="the ledger's integrity after a restore").add_subparsers(
+        dest="action", required=True
+    )
+    with_service(ledger.add_parser("status"))
+    with_service(ledger.add_parser("vkey", help="each ledger's origin and verifier key, for its witnesses"))
+    ack = ledger.add_parser("acknowledge", help="accept a ledger that cannot be rebuilt: record the break, new epoch")
+    ack.add_argument("--service", choices=one, required=True)
+    ack.add_argument("--by", required=True, help="who acknowledges (recorded in the signed entry)")
     args = parser.parse_args(argv)
-    services = registry.names() if args.service == "all" else [args.service]
+    if args.command in ("backup", "restore"):
+        services = [args.name]
+    elif args.command == "ledger" and args.action == "acknowledge":
+        services = [args.service]
+    else:
+        services = registry.names() if args.service == "all" else [args.service]
     try:
         return asyncio.run(_run(args, services))
     except MissingSecretError as exc:
@@ -88,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _run(args: argparse.Namespace, services: list[str]) -> int:
     out: list[str] = []
+    if args.command in ("backup", "restore", "ledger"):
+        return await keeping.run(args, services)
     if args.command == "migrate":
         await _each(services, lambda db, s: _say(out, f"{s}: migrated"))
     elif args.command == "token" and args.action == "create":

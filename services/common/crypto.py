@@ -73,6 +73,7 @@ class SubjectVault:
             raise ValueError("the key-encryption key must be 32 bytes (AES-256)")
         self._kek = AESGCM(kek)
         self._kek_bytes = kek
+        self._purpose_keys: dict[str, AESGCM] = {}
 
     def _wrap(self, key_id: str, key: bytes) -> bytes:
         nonce = os.urandom(12)
@@ -142,7 +143,12 @@ class SubjectVault:
         return self._purpose_key(purpose).decrypt(blob[:12], blob[12:], None)
 
     def _purpose_key(self, purpose: str) -> AESGCM:
-        return AESGCM(HKDF(SHA256(), 32, salt=None, info=purpose.encode()).derive(self._kek_bytes))
+        found = self._purpose_keys.get(purpose)
+        if found is None:  # derived once per purpose (the ledger's journal seals with one on every commit)
+            found = self._purpose_keys[purpose] = AESGCM(
+                HKDF(SHA256(), 32, salt=None, info=purpose.encode()).derive(self._kek_bytes)
+            )
+        return found
 
     @staticmethod
     def open(subject: str, key_id: str, key: bytes, ciphertext: str) -> dict[str, Any]:
@@ -173,6 +179,12 @@ class SubjectVault:
     def open_row(self, subject: str, key_id: str, wrapped_key: bytes, ciphertext: str) -> dict[str, Any]:
         """Decrypt with a key row fetched in the caller's own (bulk) query."""
         return self.open(subject, key_id, self._unwrap(key_id, wrapped_key), ciphertext)
+
+    @staticmethod
+    async def shred_many(session: AsyncSession, subjects: set[str]) -> int:
+        """Destroy the keys of many subjects at once; returns how many there were."""
+        result = await session.execute(delete(SubjectKey).where(col(SubjectKey.subject).in_(sorted(subjects))))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     @staticmethod
     async def shred(session: AsyncSession, subject: str) -> str | None:

@@ -88,9 +88,15 @@ DSAR_ANSWERS = Topic(
 )
 BREACH_EVENTS = Topic("breach.events.v1", description="Breach register steps.")
 LEDGER_CHECKPOINTS = Topic("ledger.checkpoints.v1", description="Signed tree heads of every service's ledger.")
+LEDGER_ENTRIES = Topic(
+    "ledger.entries.v1",
+    retention_ms=-1,  # kept as long as the ledgers: a restore of any backup rebuilds what came after it
+    description="Every ledger entry of every service, as hashed (keyed by origin): what a restore rebuilds from.",
+)
 # The topics above are contracts: every service may read them. Each service registers the ones it publishes on
-# (services/common/registry.py); these two are common's own: answers from any holder, every ledger's checkpoints.
-COMMON_TOPICS = (DSAR_ANSWERS, LEDGER_CHECKPOINTS)
+# (services/common/registry.py); these are common's own: answers from any holder, every ledger's checkpoints and
+# entries.
+COMMON_TOPICS = (DSAR_ANSWERS, LEDGER_CHECKPOINTS, LEDGER_ENTRIES)
 
 
 def dead_letter_topic(group: str) -> Topic:

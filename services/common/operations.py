@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.ledger import recovery
+from services.common.ledger.witness import standing
 from services.common.mail import MailMessage
 from services.common.models import table_of
 from services.common.outbox import OUTBOX
@@ -66,6 +68,8 @@ async def summary(runtime: Runtime) -> dict[str, Any]:
     now = datetime.now(UTC)
     async with runtime.db.read() as s:
         f = await read(runtime, s)
+        restore = await recovery.latest(s)
+        witnesses = await standing(s, runtime.witnesses)
     checkpoint, signed = f.checkpoint, f.checkpoint_signed_at
     oldest = f.oldest_unpublished
     return {
@@ -91,4 +95,25 @@ async def summary(runtime: Runtime) -> dict[str, Any]:
             },
         },
         "mail": {status: f.mail.get(status, 0) for status in MAIL_STATES},
+        "integrity": {"state": runtime.integrity.state, "reason": runtime.integrity.reason},
+        "restore": None
+        if restore is None
+        else {
+            "outcome": restore.outcome,
+            "at": restore.at.astimezone(UTC).isoformat() if restore.at else None,
+            "restored_size": restore.restored_size,
+            "published_size": restore.published_size,
+            "recovered": restore.recovered,
+            "reapplied": restore.reapplied,
+            "epoch": restore.epoch,
+            "detail": restore.detail,
+        },
+        "witnesses": [
+            {
+                **w,
+                "uncosigned_since": w["uncosigned_since"].isoformat() if w["uncosigned_since"] else None,
+                "checked_at": w["checked_at"].isoformat() if w["checked_at"] else None,
+            }
+            for w in witnesses
+        ],
     }

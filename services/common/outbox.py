@@ -67,6 +67,16 @@ async def enqueue_raw(
     )
 
 
+async def enqueue_tombstones(session: AsyncSession, topic: str, keys: list[str]) -> None:
+    """A tombstone (value None) per key on a compacted topic, in one insert."""
+    if not keys:
+        return
+    Tx.of(session).wake()
+    now = datetime.now(UTC)
+    rows = [{"topic": topic, "key": k, "value": None, "headers": "[]", "created_at": now} for k in keys]
+    await session.execute(insert(OUTBOX), rows)
+
+
 _murmur = DefaultPartitioner()
 
 

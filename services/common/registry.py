@@ -41,6 +41,12 @@ class Registration:
         module, _, factory = self.app.partition(":")
         return getattr(importlib.import_module(module), factory)()
 
+    def build_runtime(self, settings: ServiceSettings) -> Any:
+        """The service's runtime, not started (the command line's `ledger acknowledge` records through it):
+        `build_runtime` beside the app factory."""
+        module, _, _factory = self.app.partition(":")
+        return importlib.import_module(module).build_runtime(settings)
+
 
 class UnknownService(LookupError):
     pass

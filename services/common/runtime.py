@@ -24,9 +24,12 @@ from services.common.crypto import SubjectVault
 from services.common.db import Database
 from services.common.events import CloudEvent, EventData, Topic, dead_letter_topic
 from services.common.kafka import ensure_topics
+from services.common.ledger import recovery
 from services.common.ledger.events import CheckpointSigned
+from services.common.ledger.journal import Journal
 from services.common.ledger.note import NoteSigner
 from services.common.ledger.store import Ledger
+from services.common.ledger.witness import Witnesses, register_metrics
 from services.common.mail import MailRelay, SmtpSettings
 from services.common.metrics import Metrics
 from services.common.outbox import OutboxRelay, enqueue
@@ -43,6 +46,9 @@ class ConsumerSpec:
     topics: list[str]
     # Built per runtime so handlers can close over it.
     handlers: Callable[[Runtime], dict[type[EventData], Handler]]
+    # After a restore, read again from the backup's time (ledger/recovery.py: rewind): what the group makes of
+    # its records is not all in this service's own ledger (the processors' tasks from dsar's requests)
+    replay: bool = False
 
 
 @dataclass
@@ -56,6 +62,8 @@ class Runtime:
     extension: Any = None
     # Called at shutdown, after the background tasks stopped (e.g. a group-commit writer).
     on_stop: list[Callable[[], Any]] = field(default_factory=list)
+    # What a ledger entry rebuilt after a restore records, done again (ledger/recovery.py), by CloudEvent type
+    reapply: dict[str, recovery.Reapply] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         load_all()
@@ -70,6 +78,16 @@ class Runtime:
         blind_key = hmac.new(s.secret_bytes("ledger_signing_key"), b"ledger:blind-subjects", hashlib.sha256).digest()
         self.ledger = Ledger(self.signer, blind_key=blind_key)
         self.vault = SubjectVault(s.secret_bytes("key_encryption_key"))
+        self.journal = Journal(
+            self.signer.name, self.vault, source=f"urn:jzve:privacy:{self.name}", topic_prefix=s.kafka_topic_prefix
+        )
+        self.ledger.journal = self.journal.events
+        # the service's handlers in its order, then common's it does not replace (recovery.py)
+        self.reapply = {**self.reapply, **{k: v for k, v in recovery.COMMON_REAPPLY.items() if k not in self.reapply}}
+        self.integrity = recovery.Integrity()
+        self.ledger.closed = lambda: None if self.integrity.writable else f"the ledger is {self.integrity.describe()}"
+        self.witnesses = Witnesses(s.ledger_witnesses)
+        register_metrics(self)
         # what crosses Kafka between our services is sealed with SEALING_KEY (common/contracts.py)
         self.sealing = SealingKeys(
             s.sealing_key_id,
@@ -137,13 +155,57 @@ class Runtime:
             await self.db.migrate(self.migrations)
             if self.settings.dev_mode:
                 await self._dev_bootstrap()
-        self._spawn(self._ensure_topics_then_run(), "kafka")
-        self._spawn(self._checkpoint_schedule(), "checkpoints")
+            async with self.db.read() as session:
+                self.use_epoch(await recovery.epoch_of(session))
+            if self.settings.ledger_check_on_start:
+                await self._check_ledger()  # before a single request, and before anything that writes
+            else:
+                self.integrity = recovery.Integrity("sound", "")
+        if self.integrity.state == "checking":
+            self._spawn(self._check_ledger_until_done(), "ledger-check")
+        elif self.integrity.state == "broken":
+            self._spawn(recovery.watch(self), "ledger-watch")
+        else:
+            self.after_sound()
         if self.settings.mail_enabled:
             self._spawn(self.mail.run(), "mail")
+        settle_heap()
+
+    def after_sound(self) -> None:
+        """What writes starts once the ledger is known to be whole: Kafka's relay and consumers, checkpoints,
+        the witnesses and the service's own workers."""
+        self._spawn(self._ensure_topics_then_run(), "kafka")
+        self._spawn(self._checkpoint_schedule(), "checkpoints")
+        if self.witnesses.by_url:
+            self._spawn(self._witness_schedule(), "witnesses")
         for i, worker in enumerate(self.workers):
             self._spawn(worker(self), f"worker{i}")
-        settle_heap()
+
+    def use_epoch(self, epoch: int) -> None:
+        """Sign under the epoch's origin (a new one after an acknowledged break, ledger/recovery.py)."""
+        origin = recovery.origin_of(self.settings.ledger_origin, epoch)
+        if origin != self.signer.name:
+            self.signer = NoteSigner(origin, self.settings.secret_bytes("ledger_signing_key"))
+            self.ledger.signer = self.signer
+            self.journal.origin = origin
+
+    async def _check_ledger(self) -> None:
+        try:
+            self.integrity = await recovery.check(self)
+        except Exception as exc:  # noqa: BLE001 - Kafka down: reads are served, writes wait for the comparison
+            log.warning("cannot compare the ledger with Kafka yet: %r", exc)
+            self.integrity = recovery.Integrity(
+                "checking", f"the ledger is not yet compared with Kafka, which does not answer: {exc!r}"[:300]
+            )
+
+    async def _check_ledger_until_done(self) -> None:
+        while self.integrity.state == "checking":
+            await asyncio.sleep(2.0)
+            await self._check_ledger()
+        if self.integrity.state == "broken":
+            self._spawn(recovery.watch(self), "ledger-watch")
+        else:
+            self.after_sound()
 
     def _spawn(self, coro: Any, name: str) -> None:
         if self._stopping:  # a task finishing during stop() must not leave new work running
@@ -190,7 +252,10 @@ class Runtime:
             )
 
     async def checkpoint_now(self) -> bool:
-        """Sign a checkpoint if the log grew, and publish it through the outbox, in one transaction."""
+        """Sign a checkpoint if the log grew, and publish it through the outbox, in one transaction. Never
+        while the ledger is unchecked or broken: a checkpoint of a forked history is what must not exist."""
+        if not self.integrity.writable:
+            return False
         async with self.db.transaction() as session:
             cp = await self.ledger.sign_checkpoint(session)
             if cp is None:
@@ -219,6 +284,18 @@ class Runtime:
                     waited = 0.0
             except Exception:
                 log.exception("checkpoint round failed")
+
+    async def _witness_schedule(self) -> None:
+        """Every second, the latest checkpoint to each witness that has not cosigned it; one that did not
+        answer (or refused) is asked again every `witness_retry_seconds`."""
+        s = self.settings
+        asked: dict[str, float] = {}
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await self.witnesses.round(self, asked, s.witness_retry_seconds)
+            except Exception:
+                log.exception("witness round failed")
 
     async def stop(self) -> None:
         """Cancel every background task, including any a task spawned while stopping, then close."""

@@ -15,8 +15,10 @@ from typing import Any
 from services.common import registry
 from services.common.catalog import load_all
 from services.common.contracts import AffectedSubjectsFound, HolderAnswered
-from services.common.events import CONTENT_TYPE, DSAR_ANSWERS, LEDGER_CHECKPOINTS, EventData
+from services.common.events import CONTENT_TYPE, DSAR_ANSWERS, LEDGER_CHECKPOINTS, LEDGER_ENTRIES, EventData
 from services.common.ledger.events import CheckpointSigned
+from services.common.ledger.journal import LedgerEntriesAppended
+from services.common.ledger.recovery import LedgerEpochStarted
 
 ROOT = Path(__file__).resolve().parent.parent.parent / "schemas"
 
@@ -24,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent / "schemas"
 # What common itself puts on the wire: answers from any holder (external systems too), every ledger's checkpoints
 COMMON_CHANNELS: dict[str, list[type[EventData]]] = {
     DSAR_ANSWERS.name: [HolderAnswered, AffectedSubjectsFound],
-    LEDGER_CHECKPOINTS.name: [CheckpointSigned],
+    LEDGER_CHECKPOINTS.name: [CheckpointSigned, LedgerEpochStarted],
+    LEDGER_ENTRIES.name: [LedgerEntriesAppended],
 }
 
 
@@ -54,9 +57,10 @@ def consumer_groups() -> list[tuple[str, str, list[str]]]:
 
 
 def producers() -> dict[str, list[str]]:
-    """The topics each service publishes on through its outbox (its ledger's checkpoints included)."""
+    """The topics each service publishes on through its outbox (its ledger's checkpoints and entries included)."""
     return {
-        name: [*registration.channels, LEDGER_CHECKPOINTS.name] for name, registration in registry.registered().items()
+        name: [*registration.channels, LEDGER_CHECKPOINTS.name, LEDGER_ENTRIES.name]
+        for name, registration in registry.registered().items()
     }
 
 

@@ -80,6 +80,17 @@ class ServiceSettings(BaseSettings):
     ledger_origin: str = Field("", description="Checkpoint origin line (default <service>.privacy.local/ledger).")
     checkpoint_interval_seconds: float = Field(60.0, description="Sign and publish a checkpoint this often.")
     checkpoint_burst: int = Field(1000, description="Also sign a checkpoint after this many new entries.")
+    ledger_witnesses: dict[str, str] = Field(
+        default_factory=dict,
+        description="Outside witnesses (C2SP tlog-witness), JSON: base URL -> the witness's verifier key. Each new "
+        "checkpoint goes to each; their cosignatures are served with it.",
+    )
+    witness_retry_seconds: float = Field(30.0, gt=0, description="A witness that did not cosign is asked again after.")
+    ledger_check_on_start: bool = Field(
+        True,
+        description="Before serving, compare the ledger with what was published on Kafka and rebuild what a "
+        "restore lost (writes wait while Kafka does not answer).",
+    )
     pseudonym_key: SecretStr | None = Field(
         None, description="HMAC-SHA256 key for subject pseudonyms, base64; the same in every service."
     )

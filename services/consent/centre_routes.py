@@ -271,5 +271,6 @@ async def proof(seq: Annotated[int, Path(ge=0, le=2**31 - 1)], request: Request,
     found = await proofs.inclusion(ctx.rt, seq=seq, event_id=None, tree_size=None)
     signed_at = await proofs.checkpoint_time(ctx.rt, found.tree_size)
     signer = ctx.rt.signer
-    data = {"proof": found.model_dump(), "vkey": signer.verifier_key, "origin": signer.name}
+    witnesses = [w.vkey for w in ctx.rt.witnesses.by_url.values()]
+    data = {"proof": found.model_dump(), "vkey": signer.verifier_key, "origin": signer.name, "witnesses": witnesses}
     return show(request, "centre/proof.html", {"p": found, "data": data, "signed_at": signed_at})

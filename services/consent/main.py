@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from services.common.app import create_app
 from services.common.contract import mark_enum
 from services.common.runtime import Runtime
-from services.consent import kvk, processing, push_relay, retention, webhooks
+from services.consent import kvk, processing, push_relay, recovery, retention, webhooks
 from services.consent.admin_routes import router as admin_router
 from services.consent.centre_routes import router as centre_router
 from services.consent.context import ConsentContext
@@ -49,6 +49,7 @@ def build_runtime(settings: ConsentSettings | None = None) -> Runtime:
         Path(__file__).parent / "migrations",
         CONSUMERS,
         workers=[_retention, _webhook_retries, _register, _kvk_retries, _pushes],
+        reapply=recovery.REAPPLY,
     )
     ConsentContext.of(rt)
     return rt

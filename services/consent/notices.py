@@ -25,8 +25,8 @@ from services.consent.notice import LANGUAGES
 async def archive_once(ctx: ConsentContext, notice: dict[str, Any]) -> None:
     """Store `notice` by its hash unless this process already did (one read then, none after)."""
     sha = notice["hash"]
-    if sha in ctx.archived_notices:
-        return
+    if sha in ctx.archived_notices or not ctx.rt.integrity.writable:
+        return  # (while the ledger is not known whole nothing is written; a capture naming it waits as well)
     async with ctx.rt.db.transaction() as s:
         if await s.get(NoticeText, sha) is None:
             row = {

@@ -113,9 +113,10 @@ def rows(
     return out
 
 
-async def enqueue_erased(ctx: ConsentContext, s: AsyncSession, subject: str) -> None:
-    """An erasure, in the caller's transaction: every endpoint is told the pseudonym is gone."""
-    found = rows(await ctx.pushes.fresh(Tx.of(s)), subject, None, None, datetime.now(UTC))
+async def enqueue_erased(ctx: ConsentContext, s: AsyncSession, subjects: list[str]) -> None:
+    """Erasures, in the caller's transaction: every endpoint is told each pseudonym is gone."""
+    targets, now = await ctx.pushes.fresh(Tx.of(s)), datetime.now(UTC)
+    found = [row for subject in subjects for row in rows(targets, subject, None, None, now)] if targets else []
     if found:
         Tx.of(s).after_commit(ctx.pushes.written.set)
         await s.execute(insert(DELIVERIES), found)

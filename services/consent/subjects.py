@@ -15,7 +15,7 @@ from services.common.contracts import SubjectShredded
 from services.common.crypto import ShreddedError
 from services.common.events import CONSENT_EVENTS, CONSENT_STATE
 from services.common.models import LedgerEntry, SubjectKey
-from services.common.outbox import enqueue_raw
+from services.common.outbox import enqueue_tombstones
 from services.consent import notices, purpose_shredding, pushes, rectification
 from services.consent.context import ConsentContext
 from services.consent.decisions import current_states
@@ -212,8 +212,19 @@ async def erase_in(
         await ctx.rt.recorder.record(
             s, SubjectShredded(subject=who, key_id=destroyed, reason=reason), subject=who, topic=CONSENT_EVENTS.name
         )
-        for table in (ConsentState, OptInToken, ConsentSubject, RekeyedEvidence, Restriction, Correction, AnalyticsId):
-            await s.execute(delete(table).where(col(table.subject) == who))
-        await enqueue_raw(s, ctx.settings.kafka_topic_prefix + CONSENT_STATE.name, who, None, [])
-        await pushes.enqueue_erased(ctx, s, who)
+        await forget_in(ctx, s, who)
     return key_id
+
+
+async def forget_in(ctx: ConsentContext, s: AsyncSession, who: str) -> None:
+    """What an erasure removes besides the key: the subject's rows, its state (a tombstone on the compacted
+    topic) and the webhooks' copies."""
+    await forget_many(ctx, s, [who])
+
+
+async def forget_many(ctx: ConsentContext, s: AsyncSession, who: list[str]) -> None:
+    """`forget_in` for many subjects at once (also what a restore re-applies for shredded subjects, recovery.py)."""
+    for table in (ConsentState, OptInToken, ConsentSubject, RekeyedEvidence, Restriction, Correction, AnalyticsId):
+        await s.execute(delete(table).where(col(table.subject).in_(who)))
+    await enqueue_tombstones(s, ctx.settings.kafka_topic_prefix + CONSENT_STATE.name, who)
+    await pushes.enqueue_erased(ctx, s, who)

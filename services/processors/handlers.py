@@ -37,4 +37,8 @@ def _handlers(rt: Runtime) -> dict[Any, Any]:
     }
 
 
-CONSUMERS = [ConsumerSpec(group="processors.in", topics=[DSAR_EVENTS.name, CONSENT_EVENTS.name], handlers=_handlers)]
+# replay: after a restore, dsar's requests and consent's changes since the backup are read again; a task the
+# ledger shows settled is re-made settled first (recovery.py), so it is not sent again, and the rest are sent
+CONSUMERS = [
+    ConsumerSpec(group="processors.in", topics=[DSAR_EVENTS.name, CONSENT_EVENTS.name], handlers=_handlers, replay=True)
+]

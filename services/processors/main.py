@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from services.common.app import create_app
 from services.common.runtime import Runtime
-from services.processors import metrics, worker
+from services.processors import metrics, recovery, worker
 from services.processors.context import ProcessorsContext
 from services.processors.handlers import CONSUMERS
 from services.processors.routes import links, router
@@ -22,7 +22,13 @@ def _tasks(rt: Runtime) -> Any:
 
 
 def build_runtime(settings: ProcessorsSettings | None = None) -> Runtime:
-    rt = Runtime(settings or ProcessorsSettings(), Path(__file__).parent / "migrations", CONSUMERS, workers=[_tasks])
+    rt = Runtime(
+        settings or ProcessorsSettings(),
+        Path(__file__).parent / "migrations",
+        CONSUMERS,
+        workers=[_tasks],
+        reapply=recovery.REAPPLY,
+    )
     ProcessorsContext.of(rt)  # a definition that cannot work stops the start here
     metrics.register(rt)
     return rt

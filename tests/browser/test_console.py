@@ -68,6 +68,30 @@ async def page_shots(v: Visitor, name: str) -> None:
     assert not problems, (name, problems)
 
 
+async def _restored_and_refused(centre: Centre) -> None:
+    """What the ledgers page shows of a restore and of a witness that refuses (issue 33)."""
+    import hashlib
+
+    from services.common.ledger.tables import LedgerRecovery, LedgerWitness
+    from services.common.ledger.witness import Witnesses
+
+    async with centre.apps["consent"].state.runtime.db.transaction() as tx:
+        detail = "restored at 12 entries; 7 rebuilt from the journal and 3 re-applied"
+        tx.add(
+            LedgerRecovery(
+                outcome="recovered", restored_size=12, published_size=19, recovered=7, reapplied=3, detail=detail
+            )
+        )
+    name, key = "witness.example.org", b"\x04" + bytes(range(32))
+    key_hash = hashlib.sha256(name.encode() + b"\n" + key).digest()[:4].hex()
+    vkey = f"{name}+{key_hash}+{base64.b64encode(key).decode()}"
+    breach = centre.apps["breach"].state.runtime
+    breach.witnesses = Witnesses({"http://127.0.0.1:9/": vkey})
+    why = "it has cosigned size 40 of breach.privacy.local/ledger, and we serve 31: our history went back"
+    async with breach.db.transaction() as tx:
+        tx.add(LedgerWitness(name=name, url="http://127.0.0.1:9/", size=40, state="refused", detail=why))
+
+
 async def submit(v: Visitor, selector: str) -> None:
     """Press a form's button and wait for the page it leads to (every console form is a real POST)."""
     async with v.page.expect_navigation():
@@ -193,8 +217,13 @@ async def test_the_officers_morning(console: tuple[Centre, str], chromium: Any) 
                 ),
                 {"at": datetime.now(ZoneInfo("UTC"))},
             )
+        # consent was restored from a backup and recovered on start; breach's witness refuses its history
+        await _restored_and_refused(centre)
         # a ledger verifies; a tampered export does not, offline
         await v.page.goto(url + "/ledgers")
+        restore = await v.page.inner_text("#restore-consent")
+        assert "Teruggezet en hersteld" in restore and "7 regels zijn uit Kafka herbouwd" in restore
+        assert "WEIGERT onze geschiedenis" in await v.page.inner_text("#breach")
         hooks = await v.page.inner_text("section[aria-labelledby=h-webhooks]")
         assert "crm" in hooks and "leads, newsletter" in hooks and "GET /admin/webhooks/deliveries/dead" in hooks
         await submit(v, "#consent form button")

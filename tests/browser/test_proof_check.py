@@ -136,3 +136,71 @@ async def test_a_person_checks_their_own_proof(chromium: Any, site: Site, tmp_pa
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     assert ledger_verify(["--proof", str(tmp_path / "bad.json"), "--vkey", vkey]) == 1
     assert "NOT SOUND" in capsys.readouterr().err
+
+
+async def test_the_witness_cosignature_is_checked_in_the_browser(
+    chromium: Any, site: Site, tmp_path: Any, capsys: Any
+) -> None:
+    """With an outside witness (a real litewitness): the page says the entry's log is also cosigned by it, and
+    when; a tampered cosignature says clearly that it does not verify; the offline command names the witness."""
+    from sqlalchemy import text
+
+    from tests.conftest import eventually
+    from tests.e2e.test_witness import add_log, litewitness
+
+    with litewitness(tmp_path / "witness") as (url, wkey, env):
+        rt = site.consent_app.state.runtime
+        add_log(env, rt.signer.name, rt.signer.verifier_key)
+        await site.restart(ledger_witnesses={url: wkey}, witness_retry_seconds=0.5)
+        rt = site.consent_app.state.runtime
+        seq = await an_entry(site)
+        async with httpx.AsyncClient(base_url=site.consent_url) as c:
+            await c.get("/ledger/checkpoint")  # signed now; the witness cosigns it within a second
+
+        async def cosigned() -> bool:
+            async with rt.db.read() as s:
+                return int((await s.execute(text("SELECT max(size) FROM ledger_cosignatures"))).scalar() or 0) > seq
+
+        await eventually(cosigned, within=30)
+        page_url = f"{site.consent_url}/privacy/proof/{seq}"
+        for width, lang in ((1280, "nl"), (360, "en")):
+            async with visitor(chromium, width=width, bypass_csp=True) as v:
+                await v.page.goto(page_url + f"?lang={lang}")
+                await v.until("document.getElementById('proof-result').className.includes('ok')")
+                said = await v.page.locator("#proof-result").inner_text()
+                witness = "witness.privacy.local"
+                if lang == "nl":
+                    assert f"De onafhankelijke getuige {witness} heeft dit grootboek op " in said, said
+                else:
+                    assert f"The independent witness {witness} cosigned this ledger on " in said, said
+                assert await axe(v.page) == []
+                await v.shot(f"proof-check-witnessed-{lang}-{width}", full_page=True)
+
+        async with visitor(chromium) as v:
+
+            async def rewrite(route: Any, _request: Any) -> None:
+                response = await route.fetch()
+                html = await response.text()
+                found = re.search(r'(<script type="application/json" id="proof-data">)(.*?)(</script>)', html, re.S)
+                assert found
+                data = json.loads(found.group(2))
+                head, _, line = data["proof"]["checkpoint"].rstrip("\n").rpartition("\n")
+                name, _, blob = line.rpartition(" ")
+                raw = bytearray(base64.b64decode(blob))
+                raw[40] ^= 1  # one bit of the witness's signature
+                data["proof"]["checkpoint"] = f"{head}\n{name} {base64.b64encode(bytes(raw)).decode()}\n"
+                await route.fulfill(
+                    response=response, body=html[: found.start(2)] + json.dumps(data) + html[found.end(2) :]
+                )
+
+            await v.page.route(re.compile(r".*/privacy/proof/\d+$"), rewrite)
+            await v.page.goto(page_url)
+            await v.until("document.getElementById('proof-result').className.includes('bad')")
+            said = await v.page.locator("#proof-result").inner_text()
+            assert said.startswith("Klopt niet") and "medeondertekening van de getuige" in said, said
+            await v.shot("proof-check-witness-tampered-nl-1280", full_page=True)
+
+        async with visitor(chromium, java_script_enabled=False) as v:
+            await v.page.goto(page_url)
+            command = await v.page.locator("pre code").inner_text()
+            assert f"--witness '{wkey}'" in command

@@ -29,7 +29,7 @@ def promtool(*args: str) -> str:
 
 
 def test_promtool_accepts_the_rules_and_the_config() -> None:
-    assert "SUCCESS: 12 rules found" in promtool("check", "rules", "alerts.yml")
+    assert "SUCCESS: 15 rules found" in promtool("check", "rules", "alerts.yml")
     promtool("check", "config", "--syntax-only", "prometheus.yml")  # the token file exists where it runs
 
 
@@ -40,12 +40,14 @@ def test_the_alerts_fire_when_they_should() -> None:
 def exposed() -> set[str]:
     """Every metric name the three services define (counters also as _total, histograms' series)."""
     from services.breach import metrics as breach_metrics
+    from services.common.ledger.witness import register_metrics
     from services.consent.metrics import ConsentMetrics
     from services.dsar import metrics as dsar_metrics
     from services.processors import metrics as processors_metrics
 
     m = Metrics("test")
     ConsentMetrics(m)
+    register_metrics(SimpleNamespace(metrics=m))  # every service's: the witnesses and the ledger's integrity
     for register in (dsar_metrics.register, breach_metrics.register, processors_metrics.register):
         register(SimpleNamespace(metrics=m))  # type: ignore[arg-type]
     names = {"up"}

@@ -14,6 +14,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import MetaData
 from sqlmodel import SQLModel
 
+import services.common.ledger.tables
 import services.common.mail
 import services.common.models
 from tests.conftest import build_app
@@ -31,7 +32,8 @@ def declared_in(module: ModuleType) -> list[Any]:
 def metadata_of(service: str) -> MetaData:
     """Every table the service's models declare: the common ones and its own."""
     metadata = MetaData()
-    modules = [services.common.models, services.common.mail, importlib.import_module(f"services.{service}.models")]
+    common = [services.common.models, services.common.mail, services.common.ledger.tables]
+    modules = [*common, importlib.import_module(f"services.{service}.models")]
     for module in modules:
         for table in declared_in(module):
             table.to_metadata(metadata)

@@ -77,13 +77,14 @@ async def test_stopping_while_kafka_is_unreachable_says_why_and_leaves_nothing(
             r = await client.get("/readyz")
             assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
             assert "kafka" in r.json()["problems"] and r.json()["detail"].startswith("not ready: ")
-            await asyncio.sleep(2.5)  # the runtime has tried to create its topics, and waits to try again
+            assert "not yet compared with Kafka" in r.json()["problems"]["ledger"]
+            await asyncio.sleep(2.5)  # the runtime has tried to compare its ledger with Kafka, and tries again
     finally:
         logging.getLogger().removeHandler(records)
     del app, client
     assert len(unclosed_clients()) == before
     assert not [r.getMessage() for r in records.records if "Unclosed" in r.getMessage()]
-    assert any("cannot create topics yet" in r.getMessage() for r in records.records), "it says why"
+    assert any("cannot compare the ledger with Kafka yet" in r.getMessage() for r in records.records), "it says why"
 
 
 def test_the_group_coordinator_not_yet_there_is_said_once_as_information(caplog: pytest.LogCaptureFixture) -> None:

@@ -113,10 +113,12 @@ async def written(ctx: ConsentContext) -> dict[str, Any]:
             tuple(row)
             for row in await s.execute(text("SELECT subject, kind, person FROM consent_subjects ORDER BY subject"))
         ]
-        events, latest = [], {}
+        events, latest, journal = [], {}, []
         for topic, value in await s.execute(text("SELECT topic, value FROM outbox ORDER BY id")):
             event = json.loads(value)
-            if topic.endswith("consent.state.v1"):
+            if topic.endswith("ledger.entries.v1"):  # chunked per flush: what it carries is compared below
+                journal.extend(json.loads(entry)["seq"] for entry in event["entries"])
+            elif topic.endswith("consent.state.v1"):
                 latest[event["subject"]] = event["purposes"]  # one per use-case or one per batch: the last counts
             else:
                 events.append({**event, "record_id": None, **({"contact": "<sealed>"} if event.get("contact") else {})})
@@ -128,6 +130,7 @@ async def written(ctx: ConsentContext) -> dict[str, Any]:
         "keys": sorted(keys),
         "events": events,
         "latest_state": latest,
+        "journal": journal,  # every entry travels to Kafka once, in order, however the flushes grouped them
     }
 
 

@@ -32,6 +32,8 @@ from services.common.contracts import (
 )
 from services.common.events import CloudEvent, EventData
 from services.common.ledger.events import CheckpointSigned
+from services.common.ledger.journal import LedgerEntriesAppended
+from services.common.ledger.recovery import LedgerEpochStarted
 from services.consent.events import (
     ActiveCampaignNoted,
     BrowserLinked,
@@ -69,6 +71,20 @@ SAMPLES: list[EventData] = [
     ),
     SubjectShredded(subject=SUBJECT, key_id="k_1", reason="erasure request dsr_abcdefgh"),
     CheckpointSigned(origin="consent.privacy.local/ledger", size=3, root="AAAA", note="n"),
+    LedgerEntriesAppended(
+        origin="consent.privacy.local/ledger", first=3, entries=['{"seq":3,"v":2}'], subjects="c2VhbGVk"
+    ),
+    LedgerEpochStarted(
+        origin="consent.privacy.local/ledger/epoch2",
+        previous_origin="consent.privacy.local/ledger",
+        epoch=2,
+        published_size=9,
+        published_root="AAAA",
+        restored_size=4,
+        lost=5,
+        reason="checkpoint 9 was published, and the journal rebuilds the ledger only to 4",
+        acknowledged_by="Fleur (dpo)",
+    ),
     DsarRequestReceived(
         request_id="dsr_abcdefgh",
         kind=RequestKind.ACCESS,

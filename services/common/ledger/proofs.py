@@ -9,9 +9,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.common.errors import ServiceError
 from services.common.ledger import merkle
+from services.common.ledger.cosign import with_cosignatures
+from services.common.ledger.tables import LedgerCosignature
+from services.common.ledger.witness import cosignatures
 
 LEDGER_MAX = 2**63 - 1  # sequence numbers and sizes are BIGINT in the database
 
@@ -47,6 +53,28 @@ async def current_checkpoint(runtime: Any) -> Any:
         return await runtime.ledger.latest_checkpoint(session)
 
 
+async def served_checkpoint(runtime: Any) -> str | None:
+    """The latest checkpoint's note as served (None while the ledger is empty)."""
+    cp = await current_checkpoint(runtime)
+    if cp is None:
+        return None
+    async with runtime.db.read() as session:
+        return await served_note(session, cp)
+
+
+async def served_note(session: AsyncSession, cp: Any) -> str:
+    """A checkpoint's note as served: the service's signature, then each witness's cosignature line."""
+    return with_cosignatures(cp.note, await cosignatures(session, cp.size))
+
+
+async def _cosigned_covering(runtime: Any, session: AsyncSession, seq: int) -> Any:
+    """The largest checkpoint a witness cosigned that covers entry `seq` (None when none does yet)."""
+    size = (
+        await session.execute(select(func.max(LedgerCosignature.size)).where(LedgerCosignature.size > seq))  # type: ignore[arg-type]
+    ).scalar()
+    return await runtime.ledger.checkpoint_at(session, size) if size is not None else None
+
+
 async def inclusion(runtime: Any, *, seq: int | None, event_id: str | None, tree_size: int | None) -> InclusionProof:
     """An entry (by seq or event id) and its audit path to a signed checkpoint (default the latest)."""
     if (seq is None) == (event_id is None):
@@ -60,9 +88,12 @@ async def inclusion(runtime: Any, *, seq: int | None, event_id: str | None, tree
         entry = await runtime.ledger.entry(session, seq=seq, event_id=event_id)
         if entry is None:
             raise ServiceError(404, "no such ledger entry")
+        if tree_size is None:  # a checkpoint a witness also signed, where there is one
+            cp = await _cosigned_covering(runtime, session, entry.seq) or cp
         if cp is None or entry.seq >= cp.size:
             raise ServiceError(409, f"entry {entry.seq} is not covered by checkpoint size {cp.size if cp else 0}")
         proof = await runtime.ledger.inclusion_proof(session, entry.seq, cp.size)
+        note = await served_note(session, cp)
     return InclusionProof(
         seq=entry.seq,
         event_id=entry.event_id,
@@ -70,7 +101,7 @@ async def inclusion(runtime: Any, *, seq: int | None, event_id: str | None, tree
         leaf_hash=b64(merkle.leaf_hash(entry.entry)),
         entry=b64(entry.entry),
         proof=[b64(p) for p in proof],
-        checkpoint=cp.note,
+        checkpoint=note,
     )
 
 
@@ -105,7 +136,16 @@ async def export(runtime: Any, start: int, end: int | None) -> AsyncIterator[byt
     size = cp.size if cp else 0
     stop = size if end is None else min(end, size)
     async with runtime.db.read() as session:
-        notes = [c.note for c in await runtime.ledger.checkpoints(session, stop)]
+        cosigned: dict[int, list[str]] = {}
+        rows = await session.execute(
+            select(col(LedgerCosignature.size), col(LedgerCosignature.line))
+            .where(col(LedgerCosignature.size) <= stop)
+            .order_by(col(LedgerCosignature.witness))
+        )
+        for size_of, line in rows:
+            cosigned.setdefault(size_of, []).append(line)
+        kept = await runtime.ledger.checkpoints(session, stop)
+        notes = [with_cosignatures(c.note, cosigned.get(c.size, [])) for c in kept]
     header = {
         "format": EXPORT_FORMAT,
         "origin": runtime.signer.name,

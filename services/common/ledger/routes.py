@@ -35,11 +35,12 @@ class PublicKey(BaseModel):
 
 @router.get("/checkpoint", response_class=PlainTextResponse, responses=refusals(404))
 async def checkpoint(rt: Rt) -> PlainTextResponse:
-    """The latest signed tree head as a C2SP tlog-checkpoint signed note."""
-    cp = await proofs.current_checkpoint(rt)
-    if cp is None:
+    """The latest signed tree head as a C2SP tlog-checkpoint signed note, with the cosignature lines
+    (C2SP tlog-cosignature) of the witnesses that cosigned it."""
+    note = await proofs.served_checkpoint(rt)
+    if note is None:
         raise HTTPException(404, "the ledger is empty: no checkpoint yet")
-    return PlainTextResponse(cp.note, media_type="text/plain; charset=utf-8")
+    return PlainTextResponse(note, media_type="text/plain; charset=utf-8")
 
 
 @router.get("/public-key")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,9 +17,12 @@ from sqlmodel import col, select
 from services.common.bulk import Writes
 from services.common.crypto import canonical_json
 from services.common.db import Tx, insert_ignoring_duplicates
+from services.common.errors import ServiceError
+from services.common.events import CloudEvent
 from services.common.ledger import merkle
 from services.common.ledger.note import Checkpoint, NoteSigner
 from services.common.models import LedgerCheckpoint, LedgerEntry, LedgerHead, LedgerNode, table_of
+from services.common.outbox import enqueue_many
 
 ENTRY_VERSION = 2  # 1: pseudonyms in the clear; 2: every pseudonym in the entry blinded for that entry alone
 PSEUDONYM_FIELDS = ("subject", "browser")  # the event data fields that hold a pseudonym
@@ -89,10 +92,48 @@ class ProofStats:
     nodes: int = 0
 
 
+async def _head(tx: Tx) -> tuple[int, list[bytes]]:
+    """The ledger's size and frontier, the head row locked: appends are serialized, no gap, no fork."""
+    size, stored = await tx.row_for_update(table_of(LedgerHead), ("size", "frontier"), "id", 1)
+    return int(size), [bytes.fromhex(x) for x in json.loads(stored)]
+
+
+Row = tuple[bytes, str, str, str | None, datetime]  # an entry's bytes, event id, type, subject and time
+
+
+def _grow(writes: Writes, size: int, frontier: list[bytes], rows: list[Row]) -> list[dict[str, Any]]:
+    """Entries (bytes, event id, type, subject, time) from `size` on: their rows, the tree's new nodes and the
+    new head, added to `writes`. Returns the entry rows."""
+    entries: list[dict[str, Any]] = []
+    nodes: list[dict[str, Any]] = []
+    for entry, event_id, event_type, subject, moment in rows:
+        frontier, new_nodes = merkle.append_leaf(frontier, size, merkle.leaf_hash(entry))
+        entries.append(
+            {
+                "seq": size,
+                "event_id": event_id,
+                "event_type": event_type,
+                "subject": subject,
+                "entry": entry,
+                "created_at": moment,
+            }
+        )
+        nodes.extend({"level": lv, "index": ix, "hash": h} for lv, ix, h in new_nodes)
+        size += 1
+    writes.insert(table_of(LedgerEntry), entries)
+    writes.insert(table_of(LedgerNode), nodes)
+    writes.update(table_of(LedgerHead), {"id": 1}, {"size": size, "frontier": json.dumps([h.hex() for h in frontier])})
+    return entries
+
+
 class Ledger:
     def __init__(self, signer: NoteSigner, *, blind_key: bytes | None = None) -> None:
         self.signer = signer
         self.blind = Blinder(blind_key) if blind_key is not None else None
+        # the outbox events that carry appended entries to Kafka (journal.py), in the same transaction
+        self.journal: Callable[[list[dict[str, Any]]], list[tuple[str, CloudEvent]]] | None = None
+        # why nothing may be appended now (the ledger not yet compared after a start, or broken: recovery.py)
+        self.closed: Callable[[], str | None] = lambda: None
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -104,37 +145,42 @@ class Ledger:
         records = list(records)
         if not records:
             return []
-        head = table_of(LedgerHead)
-        tx = Tx.of(where)
-        size, stored = await tx.row_for_update(head, ("size", "frontier"), "id", 1)
-        frontier = [bytes.fromhex(x) for x in json.loads(stored)]
-        entries: list[dict[str, Any]] = []
-        nodes: list[dict[str, Any]] = []
-        seqs = []
-        for record in records:
-            entry = record.canonical(size, self.blind)
-            frontier, new_nodes = merkle.append_leaf(frontier, size, merkle.leaf_hash(entry))
-            entries.append(
-                {
-                    "seq": size,
-                    "event_id": record.event_id,
-                    "event_type": record.event_type,
-                    "subject": record.subject,
-                    "entry": entry,
-                    "created_at": record.time,
-                }
+        why = self.closed()
+        if why:  # refused before anything is written: a write now would fork the history
+            raise ServiceError(
+                503, f"nothing can be written now: {why}; try again later", headers={"Retry-After": "30"}
             )
-            nodes.extend({"level": lv, "index": ix, "hash": h} for lv, ix, h in new_nodes)
-            seqs.append(size)
-            size += 1
+        tx = Tx.of(where)
+        size, frontier = await _head(tx)
+        rows: list[Row] = []
+        for record in records:
+            entry = record.canonical(size + len(rows), self.blind)
+            rows.append((entry, record.event_id, record.event_type, record.subject, record.time))
         own = writes is None
         writes = Writes() if writes is None else writes
-        writes.insert(table_of(LedgerEntry), entries)
-        writes.insert(table_of(LedgerNode), nodes)
-        writes.update(head, {"id": 1}, {"size": size, "frontier": json.dumps([h.hex() for h in frontier])})
+        entries = _grow(writes, size, frontier, rows)
+        if self.journal is not None:
+            await enqueue_many(tx, self.journal(entries), writes)
         if own:
             await writes.execute(tx)
-        return seqs
+        return [e["seq"] for e in entries]
+
+    async def append_exact(self, where: AsyncSession | Tx, lost: list[Any]) -> int:
+        """Append entries rebuilt from the journal (journal.Lost: seq, entry bytes, subject) exactly as they
+        were, without sending them again; the first must be the next seq. Returns the new size."""
+        tx = Tx.of(where)
+        size, frontier = await _head(tx)
+        rows: list[Row] = []
+        for at, item in enumerate(lost, start=size):
+            parsed = json.loads(item.entry)
+            if item.seq != at or parsed.get("seq") != at:
+                raise merkle.ProofError(f"entry {item.seq} (naming seq {parsed.get('seq')}) cannot be entry {at}")
+            moment = datetime.fromisoformat(parsed["time"].replace("Z", "+00:00"))
+            rows.append((item.entry, parsed["event_id"], parsed["type"], item.subject, moment))
+        writes = Writes()
+        _grow(writes, size, frontier, rows)
+        await writes.execute(tx)
+        return size + len(rows)
 
     async def sign_checkpoint(self, session: AsyncSession) -> LedgerCheckpoint | None:
         """Sign the current head unless the latest checkpoint already covers it; None if nothing new."""

@@ -24,6 +24,7 @@ from typing import IO, NoReturn
 import httpx
 
 from services.common.ledger import merkle
+from services.common.ledger.cosign import quorum
 from services.common.ledger.note import Checkpoint, NoteError, NoteVerifier
 
 EXPORT_FORMAT = "privacy-ledger-export/1"
@@ -39,6 +40,7 @@ class Report:
     root: bytes = merkle.EMPTY_ROOT
     checkpoints_checked: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    witnessed: list[str] = field(default_factory=list)  # the witnesses whose cosignature on the latest verified
 
 
 class Progress:
@@ -66,8 +68,11 @@ def verify_export(
     vkey: str | None = None,
     earlier: Iterable[str] = (),
     progress: IO[str] | None = None,
+    witnesses: list[str] | None = None,
+    quorum: int = 0,
 ) -> Report:
-    """Verify a whole export read line by line; raise VerificationError on the first unsound point."""
+    """Verify a whole export read line by line; raise VerificationError on the first unsound point. With
+    `witnesses` (their verifier keys), the latest checkpoint needs `quorum` of them to have cosigned it."""
     it: Iterator[str | bytes] = iter(lines)
     try:
         header = json.loads(next(it))
@@ -86,8 +91,13 @@ def verify_export(
     except NoteError as exc:
         raise VerificationError(f"verifier key: {exc}") from exc
     signed: dict[int, Checkpoint] = {}
+    notes: dict[int, str] = {}
     for i, note in enumerate(header.get("checkpoints") or []):
+        if note.split("\n", 1)[0] != verifier.name:  # another epoch's, after an acknowledged break
+            report.warnings.append(f"checkpoint #{i + 1} is of origin {note.split(chr(10), 1)[0]!r}: not checked")
+            continue
         cp = _open(verifier, note, f"export checkpoint #{i + 1}")
+        notes[cp.size] = note
         if cp.size in signed and signed[cp.size].root != cp.root:
             raise VerificationError(f"checkpoints: two signed roots for size {cp.size}: the log forked")
         signed[cp.size] = cp
@@ -98,6 +108,8 @@ def verify_export(
     end = int(header.get("end", 0))
     if not signed or max(signed) != end:
         raise VerificationError(f"the export ends at {end} but no checkpoint signs that size")
+    if witnesses:
+        report.witnessed = _witnessed(notes[end], witnesses, quorum, f"checkpoint {end}")
     wanted: dict[int, list[tuple[str, Checkpoint]]] = {}
     for kind, group in (("signed checkpoint", signed), ("earlier checkpoint", kept)):
         for s, c in group.items():
@@ -202,7 +214,14 @@ def _open(verifier: NoteVerifier, note: str, what: str) -> Checkpoint:
 
 
 def verify_live(
-    url: str, *, vkey: str | None, earlier: list[str], save: Path | None, progress: IO[str] | None
+    url: str,
+    *,
+    vkey: str | None,
+    earlier: list[str],
+    save: Path | None,
+    progress: IO[str] | None,
+    witnesses: list[str] | None = None,
+    quorum: int = 0,
 ) -> Report:
     base = url.rstrip("/")
     with httpx.Client(timeout=60) as client:
@@ -236,11 +255,22 @@ def verify_live(
             lines = response.iter_lines()
             if save is not None:
                 lines = _tee(lines, save)
-            report = verify_export(lines, vkey=vkey, earlier=earlier, progress=progress)
+            report = verify_export(
+                lines, vkey=vkey, earlier=earlier, progress=progress, witnesses=witnesses, quorum=quorum
+            )
     return report
 
 
-def verify_proof(proof: dict[str, object], *, vkey: str) -> Checkpoint:
+def _witnessed(note: str, witnesses: list[str], needed: int, what: str) -> list[str]:
+    try:
+        return quorum(note, witnesses, max(needed, 1))
+    except NoteError as exc:
+        raise VerificationError(f"{what}: {exc}") from exc
+
+
+def verify_proof(
+    proof: dict[str, object], *, vkey: str, witnesses: list[str] | None = None, needed: int = 0
+) -> Checkpoint:
     """One entry's inclusion proof as served (GET /ledger/proof/inclusion, or saved from the privacy centre's
     "Check this proof yourself"), checked offline: the entry hashes to its leaf, the audit path leads from
     it to the checkpoint's root, and the checkpoint is signed by `vkey`. Returns the checkpoint."""
@@ -260,6 +290,8 @@ def verify_proof(proof: dict[str, object], *, vkey: str) -> Checkpoint:
         raise VerificationError(f"checkpoint: {exc}") from exc
     if checkpoint.size != size:
         raise VerificationError(f"the proof is for size {size}, the checkpoint for {checkpoint.size}")
+    if witnesses:
+        _witnessed(note, witnesses, needed, "checkpoint")
     try:
         merkle.verify_inclusion(seq, size, leaf, path, checkpoint.root)
     except merkle.ProofError as exc:
@@ -288,20 +320,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--proof", type=Path, help="check one entry's inclusion proof (its JSON, as served) offline; needs --vkey"
     )
+    parser.add_argument(
+        "--witness", action="append", default=[], help="a witness's verifier key you trust (repeatable)"
+    )
+    parser.add_argument(
+        "--quorum", type=int, default=None, help="how many of the --witness keys must have cosigned (default all)"
+    )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    if args.quorum is not None and not 1 <= args.quorum <= len(args.witness):
+        parser.error(f"--quorum must be between 1 and the number of --witness keys ({len(args.witness)})")
+    needed = args.quorum if args.quorum is not None else len(args.witness)
     if args.proof is not None:
-        return _one_proof(parser, args.proof, args.vkey)
+        return _one_proof(parser, args.proof, args.vkey, args.witness, needed)
     if (args.export is None) == (args.url is None):
         parser.error("give an export file or --url, not both")
     earlier = [p.read_text() for p in args.checkpoint]
     progress = None if args.no_progress else sys.stderr
     try:
         if args.url:
-            report = verify_live(args.url, vkey=args.vkey, earlier=earlier, save=args.save, progress=progress)
+            report = verify_live(
+                args.url,
+                vkey=args.vkey,
+                earlier=earlier,
+                save=args.save,
+                progress=progress,
+                witnesses=args.witness,
+                quorum=needed,
+            )
         else:
             with args.export.open("rb") as fh:
-                report = verify_export(fh, vkey=args.vkey, earlier=earlier, progress=progress)
+                report = verify_export(
+                    fh, vkey=args.vkey, earlier=earlier, progress=progress, witnesses=args.witness, quorum=needed
+                )
     except VerificationError as exc:
         print(f"ledger-verify: NOT SOUND: {exc}", file=sys.stderr)
         return 1
@@ -315,15 +366,16 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"ledger-verify: sound: {report.entries} entries, root {report.root.hex()}, "
         f"{len(sizes)} checkpoint(s) verified (sizes {shown})"
+        + (f"; cosigned by {', '.join(report.witnessed)}" if report.witnessed else "")
     )
     return 0
 
 
-def _one_proof(parser: argparse.ArgumentParser, path: Path, vkey: str | None) -> int:
+def _one_proof(parser: argparse.ArgumentParser, path: Path, vkey: str | None, witnesses: list[str], needed: int) -> int:
     if not vkey:
         parser.error("--proof needs --vkey: the key you trust the ledger's checkpoints to be signed with")
     try:
-        checkpoint = verify_proof(json.loads(path.read_text()), vkey=vkey)
+        checkpoint = verify_proof(json.loads(path.read_text()), vkey=vkey, witnesses=witnesses, needed=needed)
     except VerificationError as exc:
         print(f"ledger-verify: NOT SOUND: {exc}", file=sys.stderr)
         return 1

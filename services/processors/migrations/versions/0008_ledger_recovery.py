@@ -1,0 +1,26 @@
+"""processors: the witnesses' cosignatures, their standing, and the restores found on start
+(services/common/ledger/tables.py).
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-05
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+from services.common.ledger import tables
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    tables.create(op)
+
+
+def downgrade() -> None:
+    tables.drop(op)
