@@ -83,6 +83,7 @@ async def test_the_witness_cosigns_refuses_a_rollback_and_accepts_the_recovery(
             assert witness.find(served) > 0 and served.startswith(note.split("\n\n")[0])
             assert served.count("\n\u2014 ") == 2, "the service's signature, then the witness's"
             (tmp_path / "checkpoint.txt").write_text(served)
+            print(f"\nthe checkpoint as served, with the witness's cosignature:\n{served}")  # (pytest -s)
             vkey = rt.signer.verifier_key
             export = (await client.get("/ledger/entries")).text.splitlines()
             assert verify_export(export, vkey=vkey, witnesses=[wkey], quorum=1).witnessed == [witness.name]
@@ -113,7 +114,7 @@ async def test_the_witness_cosigns_refuses_a_rollback_and_accepts_the_recovery(
             urt = unchecked.state.runtime
             refused = await eventually(lambda: _refused(urt), within=30)
             assert f"cosigned size {witnessed}" in refused["detail"], refused
-            (tmp_path / "refused.txt").write_text(refused["detail"])
+            print(f"the witness on the restored ledger that was not recovered: refused: {refused['detail']}")
             metrics = (await client.get("/metrics", headers=await _scrape(urt))).text
             assert "privacy_ledger_witness_refusals" in metrics and _gauge(metrics, "ledger_witness_refusals") == 1
 
