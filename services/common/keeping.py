@@ -48,7 +48,8 @@ async def _backup(name: str, into: object) -> int:
         print(f"privacyctl: {exc}", file=sys.stderr)
         return 1
     size = head.size if head is not None else 0
-    print(f"{name}: backed up to {path} ({path.stat().st_size} bytes; its ledger holds about {size} entries)")
+    held = f"{size} ledger {'entry' if size == 1 else 'entries'}"
+    print(f"{name}: backed up to {path} ({path.stat().st_size} bytes; {held} when it began)")
     return 0
 
 
