@@ -23,6 +23,7 @@ from services.common.db import Database
 from services.common.ledger.recovery import epoch_of
 from services.common.ledger.tables import LedgerRecovery
 from services.common.models import LedgerHead
+from services.common.pgstore import raw_dsn
 
 
 class BackupError(ValueError):
@@ -38,18 +39,14 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def _libpq(url: str) -> str:
-    """The SQLAlchemy URL as a libpq connection URI (what pg_dump and pg_restore take)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def pg_tool(name: str) -> str:
     """pg_dump or pg_restore: on PATH, or the newest of Debian's /usr/lib/postgresql/*/bin."""
     found = shutil.which(name)
     if found:
         return found
-    for candidate in sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True):
-        return candidate
+    debian = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]))
+    if debian:
+        return debian[-1]
     raise BackupError(f"{name} is not installed (Debian: apt-get install postgresql-client)")
 
 
@@ -70,7 +67,7 @@ def backup(service: str, url: str, into: Path) -> Path:
             source.close()
         return target
     target = into / f"{service}-{stamp}.pgdump"
-    _run([pg_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={target}", _libpq(url)], "pg_dump")
+    _run([pg_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={target}", raw_dsn(url)], "pg_dump")
     return target
 
 
@@ -93,7 +90,7 @@ def restore(url: str, file: Path) -> None:
     if file.suffix != ".pgdump":
         raise BackupError(f"{file} is not a PostgreSQL backup (.pgdump) and the service's database is PostgreSQL")
     command = [pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction"]
-    _run([*command, f"--dbname={_libpq(url)}", str(file)], "pg_restore")
+    _run([*command, f"--dbname={raw_dsn(url)}", str(file)], "pg_restore")
 
 
 def _check_sqlite(file: Path) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from services.common import backup, registry
 from services.common.db import Database
 from services.common.ledger import recovery
+from services.common.ledger.note import NoteSigner
 from services.common.models import LedgerHead
 from services.common.settings import ServiceSettings
 
@@ -20,20 +22,28 @@ async def run(args: argparse.Namespace, services: list[str]) -> int:
     if args.action == "acknowledge":
         return await _acknowledge(args.service, args.by)
     if args.action == "vkey":
-        return _vkeys(services)
+        return await _vkeys(services)
     return await _status(services)
 
 
-def _vkeys(services: list[str]) -> int:
-    """Each ledger's origin and verifier key (what a witness is told: `witnessctl add-log`, `add-key`)."""
+async def _vkeys(services: list[str], configured: dict[str, ServiceSettings] | None = None) -> int:
+    """Each ledger's origin in its current epoch and its verifier key (what a witness is told: `witnessctl
+    add-log`, `add-key`)."""
     for name in services:
-        registration = registry.service(name)
-        rt = registration.build_runtime(registration.settings())
-        print(f"{name}\t{rt.signer.name}\t{rt.signer.verifier_key}")
+        settings = (configured or {}).get(name) or registry.service(name).settings()
+        db = Database(settings.database_url)
+        try:
+            await db.migrate(registry.service(name).migrations)
+            async with db.read() as s:
+                origin = recovery.origin_of(settings.ledger_origin, await recovery.epoch_of(s))
+        finally:
+            await db.dispose()
+        signer = NoteSigner(origin, settings.secret_bytes("ledger_signing_key"))
+        print(f"{name}\t{signer.name}\t{signer.verifier_key}")
     return 0
 
 
-async def _backup(name: str, into: object) -> int:
+async def _backup(name: str, into: Path) -> int:
     settings = registry.service(name).settings()
     db = Database(settings.database_url)
     try:
@@ -43,7 +53,7 @@ async def _backup(name: str, into: object) -> int:
     finally:
         await db.dispose()
     try:
-        path = backup.backup(name, settings.database_url, into)  # type: ignore[arg-type]
+        path = backup.backup(name, settings.database_url, into)
     except backup.BackupError as exc:
         print(f"privacyctl: {exc}", file=sys.stderr)
         return 1
@@ -53,17 +63,17 @@ async def _backup(name: str, into: object) -> int:
     return 0
 
 
-async def _restore(name: str, file: object) -> int:
+async def _restore(name: str, file: Path) -> int:
     settings = registry.service(name).settings()
     try:
-        backup.restore(settings.database_url, file)  # type: ignore[arg-type]
+        backup.restore(settings.database_url, file)
     except backup.BackupError as exc:
         print(f"privacyctl: {exc}", file=sys.stderr)
         return 1
     db = Database(settings.database_url)
     try:
         await db.migrate(registry.service(name).migrations)  # a backup from before a migration is brought up
-        size = await backup.mark_restored(db, file)  # type: ignore[arg-type]
+        size = await backup.mark_restored(db, file)
     finally:
         await db.dispose()
     print(

@@ -7,7 +7,7 @@ given back: its evidence may be sealed with a key the backup did not hold, so th
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -85,7 +85,7 @@ async def lower_again(rt: Any, s: AsyncSession, lost: list[Lost]) -> int:
     held = await tx.rows_in(
         decisions.STATES, ("subject", "purpose", "third_party", "changed_at"), "subject", {k[0] for k in latest}
     )
-    newer = {(subject, purpose, tp): _aware(at) for subject, purpose, tp, at in held}
+    newer = {(subject, purpose, tp): at for subject, purpose, tp, at in held}  # aware: UTC columns
     states = [row for key, row in latest.items() if key not in newer or newer[key] < row["changed_at"]]
     unit = Unit()
     unit.insert(decisions.RECORDS, records, on_conflict=("id",))
@@ -104,11 +104,6 @@ async def lower_again(rt: Any, s: AsyncSession, lost: list[Lost]) -> int:
             decisions.snapshot(ctx, known, subject, snapshots)
         await flush(tx, rt.ledger, [snapshots])
     return len(records)
-
-
-def _aware(moment: Any) -> datetime:
-    found: datetime = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
-    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
 
 
 REAPPLY: dict[str, Reapply] = {**dict.fromkeys(LOWERED, lower_again), SubjectShredded.type_name(): forget_again}

@@ -243,6 +243,9 @@ async def test_a_ledger_that_cannot_be_rebuilt_refuses_writes_until_acknowledged
         assert await keeping._acknowledge("consent", "Fleur (dpo)", settings) == 0
         said = capsys.readouterr().out
         assert "new epoch 2, origin consent.privacy.local/ledger/epoch2" in said
+        assert await keeping._vkeys(["consent"], {"consent": settings}) == 0
+        told = "consent\tconsent.privacy.local/ledger/epoch2\tconsent.privacy.local/ledger/epoch2+"
+        assert told in capsys.readouterr().out, "what a witness is told: the new epoch's origin and key"
         await eventually(lambda: rt.integrity.state == "sound", within=10)
         assert rt.signer.name == "consent.privacy.local/ledger/epoch2"
         assert (await client.post("/admin/consents", json=body, headers=auth)).status_code == 201

@@ -4,13 +4,11 @@ against the witness's verifier key. Pure: ledger-verify and the service both use
 from __future__ import annotations
 
 import base64
-import hashlib
 import struct
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from services.common.ledger.note import SIG_PREFIX, NoteError
+from services.common.ledger.note import SIG_PREFIX, NoteError, parse_vkey
 
 COSIGNATURE_V1 = b"\x04"
 
@@ -19,19 +17,8 @@ class CosignatureVerifier:
     """A witness's verifier key, `<name>+<hex key hash>+<base64(0x04 || Ed25519 public key)>`."""
 
     def __init__(self, vkey: str) -> None:
-        try:
-            name, hash_hex, key_b64 = vkey.strip().split("+", 2)
-            raw = base64.b64decode(key_b64, validate=True)
-        except ValueError as exc:
-            raise NoteError(f"malformed witness key {vkey!r}") from exc
-        if raw[:1] != COSIGNATURE_V1 or len(raw) != 33:
-            raise NoteError("witness key is not a cosignature/v1 (Ed25519) key")
-        self.key_hash = hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4]
-        if self.key_hash.hex() != hash_hex:
-            raise NoteError("witness key hash does not match its name and key")
-        self.name = name
+        self.name, self.key_hash, self._key = parse_vkey(vkey, COSIGNATURE_V1, "witness key")
         self.vkey = vkey.strip()
-        self._key = Ed25519PublicKey.from_public_bytes(raw[1:])
 
     def check(self, body: str, line: str) -> int:
         """Verify one signature line over the checkpoint `body`; returns the cosignature's UNIX time."""

@@ -9,6 +9,7 @@ entries stay in order on one partition, and recovery reads only that partition, 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -101,11 +102,11 @@ class Journal:
             for i, (entry, subject) in enumerate(zip(payload.entries, subjects, strict=True))
         ]
 
-    async def read(self, bootstrap: str, since: datetime, after: int) -> AsyncIterator[Lost]:
+    async def read(self, consumer: AIOKafkaConsumer, since: datetime, after: int) -> AsyncIterator[Lost]:
         """This ledger's entries with seq >= `after`, from records written since `since` (a little before the
         last entry the database still holds), in order; duplicates (a restored outbox sends again) once."""
         seen = after
-        async for event in read_keyed(bootstrap, self.topic, self.origin, since):
+        async for event in read_keyed(consumer, self.topic, self.origin, since):
             try:
                 payload = event.payload()
             except EventError:
@@ -131,12 +132,12 @@ class Journal:
                 elif lost.seq > seen:
                     raise JournalGap(seen, lost.seq)
 
-    async def published(self, bootstrap: str, since: datetime, vkey: str) -> tuple[int, str, str] | None:
+    async def published(self, consumer: AIOKafkaConsumer, since: datetime, vkey: str) -> tuple[int, str] | None:
         """The largest checkpoint this ledger published on ledger.checkpoints.v1 since `since` and signed with
-        `vkey` (another deployment's of the same origin is not ours): (size, root base64, note), or None."""
-        best: tuple[int, str, str] | None = None
+        `vkey` (another deployment's of the same origin is not ours): (size, root base64), or None."""
+        best: tuple[int, str] | None = None
         verifier = NoteVerifier(vkey)
-        async for event in read_keyed(bootstrap, self.checkpoints, self.origin, since):
+        async for event in read_keyed(consumer, self.checkpoints, self.origin, since):
             data = event.data or {}
             if data.get("origin") != self.origin or not isinstance(data.get("size"), int):
                 continue
@@ -145,7 +146,7 @@ class Journal:
             except NoteError:
                 continue
             if best is None or data["size"] > best[0]:
-                best = (data["size"], str(data.get("root")), str(data.get("note")))
+                best = (data["size"], str(data.get("root")))
         return best
 
 
@@ -164,32 +165,39 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[int]:
     return sorted(cluster.partitions_for_topic(topic) or ())
 
 
-async def read_keyed(bootstrap: str, topic: str, key: str, since: datetime) -> AsyncIterator[CloudEvent]:
-    """Every CloudEvent with record key `key` on its partition of `topic`, from the first record written at or
-    after `since` up to the end as it stands when the read starts (no consumer group: nothing is committed)."""
+@contextlib.asynccontextmanager
+async def reader(bootstrap: str) -> AsyncIterator[AIOKafkaConsumer]:
+    """A consumer without a group (nothing is committed) for `read_keyed`, stopped afterwards; a start that
+    fails is stopped too (no client left behind)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=15000)
     try:
-        await consumer.start()  # inside: a start that fails is stopped too (no client left behind)
-        ordered = await partitions_of(consumer, topic)
-        if not ordered:
-            return
-        tp = TopicPartition(topic, DefaultPartitioner()(key.encode(), ordered, ordered))
-        consumer.assign([tp])
-        end = (await consumer.end_offsets([tp]))[tp]
-        found = (await consumer.offsets_for_times({tp: max(0, int(since.timestamp() * 1000))}))[tp]
-        if found is None:
-            return  # nothing written since
-        consumer.seek(tp, found.offset)
-        while await consumer.position(tp) < end:
-            batch = await consumer.getmany(tp, timeout_ms=2000, max_records=2000)
-            for record in batch.get(tp, []):
-                if record.offset >= end:
-                    return
-                if record.key != key.encode():
-                    continue
-                try:
-                    yield CloudEvent.from_kafka(record.value, record.headers)
-                except EventError:
-                    log.warning("journal: offset %d of %s is not a CloudEvent, skipped", record.offset, topic)
+        await consumer.start()
+        yield consumer
     finally:
         await consumer.stop()
+
+
+async def read_keyed(consumer: AIOKafkaConsumer, topic: str, key: str, since: datetime) -> AsyncIterator[CloudEvent]:
+    """Every CloudEvent with record key `key` on its partition of `topic`, from the first record written at or
+    after `since` up to the end as it stands when the read starts."""
+    ordered = await partitions_of(consumer, topic)
+    if not ordered:
+        return
+    tp = TopicPartition(topic, DefaultPartitioner()(key.encode(), ordered, ordered))
+    consumer.assign([tp])
+    end = (await consumer.end_offsets([tp]))[tp]
+    found = (await consumer.offsets_for_times({tp: max(0, int(since.timestamp() * 1000))}))[tp]
+    if found is None:
+        return  # nothing written since
+    consumer.seek(tp, found.offset)
+    while await consumer.position(tp) < end:
+        batch = await consumer.getmany(tp, timeout_ms=2000, max_records=2000)
+        for record in batch.get(tp, []):
+            if record.offset >= end:
+                return
+            if record.key != key.encode():
+                continue
+            try:
+                yield CloudEvent.from_kafka(record.value, record.headers)
+            except EventError:
+                log.warning("journal: offset %d of %s is not a CloudEvent, skipped", record.offset, topic)

@@ -56,20 +56,25 @@ class NoteSigner:
         return f"{body}\n{SIG_PREFIX}{self.name} {base64.b64encode(self.key_hash + sig).decode()}\n"
 
 
+def parse_vkey(vkey: str, algorithm: bytes, what: str) -> tuple[str, bytes, Ed25519PublicKey]:
+    """A verifier key `<name>+<hex key hash>+<base64(algorithm || Ed25519 public key)>`, checked: its name, its
+    key hash (SHA-256 of name, newline, algorithm byte and key; first 4 bytes) and its public key."""
+    try:
+        name, hash_hex, key_b64 = vkey.strip().split("+", 2)
+        raw = base64.b64decode(key_b64, validate=True)
+    except ValueError as exc:
+        raise NoteError(f"malformed {what} {vkey!r}") from exc
+    if raw[:1] != algorithm or len(raw) != 33:
+        raise NoteError(f"{what} is not of signature type 0x{algorithm.hex()} (Ed25519)")
+    key_hash = hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4]
+    if key_hash.hex() != hash_hex:
+        raise NoteError(f"{what} hash does not match its name and key")
+    return name, key_hash, Ed25519PublicKey.from_public_bytes(raw[1:])
+
+
 class NoteVerifier:
     def __init__(self, vkey: str) -> None:
-        try:
-            name, hash_hex, key_b64 = vkey.strip().split("+", 2)
-            raw = base64.b64decode(key_b64, validate=True)
-        except ValueError as exc:
-            raise NoteError(f"malformed verifier key {vkey!r}") from exc
-        if raw[:1] != ED25519 or len(raw) != 33:
-            raise NoteError("verifier key is not an Ed25519 note key")
-        if _key_hash(name, raw[1:]).hex() != hash_hex:
-            raise NoteError("verifier key hash does not match its name and key")
-        self.name = name
-        self.key_hash = bytes.fromhex(hash_hex)
-        self._key = Ed25519PublicKey.from_public_bytes(raw[1:])
+        self.name, self.key_hash, self._key = parse_vkey(vkey, ED25519, "verifier key")
 
     def open(self, note: str) -> Checkpoint:
         """Verify the note's signature by this key and parse the checkpoint body."""

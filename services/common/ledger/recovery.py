@@ -26,7 +26,7 @@ from sqlmodel import col, select
 
 from services.common.contracts import SubjectShredded
 from services.common.events import LEDGER_CHECKPOINTS, EventData, event_type
-from services.common.ledger.journal import Journal, JournalGap, Lost, partitions_of
+from services.common.ledger.journal import Journal, JournalGap, Lost, partitions_of, reader
 from services.common.ledger.tables import LedgerRecovery
 from services.common.models import LedgerEntry
 
@@ -107,24 +107,25 @@ async def check(rt: Any) -> Integrity:
         marker = await latest(s)
     if marker is not None and marker.outcome == "broken":
         return Integrity("broken", marker.detail)
-    since = _aware(last) - MARGIN if last is not None else datetime.fromtimestamp(0, UTC)
-    published = await journal.published(bootstrap, since, rt.signer.verifier_key)
+    since = last - MARGIN if last is not None else datetime.fromtimestamp(0, UTC)
     restored, recovered, reapplied = size, 0, 0
-    try:
-        pending: list[Lost] = []
-        async for lost in journal.read(bootstrap, since, size):
-            pending.append(lost)
-            if len(pending) >= BATCH:
+    async with reader(bootstrap) as consumer:  # one Kafka client for both reads
+        published = await journal.published(consumer, since, rt.signer.verifier_key)
+        try:
+            pending: list[Lost] = []
+            async for lost in journal.read(consumer, since, size):
+                pending.append(lost)
+                if len(pending) >= BATCH:
+                    reapplied += await _rebuild(rt, pending)
+                    recovered, pending = recovered + len(pending), []
+            if pending:
                 reapplied += await _rebuild(rt, pending)
-                recovered, pending = recovered + len(pending), []
-        if pending:
-            reapplied += await _rebuild(rt, pending)
-            recovered += len(pending)
-    except JournalGap as gap:
-        return await _broken(rt, restored, published, f"{gap}: the ledger cannot be rebuilt exactly")
+                recovered += len(pending)
+        except JournalGap as gap:
+            return await _broken(rt, restored, published, f"{gap}: the ledger cannot be rebuilt exactly")
     size += recovered
     if published is not None:
-        p_size, p_root, _published_note = published
+        p_size, p_root = published
         if p_size > size:
             why = f"checkpoint {p_size} was published, and the journal rebuilds the ledger only to {size}"
             return await _broken(rt, restored, published, why)
@@ -159,7 +160,7 @@ async def _rebuild(rt: Any, lost: list[Lost]) -> int:
     return done
 
 
-async def _broken(rt: Any, restored: int, published: tuple[int, str, str] | None, why: str) -> Integrity:
+async def _broken(rt: Any, restored: int, published: tuple[int, str] | None, why: str) -> Integrity:
     await _note(rt, "broken", restored, published, 0, 0, why)
     log.error("ledger of %s is broken, writes refused until acknowledged: %s", rt.name, why)
     return Integrity("broken", why)
@@ -169,7 +170,7 @@ async def _note(
     rt: Any,
     outcome: str,
     restored: int,
-    published: tuple[int, str, str] | None,
+    published: tuple[int, str] | None,
     recovered: int,
     reapplied: int,
     detail: str,
@@ -263,7 +264,3 @@ async def watch(rt: Any) -> None:
             rt.integrity = Integrity("sound", "")
             rt.after_sound()
             log.warning("ledger of %s acknowledged: %s", rt.name, marker.detail)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

@@ -166,15 +166,11 @@ async def standing(s: AsyncSession, configured: Witnesses) -> list[dict[str, Any
                 "state": row.state if row else "behind",
                 "detail": row.detail if row else "not asked yet",
                 "cosigned_size": row.size if row else 0,
-                "uncosigned_since": _aware(waiting),
-                "checked_at": _aware(row.checked_at) if row else None,
+                "uncosigned_since": waiting,
+                "checked_at": row.checked_at if row else None,
             }
         )
     return out
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def register_metrics(runtime: Any) -> None:
