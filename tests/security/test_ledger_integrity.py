@@ -4,6 +4,7 @@ witnesses) and every write while the ledger is not whole (refused)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
@@ -93,3 +94,59 @@ async def test_a_witness_cannot_slip_a_false_cosignature_into_what_we_serve(
             page = (await client.get("/privacy/proof/0")).text
             assert vkey in page, "the page names the witness key a person should expect, not what a witness said"
             assert CosignatureVerifier(vkey).name == name
+
+
+async def test_public_checkpoint_reads_cannot_make_us_flood_a_witness(
+    make_settings: Any, sqlite_url: str, kafka: str
+) -> None:
+    """GET /ledger/checkpoint is public and signs a checkpoint whenever the log grew; each new checkpoint goes
+    to the witnesses. An attacker alternating choices (through the site key) and checkpoint reads must not turn
+    that into a request to the witness per read: the service asks each witness at most once a second."""
+    import struct
+    import time
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    name = "witness.example.org"
+    private = Ed25519PrivateKey.generate()
+    raw = b"\x04" + private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    key_hash = hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4]
+    vkey = f"{name}+{key_hash.hex()}+{base64.b64encode(raw).decode()}"
+    asked: list[float] = []
+    app = FastAPI()
+
+    @app.post("/add-checkpoint")
+    async def add(request: Request) -> PlainTextResponse:  # C2SP tlog-witness: cosigns whatever extends
+        asked.append(time.monotonic())
+        body = (await request.body()).decode().split("\n\n", 1)[1].partition("\n\n")[0] + "\n"
+        when = int(time.time())
+        signature = private.sign(f"cosignature/v1\ntime {when}\n{body}".encode())
+        blob = key_hash + struct.pack(">Q", when) + signature
+        return PlainTextResponse(f"\u2014 {name} {base64.b64encode(blob).decode()}\n")
+
+    async with serve(app, free_port()) as url:
+        settings = make_settings(
+            "consent", sqlite_url, ledger_witnesses=f'{{"{url}/": "{vkey}"}}', rate_limit_per_minute=100_000
+        )
+        consent = build_app("consent", settings)
+        async with running(consent) as client:
+            from services.common.auth import create_site_key
+
+            key = await create_site_key(consent.state.runtime.db, "website", [ORIGIN])
+            started = time.monotonic()
+            for i in range(40):
+                choice = {"browser_id": f"b_flood{i:09d}", "analytics": True, "tracking": False, "notice": NOTICE}
+                r = await client.post("/v1/cookies", json=choice, headers={"x-site-key": key, "origin": ORIGIN})
+                assert r.status_code == 201, r.text
+                assert (await client.get("/ledger/checkpoint")).status_code == 200
+            await eventually(lambda: len(asked) >= 1, within=10)
+            elapsed = time.monotonic() - started + 1.5
+            await asyncio.sleep(1.5)
+            assert 1 <= len(asked) <= elapsed + 1, (len(asked), elapsed)
+
+            async def cosigned_served() -> bool:  # and what it cosigned is served: the witness was asked enough
+                return f"\u2014 {name} " in (await client.get("/ledger/checkpoint")).text
+
+            await eventually(cosigned_served, within=10)
+            print(f"\n40 public checkpoint reads over {elapsed - 1.5:.1f} s: the witness was asked {len(asked)} times")
