@@ -163,7 +163,7 @@ async def test_the_witness_cosignature_is_checked_in_the_browser(
 
         await eventually(cosigned, within=30)
         page_url = f"{site.consent_url}/privacy/proof/{seq}"
-        for width, lang in ((1280, "nl"), (360, "en")):
+        for width, lang in ((1280, "nl"), (360, "nl"), (1280, "en"), (360, "en")):
             async with visitor(chromium, width=width, bypass_csp=True) as v:
                 await v.page.goto(page_url + f"?lang={lang}")
                 await v.until("document.getElementById('proof-result').className.includes('ok')")
@@ -204,3 +204,5 @@ async def test_the_witness_cosignature_is_checked_in_the_browser(
             await v.page.goto(page_url)
             command = await v.page.locator("pre code").inner_text()
             assert f"--witness '{wkey}'" in command
+            await v.page.set_viewport_size({"width": 360, "height": 800})
+            await v.shot("proof-check-witnessed-no-js-360", full_page=True)
