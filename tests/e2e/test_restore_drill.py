@@ -189,6 +189,9 @@ def test_the_journal_carries_entries_exactly_and_only_its_own_service_opens_them
         assert isinstance(payload, LedgerEntriesAppended)
         opened.extend(journal.open(payload))
     assert [(x.seq, x.entry, x.subject) for x in opened] == [(r["seq"], r["entry"], r["subject"]) for r in rows]
+    big = [{"seq": i, "entry": b'{"seq":%d,"x":"%s"}' % (i, b"y" * 20_000), "subject": None} for i in range(60)]
+    sizes = [len(e.to_record()[1] or b"") for _, e in journal.events(big)]
+    assert len(sizes) == 3 and max(sizes) < 600_000, "long entries: more records, each well under 1 MiB"
     other = Journal("consent.privacy.local/ledger", SubjectVault(os.urandom(32)), source="urn:test")
     payload = events[0][1].payload()
     assert isinstance(payload, LedgerEntriesAppended)

@@ -26,7 +26,8 @@ from services.common.events import LEDGER_CHECKPOINTS, LEDGER_ENTRIES, CloudEven
 from services.common.ledger.note import NoteError, NoteVerifier
 
 log = logging.getLogger(__name__)
-CHUNK = 200  # entries per record: 200 of ~1 KiB stay well under the broker's 1 MiB
+CHUNK = 200  # entries per record at most, and
+CHUNK_BYTES = 512 * 1024  # their bytes at most (an entry with long evidence): well under the broker's 1 MiB
 PURPOSE = "ledger-journal"  # the vault's key for the sealed pseudonyms (derived from this service's KEK)
 
 
@@ -82,8 +83,7 @@ class Journal:
     def events(self, rows: list[dict[str, Any]]) -> list[tuple[str, CloudEvent]]:
         """The outbox events for appended entry rows (seq, entry, subject, ...), in chunks."""
         out = []
-        for at in range(0, len(rows), CHUNK):
-            chunk = rows[at : at + CHUNK]
+        for chunk in _chunks(rows):
             who = json.dumps([r["subject"] for r in chunk]).encode()
             data = {  # LedgerEntriesAppended's fields, built directly: this runs on every commit
                 "origin": self.origin,
@@ -148,6 +148,20 @@ class Journal:
             if best is None or data["size"] > best[0]:
                 best = (data["size"], str(data.get("root")))
         return best
+
+
+def _chunks(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The rows in runs of at most CHUNK entries and CHUNK_BYTES of entry bytes (one entry alone may be more: it
+    goes in a record of its own, and the outbox moves it aside if the broker refuses it)."""
+    chunks: list[list[dict[str, Any]]] = []
+    size = 0
+    for row in rows:
+        if not chunks or len(chunks[-1]) >= CHUNK or size + len(row["entry"]) > CHUNK_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(row)
+        size += len(row["entry"])
+    return chunks
 
 
 class JournalGap(Exception):
